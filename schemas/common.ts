@@ -1,0 +1,39 @@
+/** Schemas every block shares: resource names, cursors, page sizes. Bounds live here. */
+import * as v from 'valibot'
+
+/** Resource names: 1–128 characters of letters, digits, `.`, `_`, `-`; starting with a letter or digit. */
+export const ResourceName = v.pipe(
+  v.string(),
+  v.minLength(1, 'Must not be empty'),
+  v.maxLength(128, 'At most 128 characters'),
+  v.regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'Letters, digits, ".", "_" and "-", starting with a letter or digit',
+  ),
+)
+
+export const NameParam = v.object({ name: ResourceName })
+
+/** `?limit=&cursor=` of every listing. */
+export const PageQuery = v.object({
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,4}$/, 'A whole number'),
+      v.transform(Number),
+      v.minValue(1),
+      v.maxValue(1000),
+    ),
+    '100',
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+})
+
+export const ResourceMeta = v.object({
+  name: v.string(),
+  version: v.number(),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+})
+
+export const Deleted = v.object({ deleted: v.boolean() })

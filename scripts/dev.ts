@@ -1,0 +1,148 @@
+/**
+ * `npm run dev`: the whole platform on this machine, as a user runs it.
+ *
+ * 1. Creates `.dev.vars` with random secrets if it is missing (never overwrites it).
+ * 2. Starts the local libSQL server (apps/libsql) and applies the migrations.
+ * 3. Starts `wrangler dev` on 127.0.0.1 with the settings, waits until `/healthz` answers.
+ * 4. Prints the URL, the docs URL and a token for tenant `dev` with every scope.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of it.
+ *
+ * Flags (for running a second copy, e.g. the e2e suite): --port 8787, --libsql-port 8080,
+ * --vars .dev.vars, --data .data/libsql, --persist .wrangler/state.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startLibsqlServer } from '../apps/libsql/server'
+import { mintToken } from '../workers/platform/auth/token'
+import { migrateDatabase } from './migrate'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const { values: flags } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8787' },
+    'libsql-port': { type: 'string', default: '8080' },
+    vars: { type: 'string', default: resolve(root, '.dev.vars') },
+    data: { type: 'string', default: resolve(root, '.data/libsql') },
+    persist: { type: 'string', default: resolve(root, '.wrangler/state') },
+  },
+})
+
+function ensureDevVars(path: string): Record<string, string> {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true })
+    const secret = (bytes: number) => randomBytes(bytes).toString('base64url')
+    writeFileSync(
+      path,
+      `# Local secrets for npm run dev; created once, never overwritten.\nJWT_SECRET=${secret(32)}\nROOT_KEY=${secret(24)}\n`,
+      { mode: 0o600 },
+    )
+    console.log(`created ${path} with random secrets`)
+  }
+  const vars: Record<string, string> = {}
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line)
+    if (match?.[1]) vars[match[1]] = (match[2] ?? '').replace(/^"(.*)"$/, '$1')
+  }
+  return vars
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+async function waitUntilHealthy(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`)
+    try {
+      const response = await fetch(`${url}/healthz`)
+      if (response.ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error(`${url}/healthz did not answer within ${timeoutMs / 1000} s`)
+}
+
+const vars = ensureDevVars(flags.vars)
+mkdirSync(flags.data, { recursive: true })
+const libsql = await startLibsqlServer({
+  host: '127.0.0.1',
+  port: Number(flags['libsql-port']),
+  dataDir: flags.data,
+})
+await migrateDatabase(libsql.url)
+console.log(`libSQL     ${libsql.url} (data in ${flags.data}, migrations applied)`)
+
+const settings: Record<string, string> = { ...vars, LIBSQL_URL: libsql.url }
+const wranglerArgs = [
+  'dev',
+  '--ip',
+  '127.0.0.1',
+  '--port',
+  flags.port,
+  '--inspector-port',
+  String(await freePort()),
+  '--persist-to',
+  flags.persist,
+  '--show-interactive-dev-session=false',
+  ...Object.entries(settings).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
+]
+const wrangler = spawn(resolve(root, 'node_modules/.bin/wrangler'), wranglerArgs, {
+  cwd: root,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  detached: true,
+})
+
+let stopping = false
+async function stop(code: number) {
+  if (stopping) return
+  stopping = true
+  if (wrangler.pid && wrangler.exitCode === null) {
+    try {
+      process.kill(-wrangler.pid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+  await libsql.close()
+  process.exit(code)
+}
+process.on('SIGINT', () => void stop(0))
+process.on('SIGTERM', () => void stop(0))
+wrangler.on('exit', (code) => void stop(code ?? 1))
+
+const url = `http://127.0.0.1:${flags.port}`
+try {
+  await waitUntilHealthy(url, wrangler)
+} catch (error) {
+  console.error(String(error))
+  await stop(1)
+}
+const secret = settings.JWT_SECRET
+if (!secret) throw new Error(`JWT_SECRET is missing from ${flags.vars}`)
+const { token } = await mintToken(secret, { tenant: 'dev', scopes: ['admin'], ttlSeconds: 24 * 3600 })
+console.log(`
+edgeblocks is running
+  API     ${url}
+  Docs    ${url}/docs
+  OpenAPI ${url}/openapi.json
+  Token   (tenant "dev", scope admin, 24 h)
+          export TOKEN=${token}
+  Try     curl -H "Authorization: Bearer $TOKEN" ${url}/v1/whoami
+Ctrl-C stops everything.
+`)

@@ -1,0 +1,45 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { defineConfig } from 'vitest/config'
+
+/** Secrets for the Worker under test only; `npm run dev` makes random ones in `.dev.vars`. */
+export const TEST_BINDINGS = {
+  JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+  ROOT_KEY: 'test-root-key-0123456789',
+  REVOCATION_CACHE_SECONDS: '0',
+  // The gateway's own limits, high so suites firing thousands of requests never see a 429;
+  // the rate limiter's tests use the tiny override for "gateway-tiny" or their own options.
+  GATEWAY_TENANT_LIMIT: '1000000/60s',
+  GATEWAY_IP_LIMIT: '1000000/60s',
+  GATEWAY_TENANT_OVERRIDES: '{"gateway-tiny":"5/60s"}',
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: false,
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/**/*.node.test.ts', 'test/**/*.logic.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: { ...TEST_BINDINGS, LIBSQL_URL: inject('libsqlUrl') } },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.node.test.ts', 'test/e2e/**'],
+          globalSetup: ['test/setup/libsql.ts'],
+          testTimeout: 30_000,
+        },
+      },
+    ],
+  },
+})

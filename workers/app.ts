@@ -1,0 +1,112 @@
+/**
+ * The Hono app: platform middleware (request id, server timing, body limits, one error
+ * handler), the platform routes (`/healthz`, `/v1`, `/v1/tokens`, `/openapi.json`,
+ * `/docs`) and every building block from `BLOCKS`. Unknown paths are 404 and known paths
+ * with the wrong method are 405 with `Allow`, both as problem+json.
+ */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { timing } from 'hono/timing'
+import * as v from 'valibot'
+import { BlockList, Health } from '../schemas/platform'
+import { BLOCKS } from './blocks'
+import { type AuthEnv, authenticate } from './platform/auth/middleware'
+import { tokenRoutes } from './platform/auth/routes'
+import { readConfig } from './platform/config'
+import { DOCS_HTML } from './platform/docs'
+import { AppError, toProblemResponse } from './platform/errors'
+import { allowedMethodsFinder } from './platform/method-not-allowed'
+import { describe, openApiDocument } from './platform/openapi'
+
+export const VERSION = '0.1.0'
+
+const WhoAmI = v.object({
+  tenant: v.string(),
+  scopes: v.array(v.string()),
+  tokenId: v.string(),
+  expiresAt: v.number(),
+})
+
+export function createApp() {
+  const app = new Hono<AuthEnv & { Variables: { requestId: string } }>()
+  const allowedMethods = allowedMethodsFinder(app as never)
+
+  app.use(requestId({ limitLength: 128 }))
+  app.use(timing({ crossOrigin: false }))
+  app.use(async function bodyLimitMiddleware(c, next) {
+    const path = new URL(c.req.url).pathname
+    const block = BLOCKS.find((b) => path.startsWith(`${b.path}/`) || path === b.path)
+    const maxSize = block?.maxBodyBytes ?? readConfig(c.env).bodyLimitBytes
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new AppError('payload_too_large', `The request body is over the ${maxSize}-byte limit.`)
+      },
+    })(c, next)
+  })
+
+  app.onError((error, c) => toProblemResponse(c, error))
+  app.notFound((c) => {
+    const allowed = allowedMethods(new URL(c.req.url).pathname)
+    if (allowed.length > 0) {
+      return toProblemResponse(
+        c,
+        new AppError(
+          'method_not_allowed',
+          `${c.req.method} is not allowed here; use ${allowed.join(', ')}.`,
+          {
+            headers: { Allow: allowed.join(', ') },
+          },
+        ),
+      )
+    }
+    return toProblemResponse(c, new AppError('not_found', `Nothing at ${new URL(c.req.url).pathname}.`))
+  })
+
+  app.get(
+    '/healthz',
+    describe({
+      tags: ['platform'],
+      summary: 'Liveness',
+      responses: { 200: { description: 'Up', schema: Health } },
+    }),
+    (c) => c.json({ status: 'ok' as const }),
+  )
+  app.get(
+    '/v1',
+    describe({
+      tags: ['platform'],
+      summary: 'The mounted building blocks and their versions',
+      responses: { 200: { description: 'Blocks', schema: BlockList } },
+    }),
+    (c) =>
+      c.json({
+        blocks: BLOCKS.map(({ name, version, path, description }) => ({ name, version, path, description })),
+      }),
+  )
+  app.get(
+    '/v1/whoami',
+    describe({
+      tags: ['tokens'],
+      summary: 'The verified token: tenant, scopes, expiry (an authenticated no-op)',
+      responses: { 200: { description: 'The principal', schema: WhoAmI } },
+      problems: [401],
+    }),
+    async function whoAmI(c) {
+      const principal = await authenticate(c.env, c.req.header('authorization'))
+      return c.json({
+        tenant: principal.tenant,
+        scopes: [...principal.scopes],
+        tokenId: principal.tokenId,
+        expiresAt: principal.expiresAt,
+      })
+    },
+  )
+  app.route('/v1/tokens', tokenRoutes)
+  for (const block of BLOCKS) app.route(block.path, block.routes)
+
+  app.get('/openapi.json', openApiDocument(app as never, VERSION))
+  app.get('/docs', (c) => c.html(DOCS_HTML))
+  return app
+}

@@ -1,0 +1,18 @@
+/**
+ * The Worker: the Hono app for HTTP, `scheduled()` for Cron Triggers, and every Durable
+ * Object class the blocks define (wrangler.toml binds them by these export names).
+ */
+import { createApp } from './app'
+import { BLOCKS } from './blocks'
+import type { Env } from './platform/env'
+
+const app = createApp()
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    for (const block of BLOCKS) {
+      if (block.scheduled) ctx.waitUntil(block.scheduled(env, controller))
+    }
+  },
+} satisfies ExportedHandler<Env>
