@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono'
 import type { Env } from './platform/env'
+import { sequencerRoutes } from './sequencer/routes'
 
 export interface Block {
   name: string
@@ -20,3 +21,13 @@ export interface Block {
 }
 
 export const BLOCKS: Block[] = []
+
+BLOCKS.push({
+  name: 'sequencer',
+  version: '1',
+  path: '/v1/sequencer',
+  description: 'Unique IDs (Snowflake, UUIDv7, ULID, database ranges) and Lamport / hybrid logical clocks',
+  routes: sequencerRoutes,
+  // Every sequencer request body is a small JSON object.
+  maxBodyBytes: 4 * 1024,
+})

@@ -6,6 +6,9 @@ import { createApp } from './app'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { GeneratorIdRegistry } from './sequencer/id-registry'
+export { SequencerObject } from './sequencer/object'
+
 const app = createApp()
 
 export default {
