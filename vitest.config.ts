@@ -5,7 +5,6 @@ import { defineConfig } from 'vitest/config'
 export const TEST_BINDINGS = {
   JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
   ROOT_KEY: 'test-root-key-0123456789',
-  REVOCATION_CACHE_SECONDS: '0',
   // The gateway's own limits, high so suites firing thousands of requests never see a 429;
   // the rate limiter's tests use the tiny override for "gateway-tiny" or their own options.
   GATEWAY_TENANT_LIMIT: '1000000/60s',

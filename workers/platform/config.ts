@@ -61,6 +61,7 @@ const rate = (fallback: string) =>
 const rateOverrides = v.pipe(
   v.optional(v.string(), '{}'),
   v.parseJson(undefined, 'Expected a JSON object of tenant → rate'),
+  v.check((value) => !Array.isArray(value), 'Expected a JSON object of tenant → rate'),
   v.record(v.pipe(v.string(), v.regex(TENANT_PATTERN, 'Keys must be tenant names')), v.string()),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
     const overrides: Record<string, RateSetting> = {}

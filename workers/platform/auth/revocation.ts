@@ -7,6 +7,7 @@
 import { and, eq, lt } from 'drizzle-orm'
 import { database, tables } from '../db'
 import type { Env } from '../env'
+import { AppError } from '../errors'
 
 const { tokenRevocations } = tables
 
@@ -26,11 +27,19 @@ export async function isRevoked(
   const key = cacheKey(tenant, tokenId)
   const trustedUntil = notRevokedUntil.get(key)
   if (trustedUntil !== undefined && trustedUntil > now) return false
-  const rows = await database(env)
-    .select({ tokenId: tokenRevocations.tokenId })
-    .from(tokenRevocations)
-    .where(and(eq(tokenRevocations.tenant, tenant), eq(tokenRevocations.tokenId, tokenId)))
-    .limit(1)
+  let rows: unknown[]
+  try {
+    rows = await database(env)
+      .select({ tokenId: tokenRevocations.tokenId })
+      .from(tokenRevocations)
+      .where(and(eq(tokenRevocations.tenant, tenant), eq(tokenRevocations.tokenId, tokenId)))
+      .limit(1)
+  } catch {
+    // Fail closed, and say it is temporary: the request may be retried.
+    throw new AppError('unavailable', 'The token store could not be reached; retry shortly.', {
+      headers: { 'Retry-After': '1' },
+    })
+  }
   if (rows.length > 0) return true
   if (cacheSeconds > 0) {
     if (notRevokedUntil.size >= MAX_CACHED) notRevokedUntil.clear()
