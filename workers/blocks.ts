@@ -4,6 +4,7 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
 import { sequencerRoutes } from './sequencer/routes'
 
@@ -30,4 +31,12 @@ BLOCKS.push({
   routes: sequencerRoutes,
   // Every sequencer request body is a small JSON object.
   maxBodyBytes: 4 * 1024,
+})
+
+BLOCKS.push({
+  name: 'counters',
+  version: '1',
+  path: '/v1/counters',
+  description: 'Sharded int64 counters: eventual and strong reads, distinct counts, live totals',
+  routes: counterRoutes,
 })

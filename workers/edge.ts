@@ -6,6 +6,7 @@ import { createApp } from './app'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { CounterAggregator, CounterShard } from './counters/object'
 export { GeneratorIdRegistry } from './sequencer/id-registry'
 export { SequencerObject } from './sequencer/object'
 
