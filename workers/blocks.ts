@@ -6,6 +6,7 @@
 import type { Hono } from 'hono'
 import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
+import { queueRoutes } from './queue/routes'
 import { sequencerRoutes } from './sequencer/routes'
 
 export interface Block {
@@ -39,4 +40,14 @@ BLOCKS.push({
   path: '/v1/counters',
   description: 'Sharded int64 counters: eventual and strong reads, distinct counts, live totals',
   routes: counterRoutes,
+})
+
+BLOCKS.push({
+  name: 'queue',
+  version: '1',
+  path: '/v1/queues',
+  description: 'Message queues: at-least-once delivery, visibility timeouts, dead letters, FIFO, push',
+  routes: queueRoutes,
+  // A 1 MiB batch plus its JSON envelope; the exact limits (256 KiB per message, 1 MiB per batch) answer 413.
+  maxBodyBytes: 1024 * 1024 + 256 * 1024,
 })

@@ -1,0 +1,355 @@
+/**
+ * `QueuePartition`: the Durable Object holding one partition of a queue,
+ * `<tenant>:queue:<name>#<partition>`. A thin host around `PartitionStore`: it reads the
+ * clock once per step, runs each state change in one `transactionSync`, holds long-polling
+ * receivers, and keeps one alarm armed for the earliest due time (a delay ending, a
+ * visibility deadline, a retention expiry, a move or push retry, a waiter's deadline).
+ *
+ * The alarm performs due transitions, wakes waiters, moves messages to other queues
+ * (dead-letter, redrive; retried with full-jitter backoff until they arrive or expire) and
+ * pushes batches to the queue's endpoint. A long-polling receive waits on an in-memory
+ * promise that a send, a nack, an arrival or the alarm resolves: nothing polls.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import type { Env } from '../platform/env'
+import { AppError } from '../platform/errors'
+import { objectStub } from '../platform/tenancy'
+import {
+  checkMessagesForQueue,
+  contentHash,
+  nonceFrom,
+  type OutgoingMessage,
+  type Receipt,
+  type ReceivedMessage,
+  type SendOutcome,
+  toReceivedMessage,
+} from './messages'
+import { pushVisible } from './push'
+import { type PartitionConfig, QUEUE_KIND } from './settings'
+import { PartitionStore } from './store'
+import type { Destination, TransferredMessage } from './tables'
+import { flushMoves, type MoveHost, TransferStore } from './transfers'
+import { Waiters } from './waiters'
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      QUEUES: DurableObjectNamespace<QueuePartition>
+    }
+  }
+}
+
+export type AckStatus = 200 | 409 | 410
+
+const newNonce = () => nonceFrom(crypto.getRandomValues(new Uint8Array(16)))
+const newMessageId = () => crypto.randomUUID()
+
+export class QueuePartition extends DurableObject<Env> {
+  private readonly store: PartitionStore
+  private readonly transfers: TransferStore
+  private readonly waiters = new Waiters()
+  private config: PartitionConfig | undefined
+  /** Zero in production; moved only by `advanceClockForTest`. */
+  private clockOffsetMs = 0
+  /** The alarm time set in storage (real clock), null when none. */
+  private armedAt: number | null = null
+  /** No push attempt before this time (after a failed one). */
+  private pushPausedUntil = 0
+  private dueWork: Promise<void> | undefined
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.store = new PartitionStore(ctx.storage.sql)
+    this.transfers = new TransferStore(ctx.storage.sql)
+    ctx.blockConcurrencyWhile(async () => {
+      this.store.migrate()
+      const config = this.store.getMeta('config')
+      this.config = config ? (JSON.parse(config) as PartitionConfig) : undefined
+      this.clockOffsetMs = Number(this.store.getMeta('clock_offset_ms') ?? 0)
+      this.armedAt = await ctx.storage.getAlarm()
+    })
+  }
+
+  /** (Re)creates the partition: forgets any earlier state under this name. */
+  async initialize(config: PartitionConfig): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      this.store.wipe()
+      this.store.setMeta('config', JSON.stringify(config))
+    })
+    this.config = config
+    this.waiters.wakeAll()
+    await this.armAlarm(this.now())
+  }
+
+  /**
+   * New settings for an existing partition (a partition added by growing starts empty);
+   * settings older than the current ones (two updates racing) are ignored.
+   */
+  async configure(config: PartitionConfig): Promise<void> {
+    if (!this.config) return this.initialize(config)
+    if (config.version < this.config.version) return
+    this.store.setMeta('config', JSON.stringify(config))
+    this.config = config
+    this.waiters.wakeAll()
+    await this.armAlarm(this.now())
+  }
+
+  /** Deletes every message and the configuration; later calls answer 404. */
+  async destroy(): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      this.store.wipe()
+      this.store.deleteMeta('config')
+    })
+    this.config = undefined
+    await this.ctx.storage.deleteAlarm()
+    this.armedAt = null
+    this.waiters.wakeAll()
+  }
+
+  async send(messages: OutgoingMessage[], fieldBase: string): Promise<SendOutcome[]> {
+    const before = this.requireConfig()
+    checkMessagesForQueue(before, messages, fieldBase)
+    const dedupKeys = before.fifo
+      ? await Promise.all(
+          messages.map(async (message) =>
+            message.deduplicationId !== undefined
+              ? `id:${message.deduplicationId}`
+              : `sha256:${await contentHash(message.body)}`,
+          ),
+        )
+      : messages.map(() => undefined)
+    const config = this.requireConfig()
+    if (config !== before) return this.send(messages, fieldBase)
+    const now = this.now()
+    const results = this.ctx.storage.transactionSync(() =>
+      this.store.send(config, messages, dedupKeys, newMessageId, now),
+    )
+    if (results.some((result) => !result.duplicate)) this.waiters.wakeAll()
+    await this.armAlarm(now)
+    return results
+  }
+
+  /** Up to `maxMessages` messages; with `waitSeconds`, holds the call until one is visible. */
+  async receive(request: {
+    maxMessages: number
+    visibilityTimeoutSeconds?: number | undefined
+    waitSeconds: number
+  }): Promise<ReceivedMessage[]> {
+    const deadline = this.now() + request.waitSeconds * 1000
+    for (;;) {
+      const config = this.requireConfig()
+      const now = this.now()
+      const visibilityMs = (request.visibilityTimeoutSeconds ?? config.visibilityTimeoutSeconds) * 1000
+      const deliveries = this.ctx.storage.transactionSync(() => {
+        this.store.applyDue(config, now)
+        return this.store.receive(config, request.maxMessages, visibilityMs, newNonce, now)
+      })
+      if (deliveries.length > 0 || now >= deadline) {
+        await this.armAlarm(now)
+        return deliveries.map((delivery) => toReceivedMessage(config.partition, delivery))
+      }
+      await this.waitForChange(deadline)
+    }
+  }
+
+  /** Resolves true as soon as a message is visible, false after `waitMs` (partitioned receives). */
+  async waitForMessages(waitMs: number): Promise<boolean> {
+    const deadline = this.now() + waitMs
+    for (;;) {
+      const config = this.requireConfig()
+      const now = this.now()
+      const visible = this.ctx.storage.transactionSync(() => {
+        this.store.applyDue(config, now)
+        return this.store.hasServable(config)
+      })
+      if (visible || now >= deadline) {
+        await this.armAlarm(now)
+        return visible
+      }
+      await this.waitForChange(deadline)
+    }
+  }
+
+  /** Deletes each message whose receipt is its current delivery: 200, 409 stale, 410 gone. */
+  async ack(receipts: Receipt[]): Promise<Array<{ status: AckStatus; messageId: string }>> {
+    const config = this.requireConfig()
+    const results = this.ctx.storage.transactionSync(() =>
+      receipts.map((receipt) => {
+        const current = this.store.checkReceipt(receipt)
+        if (!current.ok)
+          return { status: current.reason === 'gone' ? 410 : 409, messageId: receipt.messageId } as const
+        this.store.delete(current.seq, 'acked')
+        return { status: 200, messageId: receipt.messageId } as const
+      }),
+    )
+    if (config.fifo) this.waiters.wakeAll()
+    return results
+  }
+
+  /** Keeps a delivered message invisible `seconds` from now; 0 releases it at once (a nack). */
+  async changeVisibility(
+    receipt: Receipt,
+    seconds: number,
+  ): Promise<{ messageId: string; visibleAt: number }> {
+    const config = this.requireConfig()
+    const now = this.now()
+    const visibleAt = this.ctx.storage.transactionSync(() => {
+      const current = this.store.checkReceipt(receipt)
+      if (!current.ok) throw receiptError(current.reason)
+      if (current.state !== 'inflight' || current.dueAt <= now) {
+        throw new AppError(
+          'conflict',
+          'The message is not in flight: its visibility timeout has already ended.',
+        )
+      }
+      if (seconds > 0) {
+        this.store.extend(current.seq, now + seconds * 1000)
+        return now + seconds * 1000
+      }
+      this.store.release(config, current.seq, now)
+      return now
+    })
+    if (seconds === 0) this.waiters.wakeAll()
+    await this.armAlarm(now)
+    return { messageId: receipt.messageId, visibleAt }
+  }
+
+  /** Messages moved here from another queue (dead letters, or redriven back to their source). */
+  async acceptTransfers(messages: TransferredMessage[], kind: Destination['kind']): Promise<number> {
+    const config = this.requireConfig()
+    const now = this.now()
+    const stored = this.ctx.storage.transactionSync(() => this.transfers.accept(config, messages, kind, now))
+    this.waiters.wakeAll()
+    await this.armAlarm(now)
+    return stored
+  }
+
+  /** Moves up to `maxMessages` visible dead letters back to their source queues. */
+  async redrive(maxMessages: number): Promise<{ moved: number; failed: number; pending: number }> {
+    this.requireConfig()
+    const totals = { moved: 0, failed: 0, pending: 0 }
+    let afterSeq = 0
+    while (totals.moved + totals.failed + totals.pending < maxMessages) {
+      const now = this.now()
+      const batch = Math.min(100, maxMessages - totals.moved - totals.failed - totals.pending)
+      const started = this.ctx.storage.transactionSync(() =>
+        this.transfers.startRedrive(batch, afterSeq, now),
+      )
+      if (started.count === 0) break
+      afterSeq = started.lastSeq
+      const outcome = await flushMoves(this.moveHost(), this.transfers, now)
+      totals.moved += outcome.redriven
+      totals.failed += outcome.cancelled
+      totals.pending += started.count - outcome.redriven - outcome.cancelled
+    }
+    await this.armAlarm(this.now())
+    return { moved: totals.moved, failed: totals.failed, pending: Math.max(0, totals.pending) }
+  }
+
+  async purge(): Promise<number> {
+    this.requireConfig()
+    const purged = this.ctx.storage.transactionSync(() => this.store.purge())
+    await this.armAlarm(this.now())
+    return purged
+  }
+
+  async stats() {
+    this.requireConfig()
+    const now = this.now()
+    const stats = this.ctx.storage.transactionSync(() => this.store.stats(now))
+    return { ...stats, waitingReceivers: this.waiters.size }
+  }
+
+  /** Test hook: moves this object's clock forward (persisted); the next alarm sees the new time. */
+  async advanceClockForTest(ms: number): Promise<void> {
+    this.clockOffsetMs += ms
+    this.store.setMeta('clock_offset_ms', String(this.clockOffsetMs))
+  }
+
+  /** Resolves when the alarm's work in progress (moves, pushes) is done. */
+  async whenIdle(): Promise<void> {
+    await this.dueWork
+  }
+
+  override async alarm(): Promise<void> {
+    this.armedAt = null
+    if (!this.dueWork) {
+      this.dueWork = this.runDueWork().finally(() => {
+        this.dueWork = undefined
+      })
+    }
+    await this.dueWork
+  }
+
+  private async runDueWork(): Promise<void> {
+    const config = this.config
+    if (!config) return
+    const now = this.now()
+    this.ctx.storage.transactionSync(() => this.store.applyDue(config, now))
+    this.waiters.wakeAll()
+    if (config.push && now >= this.pushPausedUntil) {
+      const host = {
+        store: this.store,
+        transaction: <T>(work: () => T) => this.ctx.storage.transactionSync(work),
+        now: () => this.now(),
+        nonce: newNonce,
+      }
+      this.pushPausedUntil = (await pushVisible(host, config)) ?? 0
+    }
+    await flushMoves(this.moveHost(), this.transfers, this.now())
+    await this.armAlarm(this.now())
+  }
+
+  private moveHost(): MoveHost {
+    const config = this.requireConfig()
+    return {
+      transaction: (work) => this.ctx.storage.transactionSync(work),
+      destination: (destination: Destination) =>
+        objectStub(this.env.QUEUES, config.tenant, QUEUE_KIND, destination.queue, destination.partition),
+    }
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs
+  }
+
+  private requireConfig(): PartitionConfig {
+    if (!this.config) throw new AppError('not_found', 'The queue does not exist (it may have been deleted).')
+    return this.config
+  }
+
+  private async waitForChange(deadline: number): Promise<void> {
+    const woken = this.waiters.wait(deadline)
+    await this.armAlarm(this.now())
+    await woken
+  }
+
+  /** Arms the one alarm for the earliest due time, waiters and pending pushes included. */
+  private async armAlarm(now: number): Promise<void> {
+    const times: number[] = []
+    const due = this.config ? this.store.nextDueAt() : undefined
+    if (due !== undefined) times.push(due)
+    const deadline = this.waiters.earliestDeadline()
+    if (deadline !== undefined) times.push(deadline)
+    if (this.config?.push && this.store.hasServable(this.config))
+      times.push(Math.max(now, this.pushPausedUntil))
+    if (times.length === 0) {
+      if (this.armedAt !== null) {
+        this.armedAt = null
+        await this.ctx.storage.deleteAlarm()
+      }
+      return
+    }
+    const at = Math.min(...times) - this.clockOffsetMs
+    if (this.armedAt !== at) {
+      this.armedAt = at
+      await this.ctx.storage.setAlarm(at)
+    }
+  }
+}
+
+function receiptError(reason: 'gone' | 'stale'): AppError {
+  return reason === 'gone'
+    ? new AppError('gone', 'The message is no longer in the queue (acknowledged, expired or moved).')
+    : new AppError('conflict', 'The receipt handle is stale: the message was delivered again since.')
+}
