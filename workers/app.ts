@@ -34,6 +34,16 @@ export function createApp() {
 
   app.use(requestId({ limitLength: 128 }))
   app.use(timing({ crossOrigin: false }))
+  app.use(async function mutableResponse(c, next) {
+    await next()
+    // A response passed through from a Durable Object's fetch has immutable headers; copy it
+    // so the middleware around this one (timing, request id, rate limits) can add theirs.
+    const { status, webSocket, body } = c.res
+    c.res =
+      status === 101
+        ? new Response(null, { status, webSocket, headers: c.res.headers })
+        : new Response(body, c.res)
+  })
   app.use(async function bodyLimitMiddleware(c, next) {
     const path = new URL(c.req.url).pathname
     const block = BLOCKS.find((b) => path.startsWith(`${b.path}/`) || path === b.path)
