@@ -4,8 +4,10 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
+import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
 import { sequencerRoutes } from './sequencer/routes'
 
@@ -50,4 +52,14 @@ BLOCKS.push({
   routes: queueRoutes,
   // A 1 MiB batch plus its JSON envelope; the exact limits (256 KiB per message, 1 MiB per batch) answer 413.
   maxBodyBytes: 1024 * 1024 + 256 * 1024,
+})
+
+BLOCKS.push({
+  name: 'pubsub',
+  version: '1',
+  path: '/v1/pubsub',
+  description: 'Publish-subscribe: ordered topic logs; pull, push and streaming subscribers; CloudEvents',
+  routes: pubsubRoutes,
+  // A batch of 100 messages of 256 KiB in base64 plus attributes; a single oversized message answers 400.
+  maxBodyBytes: PUBSUB_MAX_BODY_BYTES,
 })

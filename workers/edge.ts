@@ -7,6 +7,7 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
 export { CounterAggregator, CounterShard } from './counters/object'
+export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { GeneratorIdRegistry } from './sequencer/id-registry'
 export { SequencerObject } from './sequencer/object'

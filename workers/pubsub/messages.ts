@@ -1,0 +1,105 @@
+/**
+ * Messages of a topic, as published and as stored in its log.
+ *
+ * A message is `data` (bytes), string `attributes`, an optional `orderingKey` and an
+ * optional `deduplicationId`; the log gives it a `seq` (1, 2, 3… per topic, never reused)
+ * and a `publishedAt` time. Clients see it as a Pub/Sub-style `PubsubMessage` with the data
+ * in standard base64 and `messageId` = the decimal `seq`.
+ *
+ * Guarantees: `messageSize` counts exactly what the 256 KiB limit bounds (data bytes plus
+ * the UTF-8 bytes of attribute names, values and the ordering key); base64 round-trips
+ * every byte string; `decodeBase64` rejects anything that is not canonical standard base64.
+ * Cost: linear in the message size.
+ */
+import { base64urlToBytes, bytesToBase64url } from '../platform/encoding'
+
+export interface MessageDraft {
+  data: Uint8Array
+  attributes: Record<string, string>
+  orderingKey?: string | undefined
+  /** Publishes with the same id inside the topic's window store the message once. */
+  deduplicationId?: string | undefined
+}
+
+export interface StoredMessage {
+  seq: number
+  /** Milliseconds since the epoch. */
+  publishedAt: number
+  data: Uint8Array
+  attributes: Record<string, string>
+  orderingKey: string | null
+}
+
+/** The JSON shape clients see (Google Cloud Pub/Sub's `PubsubMessage`, plus `seq`). */
+export interface PubsubMessage {
+  messageId: string
+  seq: number
+  /** Standard base64. */
+  data: string
+  attributes: Record<string, string>
+  orderingKey?: string
+  /** RFC 3339. */
+  publishTime: string
+}
+
+export interface PublishResult {
+  messageId: string
+  seq: number
+  /** True when the deduplication id was seen inside the window: nothing new was stored. */
+  duplicate: boolean
+}
+
+const encoder = new TextEncoder()
+
+export function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength
+}
+
+export function messageSize(draft: Pick<MessageDraft, 'data' | 'attributes' | 'orderingKey'>): number {
+  let size = draft.data.byteLength + (draft.orderingKey ? utf8Length(draft.orderingKey) : 0)
+  for (const [key, value] of Object.entries(draft.attributes)) size += utf8Length(key) + utf8Length(value)
+  return size
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  const url = bytesToBase64url(bytes).replace(/-/g, '+').replace(/_/g, '/')
+  return url + '='.repeat((4 - (url.length % 4)) % 4)
+}
+
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+export function isBase64(text: string): boolean {
+  return STANDARD_BASE64.test(text)
+}
+
+/** Standard padded base64 to bytes; undefined when the text is not base64. */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (!isBase64(text)) return undefined
+  return base64urlToBytes(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
+}
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** The bytes as text when they are valid UTF-8, else undefined. */
+export function utf8OrUndefined(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+export function textBytes(text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+export function toPubsubMessage(message: StoredMessage): PubsubMessage {
+  return {
+    messageId: String(message.seq),
+    seq: message.seq,
+    data: bytesToBase64(message.data),
+    attributes: message.attributes,
+    ...(message.orderingKey !== null ? { orderingKey: message.orderingKey } : {}),
+    publishTime: new Date(message.publishedAt).toISOString(),
+  }
+}
