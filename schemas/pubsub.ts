@@ -5,10 +5,11 @@
  */
 import * as v from 'valibot'
 import { isWebhookSecret } from '../workers/platform/delivery'
+import { isBase64 } from '../workers/platform/encoding'
 import { ATTRIBUTE_NAME } from '../workers/pubsub/cloudevents'
 import type { AttributeFilter } from '../workers/pubsub/filter'
 import { FORMATS } from '../workers/pubsub/formats'
-import { isBase64, utf8Length } from '../workers/pubsub/messages'
+import { utf8Length } from '../workers/pubsub/messages'
 import { ResourceName } from './common'
 
 const KiB = 1024

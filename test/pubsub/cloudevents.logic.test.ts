@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { bytesToBase64, base64ToBytes as decodeBase64 } from '../../workers/platform/encoding'
 import {
   binaryHeaders,
   carriesEvent,
@@ -14,14 +15,7 @@ import {
   toStructured,
 } from '../../workers/pubsub/cloudevents'
 import { renderForClient, renderForPush } from '../../workers/pubsub/formats'
-import {
-  bytesToBase64,
-  decodeBase64,
-  messageSize,
-  type StoredMessage,
-  textBytes,
-  toPubsubMessage,
-} from '../../workers/pubsub/messages'
+import { messageSize, type StoredMessage, textBytes, toPubsubMessage } from '../../workers/pubsub/messages'
 
 const origin = { topic: 'orders', subscription: 'audit' }
 

@@ -12,20 +12,14 @@
  *   failed attempt. At-least-once: callers keep the work until an attempt succeeds and
  *   dead-letter it after their last retry, never drop it.
  */
-import { base64urlToBytes } from './encoding'
+import { base64ToBytes, bytesToBase64 } from './encoding'
 
 export const WEBHOOK_SECRET_PREFIX = 'whsec_'
 
-function base64ToBytes(base64: string): Uint8Array {
-  const bytes = base64urlToBytes(base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''))
-  if (!bytes) throw new Error('The webhook secret is not base64')
-  return bytes
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = ''
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary)
+function secretKeyBytes(secret: string): Uint8Array | undefined {
+  return secret.startsWith(WEBHOOK_SECRET_PREFIX)
+    ? base64ToBytes(secret.slice(WEBHOOK_SECRET_PREFIX.length))
+    : undefined
 }
 
 /** A new random secret in the Standard Webhooks format (24 random bytes). */
@@ -34,12 +28,7 @@ export function newWebhookSecret(): string {
 }
 
 export function isWebhookSecret(secret: string): boolean {
-  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) return false
-  try {
-    return base64ToBytes(secret.slice(WEBHOOK_SECRET_PREFIX.length)).length >= 16
-  } catch {
-    return false
-  }
+  return (secretKeyBytes(secret)?.length ?? 0) >= 16
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>()
@@ -47,7 +36,8 @@ const keyCache = new Map<string, Promise<CryptoKey>>()
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret)
   if (!key) {
-    const raw = base64ToBytes(secret.slice(WEBHOOK_SECRET_PREFIX.length))
+    const raw = secretKeyBytes(secret)
+    if (!raw) throw new Error('The webhook secret is not "whsec_" followed by base64')
     key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
     if (keyCache.size > 1000) keyCache.clear()
     keyCache.set(secret, key)

@@ -1,4 +1,7 @@
-/** Base64url (RFC 4648 §5, unpadded) for opaque cursors, receipt handles and signatures. */
+/**
+ * Base64url (RFC 4648 §5, unpadded) for opaque cursors and receipt handles, and standard
+ * base64 (§4, padded) for message payloads and webhook signatures.
+ */
 
 export function bytesToBase64url(bytes: Uint8Array): string {
   let binary = ''
@@ -29,4 +32,23 @@ export function base64urlToText(text: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** Standard base64, padded. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  const url = bytesToBase64url(bytes).replace(/-/g, '+').replace(/_/g, '/')
+  return url + '='.repeat((4 - (url.length % 4)) % 4)
+}
+
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** Whether the text is standard, padded base64. */
+export function isBase64(text: string): boolean {
+  return STANDARD_BASE64.test(text)
+}
+
+/** Standard padded base64 to bytes; undefined when the text is not base64. */
+export function base64ToBytes(text: string): Uint8Array | undefined {
+  if (!isBase64(text)) return undefined
+  return base64urlToBytes(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
 }

@@ -20,8 +20,10 @@
  * values are percent-encoded and decoded per the HTTP binding (§3.1.3.2).
  * Cost: linear in the event size.
  */
+
+import { base64ToBytes, bytesToBase64 } from '../platform/encoding'
 import type { MessageDraft, StoredMessage } from './messages'
-import { bytesToBase64, decodeBase64, textBytes, toPubsubMessage, utf8OrUndefined } from './messages'
+import { textBytes, toPubsubMessage, utf8OrUndefined } from './messages'
 
 export const SPEC_VERSION = '1.0'
 export const STRUCTURED_MEDIA_TYPE = 'application/cloudevents+json'
@@ -76,7 +78,7 @@ export function eventFromStructured(input: StructuredEventInput): CloudEvent {
     attributes[name] = typeof value === 'string' ? value : String(value)
   }
   if (input.data_base64 !== undefined) {
-    return { attributes, data: decodeBase64(input.data_base64) ?? new Uint8Array() }
+    return { attributes, data: base64ToBytes(input.data_base64) ?? new Uint8Array() }
   }
   if (input.data === undefined) return { attributes }
   const contentType = input.datacontenttype

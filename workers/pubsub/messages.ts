@@ -8,10 +8,10 @@
  *
  * Guarantees: `messageSize` counts exactly what the 256 KiB limit bounds (data bytes plus
  * the UTF-8 bytes of attribute names, values and the ordering key); base64 round-trips
- * every byte string; `decodeBase64` rejects anything that is not canonical standard base64.
+ * every byte string (platform/encoding's standard base64).
  * Cost: linear in the message size.
  */
-import { base64urlToBytes, bytesToBase64url } from '../platform/encoding'
+import { bytesToBase64 } from '../platform/encoding'
 
 export interface MessageDraft {
   data: Uint8Array
@@ -59,23 +59,6 @@ export function messageSize(draft: Pick<MessageDraft, 'data' | 'attributes' | 'o
   let size = draft.data.byteLength + (draft.orderingKey ? utf8Length(draft.orderingKey) : 0)
   for (const [key, value] of Object.entries(draft.attributes)) size += utf8Length(key) + utf8Length(value)
   return size
-}
-
-export function bytesToBase64(bytes: Uint8Array): string {
-  const url = bytesToBase64url(bytes).replace(/-/g, '+').replace(/_/g, '/')
-  return url + '='.repeat((4 - (url.length % 4)) % 4)
-}
-
-const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-export function isBase64(text: string): boolean {
-  return STANDARD_BASE64.test(text)
-}
-
-/** Standard padded base64 to bytes; undefined when the text is not base64. */
-export function decodeBase64(text: string): Uint8Array | undefined {
-  if (!isBase64(text)) return undefined
-  return base64urlToBytes(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
 }
 
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })

@@ -19,6 +19,7 @@ import {
   TopicParam,
 } from '../../schemas/pubsub'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
+import { base64ToBytes } from '../platform/encoding'
 import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import {
@@ -39,7 +40,7 @@ import {
   STRUCTURED_MEDIA_TYPE,
   type StructuredEventInput,
 } from './cloudevents'
-import { decodeBase64, type MessageDraft, messageSize } from './messages'
+import { type MessageDraft, messageSize } from './messages'
 import { parseInput, topicStub } from './route-helpers'
 import { subscriptionRoutes } from './routes-subscriptions'
 import type { TopicConfig } from './topic-log'
@@ -178,7 +179,7 @@ export const pubsubRoutes = new Hono<AuthEnv>()
     async function publishMessages(c) {
       const { topic } = c.req.valid('param')
       const drafts: MessageDraft[] = c.req.valid('json').messages.map((message) => ({
-        data: decodeBase64(message.data) ?? new Uint8Array(),
+        data: base64ToBytes(message.data) ?? new Uint8Array(),
         attributes: message.attributes,
         orderingKey: message.orderingKey,
         deduplicationId: message.deduplicationId,
