@@ -18,6 +18,7 @@ import { DOCS_HTML } from './platform/docs'
 import { AppError, toProblemResponse } from './platform/errors'
 import { allowedMethodsFinder } from './platform/method-not-allowed'
 import { describe, openApiDocument } from './platform/openapi'
+import { gatewayRateLimit } from './ratelimit/gateway'
 
 export const VERSION = '0.1.0'
 
@@ -55,6 +56,7 @@ export function createApp() {
       },
     })(c, next)
   })
+  app.use('/v1/*', gatewayRateLimit())
 
   app.onError((error, c) => toProblemResponse(c, error))
   app.notFound((c) => {
@@ -104,7 +106,7 @@ export function createApp() {
       problems: [401],
     }),
     async function whoAmI(c) {
-      const principal = await authenticate(c.env, c.req.header('authorization'))
+      const principal = c.get('principal') ?? (await authenticate(c.env, c.req.header('authorization')))
       return c.json({
         tenant: principal.tenant,
         scopes: [...principal.scopes],

@@ -9,6 +9,7 @@ import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
+import { ratelimitRoutes } from './ratelimit/routes'
 import { sequencerRoutes } from './sequencer/routes'
 
 export interface Block {
@@ -62,4 +63,12 @@ BLOCKS.push({
   routes: pubsubRoutes,
   // A batch of 100 messages of 256 KiB in base64 plus attributes; a single oversized message answers 400.
   maxBodyBytes: PUBSUB_MAX_BODY_BYTES,
+})
+
+BLOCKS.push({
+  name: 'ratelimit',
+  version: '1',
+  path: '/v1/ratelimit',
+  description: 'Exact global rate limiting: six algorithms, policies, multi-key checks, shadow mode',
+  routes: ratelimitRoutes,
 })

@@ -9,6 +9,7 @@ import type { Env } from './platform/env'
 export { CounterAggregator, CounterShard } from './counters/object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
+export { RateLimitBucket } from './ratelimit/object'
 export { GeneratorIdRegistry } from './sequencer/id-registry'
 export { SequencerObject } from './sequencer/object'
 
