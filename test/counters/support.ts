@@ -70,10 +70,20 @@ export function aggregatorObject(tenant: string, name: string) {
   return objectStub(env.COUNTER_AGGREGATORS, tenant, 'counter', name)
 }
 
-/** Fires every due shard push (shards 0..shards−1), then the aggregator's broadcast. */
+/**
+ * Fires every pending shard push (shards 0..shards−1), then the aggregator's broadcast.
+ * Pushes are coalesced to one per interval, so a pending one may not be due yet: its timer
+ * is moved to now first, as if the interval had passed, instead of sleeping.
+ */
 export async function flushPushes(tenant: string, name: string, shards: number): Promise<void> {
-  for (let shard = 0; shard < shards; shard++) await runDurableObjectAlarm(shardObject(tenant, name, shard))
-  await runDurableObjectAlarm(aggregatorObject(tenant, name))
+  const fire = async (stub: DurableObjectStub) => {
+    await runInDurableObject(stub, (_instance: unknown, state) => {
+      state.storage.sql.exec('UPDATE timers SET due_at = 0')
+    })
+    await runDurableObjectAlarm(stub)
+  }
+  for (let shard = 0; shard < shards; shard++) await fire(shardObject(tenant, name, shard))
+  await fire(aggregatorObject(tenant, name))
 }
 
 /** The counter's incarnation: the last one its aggregator issued (no creation races in tests). */
