@@ -10,6 +10,7 @@ import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
 import { ratelimitRoutes } from './ratelimit/routes'
+import { schedulerRoutes } from './scheduler/routes'
 import { sequencerRoutes } from './sequencer/routes'
 
 export interface Block {
@@ -71,4 +72,12 @@ BLOCKS.push({
   path: '/v1/ratelimit',
   description: 'Exact global rate limiting: six algorithms, policies, multi-key checks, shadow mode',
   routes: ratelimitRoutes,
+})
+
+BLOCKS.push({
+  name: 'scheduler',
+  version: '1',
+  path: '/v1/scheduler',
+  description: 'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
+  routes: schedulerRoutes,
 })

@@ -10,6 +10,7 @@ export { CounterAggregator, CounterShard } from './counters/object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { RateLimitBucket } from './ratelimit/object'
+export { SchedulerSchedule, SchedulerShard, SchedulerTenant } from './scheduler/object'
 export { GeneratorIdRegistry } from './sequencer/id-registry'
 export { SequencerObject } from './sequencer/object'
 

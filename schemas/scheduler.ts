@@ -1,0 +1,342 @@
+/**
+ * Schemas of the task scheduler block (`/v1/scheduler`): one-off tasks, recurring
+ * schedules, tenant limits. Every bound is here so it shows in the OpenAPI document; a
+ * cron expression and a time zone are checked by the scheduler's own parser and `Intl`.
+ */
+import * as v from 'valibot'
+import { CRON_MAX_LENGTH, parseCron } from '../workers/scheduler/cron'
+import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../workers/scheduler/interval'
+import { canonicalTimeZone } from '../workers/scheduler/timezone'
+import { ResourceName } from './common'
+
+export const SCHEDULER_LIMITS = {
+  maxBodyBytes: 64 * 1024,
+  maxHeaders: 32,
+  maxHeaderValueLength: 2048,
+  maxAttributes: 16,
+  /** A one-off task runs at most this far ahead. */
+  maxDelaySeconds: 366 * 24 * 3600,
+  maxAttempts: 25,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 60_000,
+  minCatchupWindowSeconds: 10,
+  maxCatchupWindowSeconds: 7 * 24 * 3600,
+  maxJitterSeconds: 3600,
+  /** Clock skew tolerated for a `runAt` slightly in the past. */
+  pastToleranceMs: 1_000,
+} as const
+
+const integer = (min: number, max: number, what: string) =>
+  v.pipe(
+    v.number(),
+    v.integer(`${what}: a whole number`),
+    v.minValue(min, `${what}: at least ${min}`),
+    v.maxValue(max, `${what}: at most ${max}`),
+  )
+
+/** RFC 3339 date-time, e.g. `2030-01-01T09:00:00Z` or with an offset. */
+export const Timestamp = v.pipe(
+  v.string(),
+  v.isoTimestamp('An RFC 3339 date-time, e.g. 2030-01-01T09:00:00Z'),
+)
+
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-scheduler-attempt',
+])
+
+const HeaderName = v.pipe(
+  v.string(),
+  v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'An HTTP header name'),
+  v.check((name) => !RESERVED_HEADERS.has(name.toLowerCase()), 'This header is set by the scheduler'),
+)
+const HeaderValue = v.pipe(
+  v.string(),
+  v.maxLength(SCHEDULER_LIMITS.maxHeaderValueLength),
+  v.regex(/^[^\r\n\0]*$/, 'No line breaks'),
+)
+const Body = v.pipe(v.string(), v.maxBytes(SCHEDULER_LIMITS.maxBodyBytes, 'At most 64 KiB'))
+const Attributes = v.pipe(
+  v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(128)), v.pipe(v.string(), v.maxLength(1024))),
+  v.check((value) => Object.keys(value).length <= SCHEDULER_LIMITS.maxAttributes, 'At most 16 attributes'),
+)
+
+export const HttpTarget = v.pipe(
+  v.strictObject({
+    type: v.literal('http'),
+    /** https; plain http only to 127.0.0.1 / localhost when SCHEDULER_ALLOW_INSECURE_LOOPBACK=true. */
+    url: v.pipe(
+      v.string(),
+      v.maxLength(2048),
+      v.url('An absolute URL'),
+      v.regex(/^https?:\/\//i, 'An http(s) URL'),
+    ),
+    method: v.optional(v.picklist(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']), 'POST'),
+    headers: v.optional(
+      v.pipe(
+        v.record(HeaderName, HeaderValue),
+        v.check((value) => Object.keys(value).length <= SCHEDULER_LIMITS.maxHeaders, 'At most 32 headers'),
+      ),
+    ),
+    body: v.optional(Body),
+  }),
+  v.check((target) => !(target.method === 'GET' && target.body !== undefined), 'A GET request has no body'),
+)
+
+export const QueueTarget = v.strictObject({
+  type: v.literal('queue'),
+  queue: ResourceName,
+  body: Body,
+  attributes: v.optional(Attributes),
+  /** FIFO queues: the message group (the task id is the deduplication id). */
+  groupId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+})
+
+export const TopicTarget = v.strictObject({
+  type: v.literal('topic'),
+  topic: ResourceName,
+  data: Body,
+  attributes: v.optional(Attributes),
+  orderingKey: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+})
+
+export const Target = v.variant('type', [HttpTarget, QueueTarget, TopicTarget])
+
+export const Priority = v.optional(v.picklist(['high', 'normal', 'low']), 'normal')
+
+export const RetryPolicy = v.optional(
+  v.pipe(
+    v.strictObject({
+      maxAttempts: v.optional(integer(1, SCHEDULER_LIMITS.maxAttempts, 'maxAttempts'), 5),
+      initialDelayMs: v.optional(integer(100, 3_600_000, 'initialDelayMs'), 1_000),
+      maxDelayMs: v.optional(integer(100, 24 * 3_600_000, 'maxDelayMs'), 15 * 60_000),
+    }),
+    v.check(
+      (retry) => retry.maxDelayMs >= retry.initialDelayMs,
+      'maxDelayMs must be at least initialDelayMs',
+    ),
+  ),
+  {},
+)
+
+const TimeoutMs = v.optional(
+  integer(SCHEDULER_LIMITS.minTimeoutMs, SCHEDULER_LIMITS.maxTimeoutMs, 'timeoutMs'),
+  10_000,
+)
+
+export const CreateTaskRequest = v.pipe(
+  v.strictObject({
+    target: Target,
+    /** When to run (RFC 3339, not in the past); or `delaySeconds`; neither = now. */
+    runAt: v.optional(Timestamp),
+    delaySeconds: v.optional(integer(0, SCHEDULER_LIMITS.maxDelaySeconds, 'delaySeconds')),
+    priority: Priority,
+    retry: RetryPolicy,
+    /** How long one attempt may take before it counts as failed. */
+    timeoutMs: TimeoutMs,
+  }),
+  v.check(
+    (task) => task.runAt === undefined || task.delaySeconds === undefined,
+    'Give runAt or delaySeconds, not both',
+  ),
+)
+
+export const CronExpressionText = v.pipe(
+  v.string(),
+  v.maxLength(CRON_MAX_LENGTH),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return
+    const parsed = parseCron(dataset.value)
+    if (!parsed.ok) addIssue({ message: `Invalid cron expression: ${parsed.error}` })
+  }),
+)
+
+export const TimeZone = v.pipe(
+  v.string(),
+  v.maxLength(64),
+  v.check((zone) => canonicalTimeZone(zone) !== undefined, 'An IANA time zone, e.g. Europe/Berlin'),
+)
+
+export const CreateScheduleRequest = v.pipe(
+  v.strictObject({
+    name: ResourceName,
+    /** 5 fields, or 6 with seconds first; see the block's README for the dialect. */
+    cron: v.optional(CronExpressionText),
+    /** The cron expression's time zone (IANA); default UTC. */
+    timeZone: v.optional(TimeZone),
+    intervalSeconds: v.optional(integer(MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, 'intervalSeconds')),
+    /** The first run of an interval schedule (default: one interval after creation). */
+    startAt: v.optional(Timestamp),
+    target: Target,
+    priority: Priority,
+    retry: RetryPolicy,
+    timeoutMs: TimeoutMs,
+    overlap: v.optional(v.picklist(['skip', 'buffer_one', 'allow_all']), 'skip'),
+    catchup: v.optional(v.picklist(['all', 'last']), 'last'),
+    catchupWindowSeconds: v.optional(
+      integer(
+        SCHEDULER_LIMITS.minCatchupWindowSeconds,
+        SCHEDULER_LIMITS.maxCatchupWindowSeconds,
+        'catchupWindowSeconds',
+      ),
+      3600,
+    ),
+    jitterSeconds: v.optional(integer(0, SCHEDULER_LIMITS.maxJitterSeconds, 'jitterSeconds'), 0),
+    paused: v.optional(v.boolean(), false),
+  }),
+  v.check(
+    (spec) => (spec.cron === undefined) !== (spec.intervalSeconds === undefined),
+    'Give exactly one of cron or intervalSeconds',
+  ),
+  v.check(
+    (spec) => spec.cron !== undefined || spec.timeZone === undefined,
+    'timeZone applies to cron schedules',
+  ),
+  v.check(
+    (spec) => spec.intervalSeconds !== undefined || spec.startAt === undefined,
+    'startAt applies to interval schedules',
+  ),
+)
+
+export const PauseRequest = v.optional(
+  v.strictObject({ note: v.optional(v.pipe(v.string(), v.maxLength(512))) }),
+  {},
+)
+
+export const LimitsRequest = v.strictObject({
+  concurrency: integer(1, 10_000, 'concurrency'),
+  ratePerSecond: v.pipe(v.number(), v.minValue(0.01), v.maxValue(10_000)),
+  burst: integer(1, 10_000, 'burst'),
+})
+
+export const IdempotencyHeaders = v.object({
+  'idempotency-key': v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1),
+      v.maxLength(255, 'At most 255 characters'),
+      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
+    ),
+  ),
+})
+
+export const TaskIdParam = v.object({ id: v.pipe(v.string(), v.uuid('A task id')) })
+
+export const TaskListQuery = v.object({
+  status: v.optional(v.picklist(['scheduled', 'running', 'succeeded', 'failed', 'cancelled'])),
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,3}$/, 'A whole number'),
+      v.transform(Number),
+      v.minValue(1),
+      v.maxValue(100),
+    ),
+    '50',
+  ),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(512))),
+})
+
+export const RunListQuery = v.object({
+  limit: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,3}$/, 'A whole number'),
+      v.transform(Number),
+      v.minValue(1),
+      v.maxValue(100),
+    ),
+    '100',
+  ),
+})
+
+// Responses (documentation; the handlers build them from the objects' views).
+
+const Attempt = v.object({
+  attempt: v.number(),
+  startedAt: v.number(),
+  durationMs: v.number(),
+  status: v.picklist(['succeeded', 'failed']),
+  responseCode: v.optional(v.number()),
+  error: v.optional(v.string()),
+})
+
+export const TaskResponse = v.object({
+  id: v.string(),
+  status: v.picklist(['scheduled', 'running', 'succeeded', 'failed', 'cancelled']),
+  priority: v.picklist(['high', 'normal', 'low']),
+  target: Target,
+  runAt: v.number(),
+  dueAt: v.nullable(v.number()),
+  attempts: v.number(),
+  retry: v.object({ maxAttempts: v.number(), initialDelayMs: v.number(), maxDelayMs: v.number() }),
+  timeoutMs: v.number(),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+  finishedAt: v.nullable(v.number()),
+  lastError: v.nullable(v.string()),
+  lastResponseCode: v.nullable(v.number()),
+  schedule: v.nullable(v.object({ name: v.string(), runId: v.string(), plannedAt: v.number() })),
+  history: v.optional(v.array(Attempt)),
+})
+
+export const TaskList = v.object({ items: v.array(TaskResponse), nextCursor: v.optional(v.string()) })
+
+export const ScheduleResponse = v.object({
+  name: v.string(),
+  spec: v.record(v.string(), v.unknown()),
+  paused: v.boolean(),
+  pauseNote: v.nullable(v.string()),
+  nextRunAt: v.nullable(v.number()),
+  going: v.number(),
+  buffered: v.number(),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+})
+
+export const ScheduleList = v.object({
+  items: v.array(
+    v.object({ name: v.string(), spec: v.record(v.string(), v.unknown()), createdAt: v.number() }),
+  ),
+  nextCursor: v.optional(v.string()),
+})
+
+export const RunResponse = v.object({
+  runId: v.string(),
+  plannedAt: v.number(),
+  reason: v.picklist(['schedule', 'trigger']),
+  status: v.picklist([
+    'starting',
+    'running',
+    'buffered',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'skipped',
+    'missed',
+  ]),
+  taskId: v.nullable(v.string()),
+  startedAt: v.nullable(v.number()),
+  finishedAt: v.nullable(v.number()),
+  detail: v.nullable(v.string()),
+})
+
+export const RunList = v.object({ items: v.array(RunResponse) })
+
+export const LimitsResponse = v.object({
+  limits: LimitsRequest,
+  inFlight: v.number(),
+  tokens: v.number(),
+})
+
+export const SigningSecret = v.object({ secret: v.string() })
+
+export type CreateTaskInput = v.InferOutput<typeof CreateTaskRequest>
+export type CreateScheduleInput = v.InferOutput<typeof CreateScheduleRequest>
+export type TargetInput = v.InferOutput<typeof Target>

@@ -1,0 +1,332 @@
+/**
+ * Cron expressions: parsing and the next run time in an IANA time zone.
+ *
+ * Syntax: five fields `minute hour day-of-month month day-of-week`, or six with a leading
+ * `second` field (as cron-parser reads them). Each field is a list of `*`, `n`, `a-b`,
+ * each optionally stepped by `/n` (`1-30/2`; `5/10` runs from 5 to the field's end; a
+ * stepped star is every n-th value); `JAN`–`DEC` and `SUN`–`SAT` by name (any case);
+ * day-of-week 0 and 7 are Sunday; `?` is `*` in the day fields. Macros: `@yearly` `@annually` `@monthly` `@weekly` `@daily`
+ * `@midnight` `@hourly`. Extensions, each a plain calendar rule:
+ * - day-of-month `L` (last day), `L-n` (n days before the last), `nW` (the weekday
+ *   nearest to day n within the same month; a month shorter than n has none), `LW` (the
+ *   last weekday);
+ * - day-of-week `nL` (the last weekday n of the month), `n#k` (the k-th weekday n, k 1–5).
+ * `H`, `@reboot` and anything else are rejected with a message saying why.
+ *
+ * Day matching follows Vixie cron (cronie): when both day fields are restricted a day
+ * matches if EITHER matches; when either field begins with `*` (a stepped star too) both
+ * must match. Expressions that can never match a date (`0 0 30 2 *`) are rejected.
+ *
+ * Next run: the earliest instant strictly after a given one whose wall-clock time in the
+ * zone matches, with the DST policy of `timezone.ts` (repeated times run once, at their
+ * first occurrence; skipped times run at the end of the gap). Cost: walks days (cheap
+ * calendar checks) for at most one 400-year Gregorian cycle and resolves a handful of
+ * wall times per candidate day (a few `Intl` calls each).
+ */
+import { instantOfWallTime, wallTimeAt } from './timezone'
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
+const HORIZON_DAYS = 401 * 366
+
+export const CRON_MAX_LENGTH = 256
+
+export interface CronExpression {
+  readonly source: string
+  readonly seconds: readonly number[]
+  readonly minutes: readonly number[]
+  readonly hours: readonly number[]
+  /** Index 1–12. */
+  readonly months: readonly boolean[]
+  readonly days: DayRule
+}
+
+interface DayRule {
+  /** Index 1–31. */
+  daysOfMonth: boolean[]
+  /** `L` is 0, `L-3` is 3. */
+  daysBeforeLast: number[]
+  /** `15W` is 15. */
+  nearestWeekdayTo: number[]
+  lastWeekdayOfMonth: boolean
+  /** Index 0–6, Sunday 0. */
+  weekdays: boolean[]
+  /** `5L`: the last Friday. */
+  lastOfWeekday: number[]
+  /** `5#3`: the third Friday. */
+  nthWeekday: Array<{ weekday: number; nth: number }>
+  dayOfMonthStar: boolean
+  dayOfWeekStar: boolean
+}
+
+export type CronParseResult = { ok: true; cron: CronExpression } | { ok: false; error: string }
+
+const MACROS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+}
+
+const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC']
+const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT']
+
+interface FieldSpec {
+  label: string
+  min: number
+  max: number
+  names?: string[]
+  /** The value names[i] stands for is `i + namesStart`. */
+  namesStart?: number
+}
+
+const FIELDS = {
+  second: { label: 'second', min: 0, max: 59 },
+  minute: { label: 'minute', min: 0, max: 59 },
+  hour: { label: 'hour', min: 0, max: 23 },
+  dayOfMonth: { label: 'day-of-month', min: 1, max: 31 },
+  month: { label: 'month', min: 1, max: 12, names: MONTH_NAMES, namesStart: 1 },
+  dayOfWeek: { label: 'day-of-week', min: 0, max: 7, names: DAY_NAMES, namesStart: 0 },
+} satisfies Record<string, FieldSpec>
+
+class CronSyntaxError extends Error {}
+
+function fail(message: string): never {
+  throw new CronSyntaxError(message)
+}
+
+function parseValue(text: string, spec: FieldSpec): number {
+  const index = spec.names?.indexOf(text.toUpperCase()) ?? -1
+  const value =
+    index >= 0 ? index + (spec.namesStart ?? 0) : /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN
+  if (Number.isNaN(value)) fail(`${spec.label}: "${text}" is not a number${spec.names ? ' or name' : ''}`)
+  if (value < spec.min || value > spec.max) fail(`${spec.label}: ${value} is outside ${spec.min}–${spec.max}`)
+  return value
+}
+
+/** The values of one `*`, `n`, `a-b` item with an optional `/step`. */
+function parseRangeItem(item: string, spec: FieldSpec, stars: readonly string[]): number[] {
+  const [range = '', stepText, extra] = item.split('/')
+  if (extra !== undefined) fail(`${spec.label}: "${item}" has more than one "/"`)
+  let step = 1
+  if (stepText !== undefined) {
+    if (!/^\d{1,2}$/.test(stepText)) fail(`${spec.label}: step "${stepText}" is not a number`)
+    step = Number(stepText)
+    if (step < 1 || step > spec.max - spec.min + 1)
+      fail(`${spec.label}: step ${step} is outside 1–${spec.max - spec.min + 1}`)
+  }
+  let low: number
+  let high: number
+  if (stars.includes(range)) {
+    low = spec.min
+    high = spec.max
+  } else if (range.includes('-')) {
+    const [lowText = '', highText = '', more] = range.split('-')
+    if (more !== undefined) fail(`${spec.label}: "${range}" is not a range`)
+    low = parseValue(lowText, spec)
+    high = parseValue(highText, spec)
+    if (low > high) fail(`${spec.label}: range ${range} runs backwards`)
+  } else {
+    low = parseValue(range, spec)
+    high = stepText === undefined ? low : spec.max
+  }
+  const values: number[] = []
+  for (let value = low; value <= high; value += step) values.push(value)
+  return values
+}
+
+function parseSimpleField(text: string, spec: FieldSpec): number[] {
+  const values = new Set<number>()
+  for (const item of text.split(',')) {
+    if (item === '') fail(`${spec.label}: empty list item in "${text}"`)
+    for (const value of parseRangeItem(item, spec, ['*'])) values.add(value)
+  }
+  return [...values].sort((a, b) => a - b)
+}
+
+function parseDayOfMonth(text: string, rule: DayRule): void {
+  const spec = FIELDS.dayOfMonth
+  rule.dayOfMonthStar = text.startsWith('*') || text.startsWith('?')
+  for (const item of text.split(',')) {
+    const upper = item.toUpperCase()
+    const beforeLast = /^L(?:-(\d{1,2}))?$/.exec(upper)
+    const nearest = /^(\d{1,2})W$/.exec(upper)
+    if (beforeLast) {
+      const days = Number(beforeLast[1] ?? 0)
+      if (days > 30) fail(`${spec.label}: "${item}" reaches before the first day`)
+      rule.daysBeforeLast.push(days)
+    } else if (upper === 'LW') {
+      rule.lastWeekdayOfMonth = true
+    } else if (nearest) {
+      rule.nearestWeekdayTo.push(parseValue(nearest[1] ?? '', spec))
+    } else {
+      if (item === '') fail(`${spec.label}: empty list item in "${text}"`)
+      for (const day of parseRangeItem(item, spec, ['*', '?'])) rule.daysOfMonth[day] = true
+    }
+  }
+}
+
+function parseDayOfWeek(text: string, rule: DayRule): void {
+  const spec = FIELDS.dayOfWeek
+  rule.dayOfWeekStar = text.startsWith('*') || text.startsWith('?')
+  for (const item of text.split(',')) {
+    const last = /^([A-Za-z]{3}|\d)L$/i.exec(item)
+    const nth = /^([A-Za-z]{3}|\d)#(\d+)$/.exec(item)
+    if (last) {
+      rule.lastOfWeekday.push(parseValue(last[1] ?? '', spec) % 7)
+    } else if (nth) {
+      const k = Number(nth[2])
+      if (k < 1 || k > 5) fail(`${spec.label}: "${item}" asks for occurrence ${k}; use 1–5`)
+      rule.nthWeekday.push({ weekday: parseValue(nth[1] ?? '', spec) % 7, nth: k })
+    } else {
+      if (item === '') fail(`${spec.label}: empty list item in "${text}"`)
+      if (/^L$/i.test(item))
+        fail(`${spec.label}: a bare "L" is ambiguous; write e.g. "5L" for the last Friday`)
+      for (const day of parseRangeItem(item, spec, ['*', '?'])) rule.weekdays[day % 7] = true
+    }
+  }
+}
+
+export function parseCron(source: string): CronParseResult {
+  if (source.length > CRON_MAX_LENGTH) return { ok: false, error: `At most ${CRON_MAX_LENGTH} characters` }
+  const trimmed = source.trim()
+  const expanded = trimmed.startsWith('@') ? MACROS[trimmed.toLowerCase()] : trimmed
+  if (expanded === undefined) return { ok: false, error: `Unknown macro "${trimmed}"` }
+  const fields = expanded.split(/\s+/)
+  if (fields.length !== 5 && fields.length !== 6) {
+    return { ok: false, error: `Expected 5 fields (or 6 with seconds first), got ${fields.length}` }
+  }
+  const [second, minute, hour, dayOfMonth, month, dayOfWeek] = fields.length === 6 ? fields : ['0', ...fields]
+  try {
+    const days: DayRule = {
+      daysOfMonth: [],
+      daysBeforeLast: [],
+      nearestWeekdayTo: [],
+      lastWeekdayOfMonth: false,
+      weekdays: [],
+      lastOfWeekday: [],
+      nthWeekday: [],
+      dayOfMonthStar: false,
+      dayOfWeekStar: false,
+    }
+    parseDayOfMonth(dayOfMonth ?? '', days)
+    parseDayOfWeek(dayOfWeek ?? '', days)
+    const months: boolean[] = []
+    for (const value of parseSimpleField(month ?? '', FIELDS.month)) months[value] = true
+    const cron: CronExpression = {
+      source,
+      seconds: parseSimpleField(second ?? '', FIELDS.second),
+      minutes: parseSimpleField(minute ?? '', FIELDS.minute),
+      hours: parseSimpleField(hour ?? '', FIELDS.hour),
+      months,
+      days,
+    }
+    if (!matchesSomeDate(cron)) return { ok: false, error: 'The expression never matches any date' }
+    return { ok: true, cron }
+  } catch (error) {
+    if (error instanceof CronSyntaxError) return { ok: false, error: error.message }
+    throw error
+  }
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate()
+}
+
+/** Quartz's `LW`: the last Monday–Friday of the month. */
+function lastWeekday(year: number, month: number): number {
+  const length = daysInMonth(year, month)
+  const weekday = new Date(Date.UTC(year, month - 1, length)).getUTCDay()
+  return weekday === 6 ? length - 1 : weekday === 0 ? length - 2 : length
+}
+
+/** Quartz's `nW`: the weekday nearest to day `target`, never leaving the month. */
+function nearestWeekday(year: number, month: number, target: number): number | undefined {
+  const length = daysInMonth(year, month)
+  if (target > length) return undefined
+  const weekday = new Date(Date.UTC(year, month - 1, target)).getUTCDay()
+  if (weekday === 6) return target === 1 ? 3 : target - 1
+  if (weekday === 0) return target === length ? target - 2 : target + 1
+  return target
+}
+
+/** Whether the calendar date (month 1–12) matches the month and both day fields. */
+export function matchesDate(cron: CronExpression, year: number, month: number, day: number): boolean {
+  if (!cron.months[month]) return false
+  const rule = cron.days
+  const length = daysInMonth(year, month)
+  const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay()
+  const dayOfMonth =
+    rule.daysOfMonth[day] === true ||
+    rule.daysBeforeLast.some((before) => day === length - before) ||
+    rule.nearestWeekdayTo.some((target) => nearestWeekday(year, month, target) === day) ||
+    (rule.lastWeekdayOfMonth && day === lastWeekday(year, month))
+  const dayOfWeek =
+    rule.weekdays[weekday] === true ||
+    rule.lastOfWeekday.some((wanted) => wanted === weekday && day + 7 > length) ||
+    rule.nthWeekday.some(({ weekday: wanted, nth }) => wanted === weekday && Math.ceil(day / 7) === nth)
+  if (rule.dayOfMonthStar || rule.dayOfWeekStar) return dayOfMonth && dayOfWeek
+  return dayOfMonth || dayOfWeek
+}
+
+/** 2000–2027 holds every kind of year (14 = 7 weekdays × leap or not), so this is exact. */
+function matchesSomeDate(cron: CronExpression): boolean {
+  for (let year = 2000; year < 2028; year++) {
+    for (let month = 1; month <= 12; month++) {
+      if (!cron.months[month]) continue
+      for (let day = 1; day <= daysInMonth(year, month); day++)
+        if (matchesDate(cron, year, month, day)) return true
+    }
+  }
+  return false
+}
+
+/**
+ * The first run strictly after `afterMs` in `timeZone`, or undefined when none falls
+ * within 400 years. Wall times are searched in order; because the wall-to-instant mapping
+ * of the DST policy never decreases, the first one that maps after `afterMs` is the answer,
+ * and a day, hour or minute whose LAST matching time maps at or before `afterMs` is skipped
+ * whole.
+ */
+export function nextCronTime(cron: CronExpression, timeZone: string, afterMs: number): number | undefined {
+  const startWall = wallTimeAt(afterMs, timeZone)
+  const startDay = startWall - (((startWall % DAY) + DAY) % DAY)
+  const lastSecond = cron.seconds.at(-1) ?? 0
+  const lastMinute = cron.minutes.at(-1) ?? 0
+  const lastTimeOfDay = (cron.hours.at(-1) ?? 0) * HOUR + lastMinute * MINUTE + lastSecond * SECOND
+  // A wall time at or before the start's maps at or before `afterMs`: skip it unresolved.
+  const resolvesAfter = (wall: number) => wall > startWall && instantOfWallTime(wall, timeZone) > afterMs
+  const horizon = startDay + HORIZON_DAYS * DAY
+  let day = startDay
+  while (day < horizon) {
+    const date = new Date(day)
+    const year = date.getUTCFullYear()
+    const month = date.getUTCMonth() + 1
+    if (!cron.months[month]) {
+      day = Date.UTC(year, month, 1)
+      continue
+    }
+    if (matchesDate(cron, year, month, date.getUTCDate()) && resolvesAfter(day + lastTimeOfDay)) {
+      const startHour = day === startDay ? new Date(startWall).getUTCHours() : 0
+      for (const hour of cron.hours) {
+        const hourWall = day + hour * HOUR
+        if (hour < startHour || !resolvesAfter(hourWall + lastMinute * MINUTE + lastSecond * SECOND)) continue
+        for (const minute of cron.minutes) {
+          const minuteWall = hourWall + minute * MINUTE
+          if (!resolvesAfter(minuteWall + lastSecond * SECOND)) continue
+          for (const second of cron.seconds) {
+            const wall = minuteWall + second * SECOND
+            if (resolvesAfter(wall)) return instantOfWallTime(wall, timeZone)
+          }
+        }
+      }
+    }
+    day += DAY
+  }
+  return undefined
+}

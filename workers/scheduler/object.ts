@@ -1,0 +1,42 @@
+/**
+ * The scheduler's Durable Objects and how the rest of the block reaches them:
+ * - `SchedulerShard` (`scheduler-shard#<i>`, shared by all tenants): one-off tasks and
+ *   schedule runs, dispatched in fair rounds;
+ * - `SchedulerSchedule` (`<tenant>:schedule:<name>`): one per recurring schedule;
+ * - `SchedulerTenant` (`<tenant>:scheduler-tenant:settings`): a tenant's limits and
+ *   signing secret.
+ */
+import type { Env } from '../platform/env'
+import { objectStub } from '../platform/tenancy'
+import type { SchedulerSchedule } from './schedule-object'
+import type { SchedulerShard } from './shard-object'
+import { shardName } from './tasks'
+import type { SchedulerTenant } from './tenant-object'
+
+export { SchedulerSchedule } from './schedule-object'
+export { SchedulerShard } from './shard-object'
+export { SchedulerTenant } from './tenant-object'
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      SCHEDULER_SHARDS: DurableObjectNamespace<SchedulerShard>
+      SCHEDULER_SCHEDULES: DurableObjectNamespace<SchedulerSchedule>
+      SCHEDULER_TENANTS: DurableObjectNamespace<SchedulerTenant>
+      /** "true" lets HTTP targets use plain http to 127.0.0.1 / localhost (local benchmarks). */
+      SCHEDULER_ALLOW_INSECURE_LOOPBACK?: string
+    }
+  }
+}
+
+export function shardStub(env: Env, index: number): DurableObjectStub<SchedulerShard> {
+  return env.SCHEDULER_SHARDS.get(env.SCHEDULER_SHARDS.idFromName(shardName(index)))
+}
+
+export function scheduleStub(env: Env, tenant: string, name: string): DurableObjectStub<SchedulerSchedule> {
+  return objectStub(env.SCHEDULER_SCHEDULES, tenant, 'schedule', name)
+}
+
+export function tenantStub(env: Env, tenant: string): DurableObjectStub<SchedulerTenant> {
+  return objectStub(env.SCHEDULER_TENANTS, tenant, 'scheduler-tenant', 'settings')
+}
