@@ -26,58 +26,54 @@ export interface Block {
   scheduled?: (env: Env, controller: ScheduledController) => Promise<void>
 }
 
-export const BLOCKS: Block[] = []
-
-BLOCKS.push({
-  name: 'sequencer',
-  version: '1',
-  path: '/v1/sequencer',
-  description: 'Unique IDs (Snowflake, UUIDv7, ULID, database ranges) and Lamport / hybrid logical clocks',
-  routes: sequencerRoutes,
-  // Every sequencer request body is a small JSON object.
-  maxBodyBytes: 4 * 1024,
-})
-
-BLOCKS.push({
-  name: 'counters',
-  version: '1',
-  path: '/v1/counters',
-  description: 'Sharded int64 counters: eventual and strong reads, distinct counts, live totals',
-  routes: counterRoutes,
-})
-
-BLOCKS.push({
-  name: 'queue',
-  version: '1',
-  path: '/v1/queues',
-  description: 'Message queues: at-least-once delivery, visibility timeouts, dead letters, FIFO, push',
-  routes: queueRoutes,
-  // A 1 MiB batch plus its JSON envelope; the exact limits (256 KiB per message, 1 MiB per batch) answer 413.
-  maxBodyBytes: 1024 * 1024 + 256 * 1024,
-})
-
-BLOCKS.push({
-  name: 'pubsub',
-  version: '1',
-  path: '/v1/pubsub',
-  description: 'Publish-subscribe: ordered topic logs; pull, push and streaming subscribers; CloudEvents',
-  routes: pubsubRoutes,
-  // A batch of 100 messages of 256 KiB in base64 plus attributes; a single oversized message answers 400.
-  maxBodyBytes: PUBSUB_MAX_BODY_BYTES,
-})
-
-BLOCKS.push({
-  name: 'ratelimit',
-  version: '1',
-  path: '/v1/ratelimit',
-  description: 'Exact global rate limiting: six algorithms, policies, multi-key checks, shadow mode',
-  routes: ratelimitRoutes,
-})
-
-BLOCKS.push({
-  name: 'scheduler',
-  version: '1',
-  path: '/v1/scheduler',
-  description: 'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
-  routes: schedulerRoutes,
-})
+export const BLOCKS: Block[] = [
+  {
+    name: 'sequencer',
+    version: '1',
+    path: '/v1/sequencer',
+    description: 'Unique IDs (Snowflake, UUIDv7, ULID, database ranges) and Lamport / hybrid logical clocks',
+    routes: sequencerRoutes,
+    // Every sequencer request body is a small JSON object.
+    maxBodyBytes: 4 * 1024,
+  },
+  {
+    name: 'counters',
+    version: '1',
+    path: '/v1/counters',
+    description: 'Sharded int64 counters: eventual and strong reads, distinct counts, live totals',
+    routes: counterRoutes,
+  },
+  {
+    name: 'queue',
+    version: '1',
+    path: '/v1/queues',
+    description: 'Message queues: at-least-once delivery, visibility timeouts, dead letters, FIFO, push',
+    routes: queueRoutes,
+    // A 1 MiB batch plus its JSON envelope; the exact limits (256 KiB per message, 1 MiB per batch) answer 413.
+    maxBodyBytes: 1024 * 1024 + 256 * 1024,
+  },
+  {
+    name: 'pubsub',
+    version: '1',
+    path: '/v1/pubsub',
+    description: 'Publish-subscribe: ordered topic logs; pull, push and streaming subscribers; CloudEvents',
+    routes: pubsubRoutes,
+    // A batch of 100 messages of 256 KiB in base64 plus attributes; a single oversized message answers 400.
+    maxBodyBytes: PUBSUB_MAX_BODY_BYTES,
+  },
+  {
+    name: 'ratelimit',
+    version: '1',
+    path: '/v1/ratelimit',
+    description: 'Exact global rate limiting: six algorithms, policies, multi-key checks, shadow mode',
+    routes: ratelimitRoutes,
+  },
+  {
+    name: 'scheduler',
+    version: '1',
+    path: '/v1/scheduler',
+    description:
+      'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
+    routes: schedulerRoutes,
+  },
+]
