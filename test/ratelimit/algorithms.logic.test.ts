@@ -13,6 +13,7 @@ import {
   type KeyState,
   type RatePolicy,
 } from '../../workers/ratelimit/algorithms'
+import { seededRandom } from '../support/seeded'
 import {
   type Admitted,
   bucketAdmits,
@@ -20,7 +21,6 @@ import {
   leakyDelaysMs,
   maxInAnyInterval,
   requestStream,
-  seededRandom,
   slidingCounterAdmits,
   slidingLogAdmits,
   slidingLogRetryAt,

@@ -8,7 +8,8 @@ import {
   rateLimitHeaders,
   retryAfterSeconds,
 } from '../../workers/ratelimit/headers'
-import { maxInAnyInterval, seededRandom } from './reference'
+import { seededRandom } from '../support/seeded'
+import { maxInAnyInterval } from './reference'
 
 const denial = (overrides: Partial<Decision> = {}): Decision => ({
   allowed: false,

@@ -111,18 +111,6 @@ export function maxInAnyInterval(admitted: Admitted[], length: number): number {
   return most
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export interface StreamRequest {
   at: number
   cost: number

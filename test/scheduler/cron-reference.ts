@@ -6,23 +6,9 @@
 import { CronExpressionParser } from 'cron-parser'
 import { type CronExpression, matchesDate, nextCronTime } from '../../workers/scheduler/cron'
 import { offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
+import { randomInt } from '../support/seeded'
 
 const DAY = 86_400_000
-
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return function next() {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1))
-}
 
 function distinct(random: () => number, min: number, max: number, count: number): number[] {
   const values = new Set<number>()

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { type CronExpression, matchesDate, parseCron } from '../../workers/scheduler/cron'
 import { canonicalTimeZone, instantOfWallTime, offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
+import { randomInt, seededRandom } from '../support/seeded'
 import {
   matchesWall,
   ourRuns,
   randomExpression,
-  randomInt,
   referenceRuns,
-  seededRandom,
   type Transition,
   transitions,
 } from './cron-reference'

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type CronExpression, parseCron } from '../../workers/scheduler/cron'
-import {
-  oracleRuns,
-  ourRuns,
-  randomExpression,
-  randomInt,
-  referenceRuns,
-  seededRandom,
-  transitions,
-} from './cron-reference'
+import { randomInt, seededRandom } from '../support/seeded'
+import { oracleRuns, ourRuns, randomExpression, referenceRuns, transitions } from './cron-reference'
 
 /**
  * The documented DST policy: a wall time skipped when clocks go forward runs at the first

@@ -19,7 +19,7 @@ import {
   vectorReceive,
   vectorTick,
 } from '../../workers/sequencer/clocks'
-import { randomInt, seededRandom } from './seeded'
+import { randomInt, seededRandom } from '../support/seeded'
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0)
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { GENERATOR_LEASE_MS, grantLease, type LeaseRow, shouldRenew } from '../../workers/sequencer/leases'
 import { blockEndingAt, leaseSizeFor, RangeAllocator } from '../../workers/sequencer/ranges'
-import { randomInt, seededRandom } from './seeded'
+import { randomInt, seededRandom } from '../support/seeded'
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0)
 

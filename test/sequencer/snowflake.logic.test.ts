@@ -13,7 +13,7 @@ import {
   SnowflakeGenerator,
   startingAt,
 } from '../../workers/sequencer/snowflake'
-import { randomInt, seededRandom } from './seeded'
+import { randomInt, seededRandom } from '../support/seeded'
 
 const EPOCH = DEFAULT_SNOWFLAKE_EPOCH_MS
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0)

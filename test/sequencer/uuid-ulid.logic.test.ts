@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { UlidGenerator, ulidTimestampMs } from '../../workers/sequencer/ulid'
 import { MAX_COUNTER, parseUuidV7, UuidV7Generator } from '../../workers/sequencer/uuidv7'
-import { randomInt, seededBytes, seededRandom } from './seeded'
+import { randomInt, seededBytes, seededRandom } from '../support/seeded'
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0)
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

@@ -1,4 +1,4 @@
-/** Deterministic randomness for the sequencer's tests (mulberry32): same seed, same run. */
+/** Deterministic randomness for tests (mulberry32): same seed, same run, on every runtime. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0
   return function next() {
