@@ -25,6 +25,8 @@ export const QUEUE_LIMITS = {
   /** FIFO deduplication window (SQS: 5 minutes). */
   deduplicationWindowSeconds: 300,
   maxRedriveMessages: 100_000,
+  /** How long a send's Idempotency-Key is remembered. */
+  idempotencyKeySeconds: 24 * 3600,
 } as const
 
 const seconds = (min: number, max: number, what: string) =>
@@ -199,6 +201,18 @@ export const SendBatchRequest = v.strictObject({
     v.array(OutgoingMessage),
     v.minLength(1, 'At least one message'),
     v.maxLength(QUEUE_LIMITS.maxBatchMessages, `At most ${QUEUE_LIMITS.maxBatchMessages} messages`),
+  ),
+})
+
+/** `Idempotency-Key` on sends: a retry with the same key within 24 h replays the first response. */
+export const IdempotencyHeaders = v.object({
+  'idempotency-key': v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, 'Must not be empty'),
+      v.maxLength(255, 'At most 255 characters'),
+      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
+    ),
   ),
 })
 

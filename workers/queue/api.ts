@@ -45,7 +45,9 @@ export async function sendToQueue(
       })),
     })
   }
-  const [sent] = await sendMessages(env, tenant, queueName, [parsed.output], 'body')
+  const {
+    results: [sent],
+  } = await sendMessages(env, tenant, queueName, [parsed.output], 'body')
   if (!sent) throw new AppError('internal', 'The queue returned no result for the send.')
   return sent
 }

@@ -13,6 +13,7 @@ import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { getResource } from '../platform/registry'
 import { objectStub } from '../platform/tenancy'
+import { keyPartition } from './idempotency'
 import {
   checkSizes,
   decodeReceipt,
@@ -20,10 +21,10 @@ import {
   type Receipt,
   type ReceivedMessage,
   receiveOrder,
-  type SendOutcome,
   sendPartition,
 } from './messages'
-import type { AckStatus } from './object'
+import type { AckStatus } from './receipts'
+import type { SendResult } from './sending'
 import { QUEUE_KIND, type QueueConfig } from './settings'
 
 const DESCRIPTOR_TTL_MS = 5_000
@@ -31,6 +32,8 @@ const MAX_CACHED = 10_000
 
 interface Descriptor {
   partitions: number
+  /** The fixed count Idempotency-Keys are hashed over (idempotency.ts). */
+  keyPartitions: number
 }
 
 const descriptors = new Map<string, { descriptor: Descriptor; until: number }>()
@@ -42,7 +45,10 @@ export async function queueDescriptor(env: Env, tenant: string, queue: string): 
   const cached = descriptors.get(key)
   if (cached && cached.until > Date.now()) return cached.descriptor
   const resource = await getResource<QueueConfig>(env, tenant, QUEUE_KIND, queue)
-  const descriptor = { partitions: resource.config.partitions }
+  const descriptor = {
+    partitions: resource.config.partitions,
+    keyPartitions: resource.config.keyPartitions ?? 1,
+  }
   if (descriptors.size >= MAX_CACHED) descriptors.clear()
   descriptors.set(key, { descriptor, until: Date.now() + DESCRIPTOR_TTL_MS })
   return descriptor
@@ -57,17 +63,25 @@ export function partitionStub(env: Env, tenant: string, queue: string, partition
   return objectStub(env.QUEUES, tenant, QUEUE_KIND, queue, partition)
 }
 
-/** Stores a batch in one partition (chosen uniformly); 413 over the size limits. */
+/**
+ * Stores a batch in one partition: chosen uniformly, or with an Idempotency-Key the key's
+ * fixed partition (where the key is checked and recorded); 413 over the size limits.
+ */
 export async function sendMessages(
   env: Env,
   tenant: string,
   queue: string,
   messages: OutgoingMessage[],
   fieldBase: 'body' | 'body/messages',
-): Promise<SendOutcome[]> {
+  idempotencyKey?: string,
+): Promise<SendResult> {
   checkSizes(messages, fieldBase)
-  const { partitions } = await queueDescriptor(env, tenant, queue)
-  return partitionStub(env, tenant, queue, sendPartition(partitions, Math.random())).send(messages, fieldBase)
+  const { partitions, keyPartitions } = await queueDescriptor(env, tenant, queue)
+  const partition =
+    idempotencyKey === undefined
+      ? sendPartition(partitions, Math.random())
+      : keyPartition(idempotencyKey, keyPartitions)
+  return partitionStub(env, tenant, queue, partition).send({ messages, fieldBase, idempotencyKey })
 }
 
 export interface ReceiveOptions {

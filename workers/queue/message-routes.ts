@@ -8,6 +8,7 @@ import {
   AckBatchResult,
   Acked,
   ChangeVisibilityRequest,
+  IdempotencyHeaders,
   QueueParam,
   ReceiptParam,
   ReceivedBatch,
@@ -27,6 +28,18 @@ import { ackMessages, changeVisibility, receiveMessages, sendMessages } from './
 import { checkSizes, messagesForSizing } from './messages'
 
 const tags = ['queue messages']
+
+/**
+ * Idempotency-Key on sends: the key picks a fixed partition of the queue (hash over the
+ * partition count at creation, so growing the queue never moves a key), which checks and
+ * records it in the same transaction as the send (workers/queue/idempotency.ts). For 24 h a
+ * retry with the same key and request replays the first response with `Idempotent-Replayed:
+ * true` and stores nothing; the same key with another request is 422 and stores nothing.
+ */
+const IDEMPOTENCY_DESCRIPTION =
+  ' With `Idempotency-Key` (1–255 visible ASCII characters; per tenant and queue), a retry within 24 h ' +
+  'returns the first response (same message ids, header `Idempotent-Replayed: true`) and stores nothing; ' +
+  'the same key with a different request is 422.'
 
 /**
  * Answers 413 for a message over 256 KiB or a batch over 1 MiB before the schema sees the
@@ -49,19 +62,23 @@ export const messageRoutes = new Hono<AuthEnv>()
       summary: 'Send a message',
       description:
         'FIFO queues need `groupId`, and `deduplicationId` unless content-based deduplication is on; a duplicate ' +
-        'inside the 5-minute window returns the first message id with `duplicate: true` and stores nothing.',
+        'inside the 5-minute window returns the first message id with `duplicate: true` and stores nothing.' +
+        IDEMPOTENCY_DESCRIPTION,
       scope: 'queue:write',
-      responses: { 201: { description: 'Stored (or a duplicate)', schema: SentMessage } },
-      problems: [404, 413],
+      responses: { 201: { description: 'Stored (or a duplicate, or a replay)', schema: SentMessage } },
+      problems: [404, 413, 422],
     }),
     requireScope('queue:write'),
     validate('param', QueueParam),
+    validate('header', IdempotencyHeaders),
     rejectOversizeMessages('body'),
     validate('json', SingleMessageRequest),
     async function sendMessageRoute(c) {
       const { queue } = c.req.valid('param')
-      const [sent] = await sendMessages(c.env, tenantOf(c), queue, [c.req.valid('json')], 'body')
-      return c.json(sent, 201)
+      const key = c.req.valid('header')['idempotency-key']
+      const sent = await sendMessages(c.env, tenantOf(c), queue, [c.req.valid('json')], 'body', key)
+      if (sent.replayed) c.header('Idempotent-Replayed', 'true')
+      return c.json(sent.results[0], 201)
     },
   )
   .post(
@@ -69,22 +86,25 @@ export const messageRoutes = new Hono<AuthEnv>()
     describe({
       tags,
       summary: 'Send up to 100 messages',
-      description: 'At most 256 KiB per message and 1 MiB per batch (413). The batch is stored atomically.',
+      description:
+        'At most 256 KiB per message and 1 MiB per batch (413). The batch is stored atomically.' +
+        IDEMPOTENCY_DESCRIPTION,
       scope: 'queue:write',
       responses: { 201: { description: 'One result per message, in order', schema: SentBatch } },
-      problems: [404, 413],
+      problems: [404, 413, 422],
     }),
     requireScope('queue:write'),
     validate('param', QueueParam),
+    validate('header', IdempotencyHeaders),
     rejectOversizeMessages('body/messages'),
     validate('json', SendBatchRequest),
     async function sendBatchRoute(c) {
       const { queue } = c.req.valid('param')
       const { messages } = c.req.valid('json')
-      return c.json(
-        { messages: await sendMessages(c.env, tenantOf(c), queue, messages, 'body/messages') },
-        201,
-      )
+      const key = c.req.valid('header')['idempotency-key']
+      const sent = await sendMessages(c.env, tenantOf(c), queue, messages, 'body/messages', key)
+      if (sent.replayed) c.header('Idempotent-Replayed', 'true')
+      return c.json({ messages: sent.results }, 201)
     },
   )
   .post(

@@ -9,26 +9,23 @@
  * (dead-letter, redrive; retried with full-jitter backoff until they arrive or expire) and
  * pushes batches to the queue's endpoint. A long-polling receive waits on an in-memory
  * promise that a send, a nack, an arrival or the alarm resolves: nothing polls.
+ * The work inside each transaction lives beside it: `sending.ts` (sends, Idempotency-Key),
+ * `receipts.ts` (ack, visibility), `transfers.ts` (moves, redrive), `store.ts` (the rest).
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { objectStub } from '../platform/tenancy'
-import {
-  checkMessagesForQueue,
-  contentHash,
-  nonceFrom,
-  type OutgoingMessage,
-  type Receipt,
-  type ReceivedMessage,
-  type SendOutcome,
-  toReceivedMessage,
-} from './messages'
+import type { ReceiveOptions } from './client'
+import { IdempotencyStore } from './idempotency'
+import { nonceFrom, type Receipt, type ReceivedMessage, toReceivedMessage } from './messages'
 import { pushVisible } from './push'
+import { type AckStatus, ackReceipts, changeReceiptVisibility } from './receipts'
+import { commitSend, prepareSend, type SendRequest, type SendResult } from './sending'
 import { type PartitionConfig, QUEUE_KIND } from './settings'
 import { PartitionStore } from './store'
 import type { Destination, TransferredMessage } from './tables'
-import { flushMoves, type MoveHost, TransferStore } from './transfers'
+import { flushMoves, type MoveHost, redriveDeadLetters, TransferStore } from './transfers'
 import { Waiters } from './waiters'
 
 declare global {
@@ -39,14 +36,13 @@ declare global {
   }
 }
 
-export type AckStatus = 200 | 409 | 410
-
 const newNonce = () => nonceFrom(crypto.getRandomValues(new Uint8Array(16)))
 const newMessageId = () => crypto.randomUUID()
 
 export class QueuePartition extends DurableObject<Env> {
   private readonly store: PartitionStore
   private readonly transfers: TransferStore
+  private readonly keys: IdempotencyStore
   private readonly waiters = new Waiters()
   private config: PartitionConfig | undefined
   /** Zero in production; moved only by `advanceClockForTest`. */
@@ -61,6 +57,7 @@ export class QueuePartition extends DurableObject<Env> {
     super(ctx, env)
     this.store = new PartitionStore(ctx.storage.sql)
     this.transfers = new TransferStore(ctx.storage.sql)
+    this.keys = new IdempotencyStore(ctx.storage.sql)
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate()
       const config = this.store.getMeta('config')
@@ -106,35 +103,23 @@ export class QueuePartition extends DurableObject<Env> {
     this.waiters.wakeAll()
   }
 
-  async send(messages: OutgoingMessage[], fieldBase: string): Promise<SendOutcome[]> {
+  /** Stores messages; an Idempotency-Key is checked and recorded in the same transaction (sending.ts). */
+  async send(request: SendRequest): Promise<SendResult> {
     const before = this.requireConfig()
-    checkMessagesForQueue(before, messages, fieldBase)
-    const dedupKeys = before.fifo
-      ? await Promise.all(
-          messages.map(async (message) =>
-            message.deduplicationId !== undefined
-              ? `id:${message.deduplicationId}`
-              : `sha256:${await contentHash(message.body)}`,
-          ),
-        )
-      : messages.map(() => undefined)
+    const prepared = await prepareSend(before, request)
     const config = this.requireConfig()
-    if (config !== before) return this.send(messages, fieldBase)
+    if (config !== before) return this.send(request)
     const now = this.now()
-    const results = this.ctx.storage.transactionSync(() =>
-      this.store.send(config, messages, dedupKeys, newMessageId, now),
+    const sent = this.ctx.storage.transactionSync(() =>
+      commitSend({ messages: this.store, keys: this.keys }, config, request, prepared, newMessageId, now),
     )
-    if (results.some((result) => !result.duplicate)) this.waiters.wakeAll()
+    if (sent.results.some((result) => !result.duplicate) && !sent.replayed) this.waiters.wakeAll()
     await this.armAlarm(now)
-    return results
+    return sent
   }
 
   /** Up to `maxMessages` messages; with `waitSeconds`, holds the call until one is visible. */
-  async receive(request: {
-    maxMessages: number
-    visibilityTimeoutSeconds?: number | undefined
-    waitSeconds: number
-  }): Promise<ReceivedMessage[]> {
+  async receive(request: ReceiveOptions): Promise<ReceivedMessage[]> {
     const deadline = this.now() + request.waitSeconds * 1000
     for (;;) {
       const config = this.requireConfig()
@@ -173,15 +158,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** Deletes each message whose receipt is its current delivery: 200, 409 stale, 410 gone. */
   async ack(receipts: Receipt[]): Promise<Array<{ status: AckStatus; messageId: string }>> {
     const config = this.requireConfig()
-    const results = this.ctx.storage.transactionSync(() =>
-      receipts.map((receipt) => {
-        const current = this.store.checkReceipt(receipt)
-        if (!current.ok)
-          return { status: current.reason === 'gone' ? 410 : 409, messageId: receipt.messageId } as const
-        this.store.delete(current.seq, 'acked')
-        return { status: 200, messageId: receipt.messageId } as const
-      }),
-    )
+    const results = this.ctx.storage.transactionSync(() => ackReceipts(this.store, receipts))
     if (config.fifo) this.waiters.wakeAll()
     return results
   }
@@ -193,22 +170,9 @@ export class QueuePartition extends DurableObject<Env> {
   ): Promise<{ messageId: string; visibleAt: number }> {
     const config = this.requireConfig()
     const now = this.now()
-    const visibleAt = this.ctx.storage.transactionSync(() => {
-      const current = this.store.checkReceipt(receipt)
-      if (!current.ok) throw receiptError(current.reason)
-      if (current.state !== 'inflight' || current.dueAt <= now) {
-        throw new AppError(
-          'conflict',
-          'The message is not in flight: its visibility timeout has already ended.',
-        )
-      }
-      if (seconds > 0) {
-        this.store.extend(current.seq, now + seconds * 1000)
-        return now + seconds * 1000
-      }
-      this.store.release(config, current.seq, now)
-      return now
-    })
+    const visibleAt = this.ctx.storage.transactionSync(() =>
+      changeReceiptVisibility(this.store, config, receipt, seconds, now),
+    )
     if (seconds === 0) this.waiters.wakeAll()
     await this.armAlarm(now)
     return { messageId: receipt.messageId, visibleAt }
@@ -227,23 +191,9 @@ export class QueuePartition extends DurableObject<Env> {
   /** Moves up to `maxMessages` visible dead letters back to their source queues. */
   async redrive(maxMessages: number): Promise<{ moved: number; failed: number; pending: number }> {
     this.requireConfig()
-    const totals = { moved: 0, failed: 0, pending: 0 }
-    let afterSeq = 0
-    while (totals.moved + totals.failed + totals.pending < maxMessages) {
-      const now = this.now()
-      const batch = Math.min(100, maxMessages - totals.moved - totals.failed - totals.pending)
-      const started = this.ctx.storage.transactionSync(() =>
-        this.transfers.startRedrive(batch, afterSeq, now),
-      )
-      if (started.count === 0) break
-      afterSeq = started.lastSeq
-      const outcome = await flushMoves(this.moveHost(), this.transfers, now)
-      totals.moved += outcome.redriven
-      totals.failed += outcome.cancelled
-      totals.pending += started.count - outcome.redriven - outcome.cancelled
-    }
+    const totals = await redriveDeadLetters(this.moveHost(), this.transfers, maxMessages, () => this.now())
     await this.armAlarm(this.now())
-    return { moved: totals.moved, failed: totals.failed, pending: Math.max(0, totals.pending) }
+    return totals
   }
 
   async purge(): Promise<number> {
@@ -346,10 +296,4 @@ export class QueuePartition extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(at)
     }
   }
-}
-
-function receiptError(reason: 'gone' | 'stale'): AppError {
-  return reason === 'gone'
-    ? new AppError('gone', 'The message is no longer in the queue (acknowledged, expired or moved).')
-    : new AppError('conflict', 'The receipt handle is stale: the message was delivered again since.')
 }

@@ -41,6 +41,11 @@ export interface QueueConfig {
   retentionSeconds: number
   delaySeconds: number
   partitions: number
+  /**
+   * The partition count at creation, fixed for the queue's life: Idempotency-Keys are hashed
+   * over it (idempotency.ts). Absent on queues created before keys existed: 1.
+   */
+  keyPartitions?: number
   deadLetter: DeadLetterConfig | null
   push: PushConfig | null
 }
@@ -106,6 +111,7 @@ export function configForCreate(
     retentionSeconds: input.retentionSeconds,
     delaySeconds: input.delaySeconds,
     partitions: input.partitions,
+    keyPartitions: input.partitions,
     deadLetter: input.deadLetter,
     push: input.push ? { ...input.push, secret: newSecret() } : null,
   }
@@ -147,6 +153,7 @@ export function configForUpdate(
     retentionSeconds: patch.retentionSeconds ?? current.retentionSeconds,
     delaySeconds: patch.delaySeconds ?? current.delaySeconds,
     partitions: patch.partitions ?? current.partitions,
+    ...(current.keyPartitions === undefined ? {} : { keyPartitions: current.keyPartitions }),
     deadLetter: patch.deadLetter === undefined ? current.deadLetter : patch.deadLetter,
     push,
   }
@@ -166,7 +173,7 @@ export function deliveryLimit(config: QueueConfig): number | undefined {
 
 /** The settings as shown to clients; the push secret only when `revealSecret`. */
 export function settingsView(config: QueueConfig, revealSecret = false) {
-  const { push, ...rest } = config
+  const { push, keyPartitions: _internal, ...rest } = config
   return {
     ...rest,
     push: push

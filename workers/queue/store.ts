@@ -67,10 +67,11 @@ export class PartitionStore {
     this.sql.exec('DELETE FROM meta WHERE key = ?', key)
   }
 
-  /** Forgets every message, dedup entry and counter (a queue created anew, or deleted). */
+  /** Forgets every message, dedup entry, idempotency key and counter (a queue created anew, or deleted). */
   wipe(): void {
     this.sql.exec('DELETE FROM messages')
     this.sql.exec('DELETE FROM dedup')
+    this.sql.exec('DELETE FROM idempotency')
     this.sql.exec('DELETE FROM counters')
   }
 
@@ -128,8 +129,9 @@ export class PartitionStore {
     return results
   }
 
-  /** Every transition whose time has come: expiry, end of delay, end of visibility. */
+  /** Every transition whose time has come: expiry (idempotency keys too), end of delay, end of visibility. */
   applyDue(config: PartitionConfig, now: number): void {
+    this.sql.exec('DELETE FROM idempotency WHERE expires_at <= ?', now)
     const expired = this.sql.exec('DELETE FROM messages WHERE expires_at <= ? RETURNING seq', now).toArray()
     this.count('expired', expired.length)
     this.sql.exec(`UPDATE messages SET state = 'ready' WHERE state = 'delayed' AND due_at <= ?`, now)
@@ -254,6 +256,7 @@ export class PartitionStore {
   nextDueAt(): number | undefined {
     const times = [
       this.sql.exec<{ t: number | null }>('SELECT MIN(expires_at) AS t FROM messages').one().t,
+      this.sql.exec<{ t: number | null }>('SELECT MIN(expires_at) AS t FROM idempotency').one().t,
       ...(['delayed', 'inflight', 'moving'] as const).map(
         (state) =>
           this.sql

@@ -98,6 +98,10 @@ export const SCHEMA = [
     key TEXT PRIMARY KEY, message_id TEXT NOT NULL, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL
   )`,
   'CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_at)',
+  `CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT NOT NULL, expires_at INTEGER NOT NULL
+  )`,
+  'CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at)',
   'CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)',
 ]
 

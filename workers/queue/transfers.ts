@@ -178,3 +178,29 @@ export async function flushMoves(
   }
   return outcome
 }
+
+/**
+ * Moves up to `maxMessages` visible dead letters back to their source queues, in batches of
+ * up to 100: each batch is marked moving in one transaction, then flushed.
+ */
+export async function redriveDeadLetters(
+  host: MoveHost,
+  transfers: TransferStore,
+  maxMessages: number,
+  now: () => number,
+): Promise<{ moved: number; failed: number; pending: number }> {
+  const totals = { moved: 0, failed: 0, pending: 0 }
+  let afterSeq = 0
+  while (totals.moved + totals.failed + totals.pending < maxMessages) {
+    const startedAt = now()
+    const batch = Math.min(MOVE_BATCH, maxMessages - totals.moved - totals.failed - totals.pending)
+    const started = host.transaction(() => transfers.startRedrive(batch, afterSeq, startedAt))
+    if (started.count === 0) break
+    afterSeq = started.lastSeq
+    const outcome = await flushMoves(host, transfers, startedAt)
+    totals.moved += outcome.redriven
+    totals.failed += outcome.cancelled
+    totals.pending += started.count - outcome.redriven - outcome.cancelled
+  }
+  return { moved: totals.moved, failed: totals.failed, pending: Math.max(0, totals.pending) }
+}
