@@ -1,7 +1,8 @@
 /**
- * Schemas of the task scheduler block (`/v1/scheduler`): one-off tasks, recurring
+ * Schemas of the task scheduler block's inputs (`/v1/scheduler`): one-off tasks, recurring
  * schedules, tenant limits. Every bound is here so it shows in the OpenAPI document; a
  * cron expression and a time zone are checked by the scheduler's own parser and `Intl`.
+ * The response shapes are in scheduler-responses.ts.
  */
 import * as v from 'valibot'
 import { CRON_MAX_LENGTH, parseCron } from '../workers/scheduler/cron'
@@ -255,87 +256,6 @@ export const RunListQuery = v.object({
     '100',
   ),
 })
-
-// Responses (documentation; the handlers build them from the objects' views).
-
-const Attempt = v.object({
-  attempt: v.number(),
-  startedAt: v.number(),
-  durationMs: v.number(),
-  status: v.picklist(['succeeded', 'failed']),
-  responseCode: v.optional(v.number()),
-  error: v.optional(v.string()),
-})
-
-export const TaskResponse = v.object({
-  id: v.string(),
-  status: v.picklist(['scheduled', 'running', 'succeeded', 'failed', 'cancelled']),
-  priority: v.picklist(['high', 'normal', 'low']),
-  target: Target,
-  runAt: v.number(),
-  dueAt: v.nullable(v.number()),
-  attempts: v.number(),
-  retry: v.object({ maxAttempts: v.number(), initialDelayMs: v.number(), maxDelayMs: v.number() }),
-  timeoutMs: v.number(),
-  createdAt: v.number(),
-  updatedAt: v.number(),
-  finishedAt: v.nullable(v.number()),
-  lastError: v.nullable(v.string()),
-  lastResponseCode: v.nullable(v.number()),
-  schedule: v.nullable(v.object({ name: v.string(), runId: v.string(), plannedAt: v.number() })),
-  history: v.optional(v.array(Attempt)),
-})
-
-export const TaskList = v.object({ items: v.array(TaskResponse), nextCursor: v.optional(v.string()) })
-
-export const ScheduleResponse = v.object({
-  name: v.string(),
-  spec: v.record(v.string(), v.unknown()),
-  paused: v.boolean(),
-  pauseNote: v.nullable(v.string()),
-  nextRunAt: v.nullable(v.number()),
-  going: v.number(),
-  buffered: v.number(),
-  createdAt: v.number(),
-  updatedAt: v.number(),
-})
-
-export const ScheduleList = v.object({
-  items: v.array(
-    v.object({ name: v.string(), spec: v.record(v.string(), v.unknown()), createdAt: v.number() }),
-  ),
-  nextCursor: v.optional(v.string()),
-})
-
-export const RunResponse = v.object({
-  runId: v.string(),
-  plannedAt: v.number(),
-  reason: v.picklist(['schedule', 'trigger']),
-  status: v.picklist([
-    'starting',
-    'running',
-    'buffered',
-    'succeeded',
-    'failed',
-    'cancelled',
-    'skipped',
-    'missed',
-  ]),
-  taskId: v.nullable(v.string()),
-  startedAt: v.nullable(v.number()),
-  finishedAt: v.nullable(v.number()),
-  detail: v.nullable(v.string()),
-})
-
-export const RunList = v.object({ items: v.array(RunResponse) })
-
-export const LimitsResponse = v.object({
-  limits: LimitsRequest,
-  inFlight: v.number(),
-  tokens: v.number(),
-})
-
-export const SigningSecret = v.object({ secret: v.string() })
 
 export type CreateTaskInput = v.InferOutput<typeof CreateTaskRequest>
 export type CreateScheduleInput = v.InferOutput<typeof CreateScheduleRequest>

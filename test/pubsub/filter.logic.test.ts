@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { Filter, PUBSUB_LIMITS } from '../../schemas/pubsub'
+import { PUBSUB_LIMITS } from '../../schemas/pubsub'
+import { Filter } from '../../schemas/pubsub-subscriptions'
 import { type AttributeFilter, filterShape, matchesFilter } from '../../workers/pubsub/filter'
 
 const attributes = { type: 'order.created', region: 'eu', empty: '' }

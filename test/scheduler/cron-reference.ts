@@ -4,7 +4,8 @@
  * documented DST policy (a wall clock ticking through the instants, see `oracleRuns`).
  */
 import { CronExpressionParser } from 'cron-parser'
-import { type CronExpression, matchesDate, nextCronTime } from '../../workers/scheduler/cron'
+import type { CronExpression } from '../../workers/scheduler/cron'
+import { matchesDate, nextCronTime } from '../../workers/scheduler/cron-search'
 import { offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
 import { randomInt } from '../support/seeded'
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type CronExpression, matchesDate, parseCron } from '../../workers/scheduler/cron'
+import { type CronExpression, parseCron } from '../../workers/scheduler/cron'
+import { matchesDate } from '../../workers/scheduler/cron-search'
 import { canonicalTimeZone, instantOfWallTime, offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
 import { randomInt, seededRandom } from '../support/seeded'
 import {

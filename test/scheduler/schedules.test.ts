@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { nextCronTime, parseCron } from '../../workers/scheduler/cron'
+import { parseCron } from '../../workers/scheduler/cron'
+import { nextCronTime } from '../../workers/scheduler/cron-search'
 import { call, tokenFor } from '../helpers'
 import {
   type Client,

@@ -3,10 +3,10 @@
  * ordered log, its subscriptions with their delivery state, its streaming connections.
  *
  * A thin host: the log (topic-log.ts), subscriptions (subscriptions.ts), delivery state
- * (deliveries.ts), push loops (push.ts), streams (streams.ts) and dead-letter moves
- * (dead-letters.ts) do the work; this class runs each state change as one
- * `transactionSync`, keeps one alarm armed for the earliest due time in `timers`, and
- * answers RPC from the routes (and from other topics' objects, for dead letters).
+ * (deliveries.ts), pulls (pull.ts), push loops (push.ts), streams (streams.ts),
+ * dead-letter moves (dead-letters.ts) and due times with the alarm (upkeep.ts) do the
+ * work; this class runs each state change as one `transactionSync` and answers RPC from
+ * the routes (and from other topics' objects, for dead letters).
  *
  * Guarantees: a publish returns once its messages are committed; stream fan-out and push
  * loops start after it returns, so no subscriber can slow a publisher. The alarm trims
@@ -22,14 +22,13 @@ import type { EventOrigin } from './cloudevents'
 import { DeadLetterMover } from './dead-letters'
 import { DeliveryStore } from './deliveries'
 import { DeliveryPort } from './delivery-port'
-import { parseResumePoint } from './delivery-rules'
-import { type RenderedMessage, renderForClient } from './formats'
 import type { MessageDraft, PublishResult } from './messages'
+import { PullConsumer, type ReceivedMessage } from './pull'
 import { PushWorker } from './push'
 import { StreamHub } from './streams'
 import { type SubscriptionConfig, type SubscriptionRecord, SubscriptionTable } from './subscriptions'
-import { Timers } from './timers'
 import { type TopicConfig, type TopicIdentity, TopicLog, type TopicState } from './topic-log'
+import { Upkeep } from './upkeep'
 import { type SubscriptionView, subscriptionView, type TopicStats } from './views'
 
 declare global {
@@ -40,17 +39,14 @@ declare global {
   }
 }
 
-/** While a push loop runs, its subscription's alarm stays this far ahead (a backstop). */
-const PUSH_BACKSTOP_MS = 60_000
-
-export type ReceivedMessage = { ackId: string; deliveryAttempt: number } & RenderedMessage
 export type SeekTarget = { seq: number } | { time: number }
 
 export class PubsubTopic extends DurableObject<Env> {
   private readonly log: TopicLog
   private readonly subscriptions: SubscriptionTable
   private readonly deliveries: DeliveryStore
-  private readonly timers: Timers
+  private readonly upkeep: Upkeep
+  private readonly pulls: PullConsumer
   private readonly push: PushWorker
   private readonly streams: StreamHub
   private readonly deadLetters: DeadLetterMover
@@ -61,7 +57,6 @@ export class PubsubTopic extends DurableObject<Env> {
     this.log = new TopicLog(sql)
     this.subscriptions = new SubscriptionTable(sql)
     this.deliveries = new DeliveryStore(sql, this.log, this.subscriptions)
-    this.timers = new Timers(sql, ctx.storage)
     const port = new DeliveryPort(ctx.storage, this.log, this.subscriptions, this.deliveries)
     this.deadLetters = new DeadLetterMover({
       deliveries: port,
@@ -75,7 +70,16 @@ export class PubsubTopic extends DurableObject<Env> {
       subscription: (name) => this.subscriptions.get(name),
       origin: (record) => this.origin(record),
       deadLetter: (record) => this.deadLetters.move(record),
-      stopped: (name) => this.retimeAndArm(name),
+      stopped: (name) => this.upkeep.retimeAndArm(name),
+    })
+    this.upkeep = new Upkeep(ctx.storage, this.log, this.subscriptions, this.deliveries, {
+      isPushing: (name) => this.push.isRunning(name),
+      startPush: (name) => void this.push.ensure(name),
+      deadLetter: (record) => this.deadLetters.move(record),
+    })
+    this.pulls = new PullConsumer(ctx.storage, this.deliveries, this.upkeep, {
+      topic: () => this.requireTopic(),
+      origin: (record) => this.origin(record),
     })
     this.streams = new StreamHub({
       ctx,
@@ -97,7 +101,7 @@ export class PubsubTopic extends DurableObject<Env> {
     this.log.createTables()
     this.subscriptions.createTables()
     this.deliveries.createTables()
-    this.timers.createTables()
+    this.upkeep.createTables()
   }
 
   // ---- Topic
@@ -116,7 +120,7 @@ export class PubsubTopic extends DurableObject<Env> {
     this.subscriptions.forget()
     await this.ctx.storage.deleteAlarm()
     await this.ctx.storage.deleteAll()
-    this.timers.forgetArmed()
+    this.upkeep.forgetArmed()
     this.load()
   }
 
@@ -137,19 +141,10 @@ export class PubsubTopic extends DurableObject<Env> {
     const now = Date.now()
     const results = this.transaction(() => {
       const results = this.log.publish(state, drafts, now)
-      if (results.every((result) => result.duplicate)) return results
-      const { retention, deduplicationWindowSeconds } = state.config
-      let trimDue = now + retention.maxAgeSeconds * 1000
-      if (deduplicationWindowSeconds > 0) trimDue = Math.min(trimDue, now + deduplicationWindowSeconds * 1000)
-      if ((this.log.state()?.bytes ?? 0) > retention.maxBytes) trimDue = now
-      this.timers.scheduleRetention(trimDue)
-      for (const record of this.subscriptions.records()) {
-        if (record.config.type === 'push')
-          this.timers.scheduleSubscription(record.name, now + PUSH_BACKSTOP_MS)
-      }
+      if (!results.every((result) => result.duplicate)) this.upkeep.afterPublish(state, now)
       return results
     })
-    await this.timers.arm()
+    await this.upkeep.arm()
     if (results.some((result) => !result.duplicate)) {
       for (const record of this.subscriptions.records()) {
         if (record.config.type === 'push') void this.push.ensure(record.name)
@@ -200,49 +195,23 @@ export class PubsubTopic extends DurableObject<Env> {
     this.transaction(() => {
       this.deliveries.removeAll(record)
       this.subscriptions.remove(record)
-      this.timers.setSubscription(name, null)
+      this.upkeep.forget(name)
     })
     this.streams.closeSubscription(name, 4404, 'The subscription was deleted')
-    await this.timers.arm()
+    await this.upkeep.arm()
   }
 
   async pull(name: string, maxMessages: number, ackDeadlineSeconds?: number): Promise<ReceivedMessage[]> {
-    const record = this.requireSubscription(name, 'pull')
-    const now = Date.now()
-    const hiddenUntil = now + (ackDeadlineSeconds ?? record.config.ackDeadlineSeconds) * 1000
-    const leases = this.transaction(() => {
-      const leases = this.deliveries.lease(record, this.requireTopic(), now, maxMessages, hiddenUntil)
-      this.retime(record, this.requireTopic(), now)
-      return leases
-    })
-    await this.timers.arm()
-    const origin = this.origin(record)
-    return leases.map((lease) => ({
-      ackId: lease.ackId,
-      deliveryAttempt: lease.attempts,
-      ...renderForClient(record.config.format, lease.message, origin),
-    }))
+    return this.pulls.pull(this.requireSubscription(name, 'pull'), maxMessages, ackDeadlineSeconds)
   }
 
   acknowledge(name: string, ackIds: string[]) {
-    const record = this.requireSubscription(name, 'pull')
-    return this.transaction(() => this.deliveries.settle(record, ackIds, { kind: 'ack' }))
+    return this.pulls.acknowledge(this.requireSubscription(name, 'pull'), ackIds)
   }
 
   /** Hides the leased messages for `seconds` more; 0 makes them available now (a nack). */
   async modifyAckDeadline(name: string, ackIds: string[], seconds: number) {
-    const record = this.requireSubscription(name, 'pull')
-    const now = Date.now()
-    const result = this.transaction(() => {
-      const result = this.deliveries.settle(record, ackIds, {
-        kind: 'defer',
-        visibleAt: now + seconds * 1000,
-      })
-      this.retime(record, this.requireTopic(), now)
-      return result
-    })
-    await this.timers.arm()
-    return result
+    return this.pulls.modifyAckDeadline(this.requireSubscription(name, 'pull'), ackIds, seconds)
   }
 
   /** Replays from a sequence number (the first one delivered again) or from a time. */
@@ -253,9 +222,9 @@ export class PubsubTopic extends DurableObject<Env> {
     const cursor = Math.max(0, Math.min(first - 1, state.headSeq))
     this.transaction(() => {
       this.deliveries.seek(record, cursor)
-      this.retime(record, state, Date.now())
+      this.upkeep.retime(record, state, Date.now())
     })
-    await this.timers.arm()
+    await this.upkeep.arm()
     if (record.config.type === 'streaming') this.streams.reposition(name, cursor)
     if (record.config.type === 'push') void this.push.ensure(name)
     return { cursor }
@@ -264,28 +233,17 @@ export class PubsubTopic extends DurableObject<Env> {
   /** Checks that a stream may open (the route calls this before `fetch`, to get typed errors). */
   checkStream(name: string): void {
     this.requireSubscription(name, 'streaming')
-    if (this.streams.count() >= PUBSUB_LIMITS.maxStreamsPerTopic) {
-      throw new AppError(
-        'rate_limited',
-        `A topic has at most ${PUBSUB_LIMITS.maxStreamsPerTopic} open streams.`,
-        {
-          headers: { 'Retry-After': '5' },
-        },
-      )
-    }
+    this.streams.checkCapacity()
   }
 
   /** Opens a stream: `?subscription=&after=&transport=websocket|sse`. */
   override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url)
-    const name = url.searchParams.get('subscription') ?? ''
+    const query = new URL(request.url).searchParams
+    const name = query.get('subscription') ?? ''
     if (!this.log.state() || this.subscriptions.get(name)?.config.type !== 'streaming') {
       return Response.json({ detail: 'No such streaming subscription.' }, { status: 404 })
     }
-    const after = parseResumePoint(url.searchParams.get('after'))
-    return url.searchParams.get('transport') === 'websocket'
-      ? this.streams.openWebSocket(name, after)
-      : this.streams.openEventStream(name, after)
+    return this.streams.open(name, query)
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -299,29 +257,7 @@ export class PubsubTopic extends DurableObject<Env> {
   // ---- Timers
 
   override async alarm(): Promise<void> {
-    this.timers.forgetArmed()
-    const state = this.log.state()
-    if (!state) return
-    const now = Date.now()
-    const moves: Promise<void>[] = []
-    for (const work of this.timers.due(now)) {
-      if (work.kind === 'retention') {
-        this.transaction(() => {
-          const through = this.log.trim(state, now)
-          if (through > 0) this.deliveries.dropThrough(through)
-          this.timers.setRetention(this.log.nextTrimDue(this.log.state() ?? state, now))
-        })
-        continue
-      }
-      const record = this.subscriptions.get(work.name)
-      if (!record) this.transaction(() => this.timers.setSubscription(work.name, null))
-      else if (record.config.type === 'push') {
-        this.transaction(() => this.timers.setSubscription(work.name, now + PUSH_BACKSTOP_MS))
-        void this.push.ensure(record.name)
-      } else moves.push(this.deadLetters.move(record).then(() => this.retimeAndArm(record.name)))
-    }
-    await Promise.all(moves)
-    await this.timers.arm()
+    await this.upkeep.alarm()
   }
 
   /** Resolves once no push loop, stream pump or dead-letter move is running. */
@@ -337,23 +273,6 @@ export class PubsubTopic extends DurableObject<Env> {
 
   private transaction<T>(change: () => T): T {
     return this.ctx.storage.transactionSync(change)
-  }
-
-  /** Sets the subscription's due time; a running push loop keeps only a backstop. */
-  private retime(record: SubscriptionRecord, state: TopicState, now: number): void {
-    const due =
-      record.config.type === 'push' && this.push.isRunning(record.name)
-        ? now + PUSH_BACKSTOP_MS
-        : this.deliveries.nextDue(record, state, now)
-    this.timers.setSubscription(record.name, due)
-  }
-
-  private async retimeAndArm(name: string): Promise<void> {
-    const record = this.subscriptions.get(name)
-    const state = this.log.state()
-    if (!record || !state) return
-    this.transaction(() => this.retime(record, state, Date.now()))
-    await this.timers.arm()
   }
 
   private requireTopic(): TopicState {

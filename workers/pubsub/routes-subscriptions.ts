@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono'
 import { Deleted, PageQuery } from '../../schemas/common'
+import { TopicParam } from '../../schemas/pubsub'
 import {
   AckRequest,
   AckResponse,
@@ -20,8 +21,7 @@ import {
   Subscription,
   SubscriptionList,
   SubscriptionParam,
-  TopicParam,
-} from '../../schemas/pubsub'
+} from '../../schemas/pubsub-subscriptions'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { newWebhookSecret } from '../platform/delivery'
 import { AppError } from '../platform/errors'

@@ -8,6 +8,7 @@
  * each connection the messages past its cursor that pass its subscription's filter, and
  * advances the cursors. A WebSocket keeps its cursor in its attachment, so it survives
  * hibernation; an SSE stream lives in memory and is resumed by the client after a restart.
+ * The hub caps a topic at PUBSUB_LIMITS.maxStreamsPerTopic open connections.
  *
  * Guarantees: each connection receives matching messages in seq order (so per ordering
  * key in publish order), each at most once per connection, and — resuming from the last
@@ -17,8 +18,10 @@
  * (subscription, message); an SSE client that stops reading is disconnected once
  * MAX_QUEUED_FRAMES pile up (it can resume).
  */
+import { PUBSUB_LIMITS } from '../../schemas/pubsub'
+import { AppError } from '../platform/errors'
 import type { EventOrigin } from './cloudevents'
-import { sseEvent, sseRetry } from './delivery-rules'
+import { parseResumePoint, sseEvent, sseRetry } from './delivery-rules'
 import { matchesFilter } from './filter'
 import { renderForClient } from './formats'
 import type { StoredMessage } from './messages'
@@ -66,6 +69,26 @@ export class StreamHub {
       (c) => subscription === undefined || c.state.subscription === subscription,
     )
     return sockets.length + sse.length
+  }
+
+  /** Throws 429 (with Retry-After) when the topic already has its maximum of open streams. */
+  checkCapacity(): void {
+    if (this.count() < PUBSUB_LIMITS.maxStreamsPerTopic) return
+    throw new AppError(
+      'rate_limited',
+      `A topic has at most ${PUBSUB_LIMITS.maxStreamsPerTopic} open streams.`,
+      {
+        headers: { 'Retry-After': '5' },
+      },
+    )
+  }
+
+  /** Opens a WebSocket (`transport=websocket`) or else an event stream, resuming after `after` if given. */
+  open(subscription: string, query: URLSearchParams): Response {
+    const after = parseResumePoint(query.get('after'))
+    return query.get('transport') === 'websocket'
+      ? this.openWebSocket(subscription, after)
+      : this.openEventStream(subscription, after)
   }
 
   openWebSocket(subscription: string, after: number | undefined): Response {

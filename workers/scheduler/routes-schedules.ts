@@ -5,15 +5,8 @@
  */
 import { Hono } from 'hono'
 import { Deleted, NameParam, PageQuery } from '../../schemas/common'
-import {
-  CreateScheduleRequest,
-  PauseRequest,
-  RunList,
-  RunListQuery,
-  RunResponse,
-  ScheduleList,
-  ScheduleResponse,
-} from '../../schemas/scheduler'
+import { CreateScheduleRequest, PauseRequest, RunListQuery } from '../../schemas/scheduler'
+import { RunList, RunResponse, ScheduleList, ScheduleResponse } from '../../schemas/scheduler-responses'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { describe } from '../platform/openapi'
 import { createResource, deleteResource, getResource, listResources } from '../platform/registry'

@@ -9,14 +9,11 @@ import {
   CreateTaskRequest,
   IdempotencyHeaders,
   LimitsRequest,
-  LimitsResponse,
   SCHEDULER_LIMITS,
-  SigningSecret,
   TaskIdParam,
-  TaskList,
   TaskListQuery,
-  TaskResponse,
 } from '../../schemas/scheduler'
+import { LimitsResponse, SigningSecret, TaskList, TaskResponse } from '../../schemas/scheduler-responses'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'

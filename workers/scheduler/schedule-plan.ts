@@ -22,7 +22,8 @@
  */
 
 import { hash32 } from '../platform/hashing'
-import { type CronExpression, nextCronTime, parseCron } from './cron'
+import { type CronExpression, parseCron } from './cron'
+import { nextCronTime } from './cron-search'
 import { nextIntervalTime } from './interval'
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'allow_all'] as const
