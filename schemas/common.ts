@@ -37,3 +37,19 @@ export const ResourceMeta = v.object({
 })
 
 export const Deleted = v.object({ deleted: v.boolean() })
+
+/**
+ * The `Idempotency-Key` header of writes a client may retry: 1–255 visible ASCII
+ * characters. A retry with the same key replays the first response (each block keeps keys
+ * for 24 h, in the same transaction as the write).
+ */
+export const IdempotencyHeaders = v.object({
+  'idempotency-key': v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, 'Must not be empty'),
+      v.maxLength(255, 'At most 255 characters'),
+      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
+    ),
+  ),
+})

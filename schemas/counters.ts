@@ -46,17 +46,6 @@ export const MemberParam = v.object({ name: ResourceName, member: MemberName })
 
 export const IncrementRequest = v.strictObject({ by: Int64Input })
 
-export const IdempotencyHeaders = v.object({
-  'idempotency-key': v.optional(
-    v.pipe(
-      v.string(),
-      v.minLength(1, 'Must not be empty'),
-      v.maxLength(255, 'At most 255 characters'),
-      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
-    ),
-  ),
-})
-
 export const ShardCount = v.pipe(
   v.number(),
   v.integer('A whole number'),

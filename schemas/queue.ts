@@ -204,18 +204,6 @@ export const SendBatchRequest = v.strictObject({
   ),
 })
 
-/** `Idempotency-Key` on sends: a retry with the same key within 24 h replays the first response. */
-export const IdempotencyHeaders = v.object({
-  'idempotency-key': v.optional(
-    v.pipe(
-      v.string(),
-      v.minLength(1, 'Must not be empty'),
-      v.maxLength(255, 'At most 255 characters'),
-      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
-    ),
-  ),
-})
-
 export const SentMessage = v.object({
   messageId: v.string(),
   /** True when this send was a duplicate within the deduplication window: nothing was stored. */

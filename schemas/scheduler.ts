@@ -216,17 +216,6 @@ export const LimitsRequest = v.strictObject({
   burst: integer(1, 10_000, 'burst'),
 })
 
-export const IdempotencyHeaders = v.object({
-  'idempotency-key': v.optional(
-    v.pipe(
-      v.string(),
-      v.minLength(1),
-      v.maxLength(255, 'At most 255 characters'),
-      v.regex(/^[\x21-\x7e]+$/, 'Visible ASCII characters'),
-    ),
-  ),
-})
-
 export const TaskIdParam = v.object({ id: v.pipe(v.string(), v.uuid('A task id')) })
 
 export const TaskListQuery = v.object({

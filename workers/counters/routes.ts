@@ -7,13 +7,12 @@
  * stream is a WebSocket served by the aggregator. Scopes: `counters:read`, `counters:write`.
  */
 import { Hono } from 'hono'
-import { Deleted, PageQuery } from '../../schemas/common'
+import { Deleted, IdempotencyHeaders, PageQuery } from '../../schemas/common'
 import {
   CounterList,
   CounterParam,
   CounterTotal,
   CounterView,
-  IdempotencyHeaders,
   IncrementRequest,
   IncrementResult,
   LiveHeaders,

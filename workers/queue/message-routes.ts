@@ -2,13 +2,14 @@
  * `/v1/queues/{queue}/messages`: send (one or a batch), receive (with long polling), ack,
  * and change visibility / nack by receipt handle.
  */
+
 import { Hono, type MiddlewareHandler } from 'hono'
+import { IdempotencyHeaders } from '../../schemas/common'
 import {
   AckBatchRequest,
   AckBatchResult,
   Acked,
   ChangeVisibilityRequest,
-  IdempotencyHeaders,
   QueueParam,
   ReceiptParam,
   ReceivedBatch,

@@ -3,11 +3,12 @@
  * `Idempotency-Key`, list across shards, get with history, cancel, retry a failed one),
  * the tenant's limits and signing secret, and the recurring schedules (routes-schedules.ts).
  */
+
 import { Hono } from 'hono'
 import * as v from 'valibot'
+import { IdempotencyHeaders } from '../../schemas/common'
 import {
   CreateTaskRequest,
-  IdempotencyHeaders,
   LimitsRequest,
   SCHEDULER_LIMITS,
   TaskIdParam,
