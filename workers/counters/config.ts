@@ -11,8 +11,10 @@
  * Growth tells the aggregator the new N before the registry, so every object that can
  * receive an increment is known to the aggregator, which DELETE retires first.
  */
+
 import type { Env } from '../platform/env'
 import { AppError, asAppError } from '../platform/errors'
+import { IsolateCache } from '../platform/isolate-cache'
 import {
   createResource,
   deleteResource,
@@ -37,11 +39,9 @@ export type Counter = Resource<CounterConfig>
 
 /** How long an isolate may use its copy of a counter's config (ms). */
 export const CONFIG_CACHE_MS = 5_000
-const CONFIG_CACHE_ENTRIES = 10_000
 const CREATE_ATTEMPTS = 5
 
-const cache = new Map<string, { counter: Counter; fetchedAt: number }>()
-const loading = new Map<string, Promise<Counter | undefined>>()
+const cache = new IsolateCache<Counter>(CONFIG_CACHE_MS)
 
 export function identityOf(tenant: string, counter: Counter): CounterIdentity {
   return { tenant, name: counter.name, incarnation: counter.config.incarnation }
@@ -52,34 +52,24 @@ function cacheKey(tenant: string, name: string): string {
 }
 
 function remember(tenant: string, counter: Counter): Counter {
-  const key = cacheKey(tenant, counter.name)
-  cache.delete(key)
-  if (cache.size >= CONFIG_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string)
-  cache.set(key, { counter, fetchedAt: Date.now() })
-  return counter
+  return cache.set(cacheKey(tenant, counter.name), counter)
 }
 
 function forget(tenant: string, name: string): void {
   cache.delete(cacheKey(tenant, name))
 }
 
-/** The counter as the registry has it now (concurrent loads in one isolate share one query). */
+/** The counter as the registry has it now. */
 export async function loadCounter(env: Env, tenant: string, name: string): Promise<Counter | undefined> {
-  const key = cacheKey(tenant, name)
-  let load = loading.get(key)
-  if (!load) {
-    load = findResource<CounterConfig>(env, tenant, COUNTER_KIND, name).finally(() => loading.delete(key))
-    loading.set(key, load)
-  }
-  const counter = await load
+  const counter = await findResource<CounterConfig>(env, tenant, COUNTER_KIND, name)
   if (counter) remember(tenant, counter)
   else forget(tenant, name)
   return counter
 }
 
 async function cachedCounter(env: Env, tenant: string, name: string): Promise<Counter | undefined> {
-  const entry = cache.get(cacheKey(tenant, name))
-  if (entry && Date.now() - entry.fetchedAt <= CONFIG_CACHE_MS) return entry.counter
+  const cached = cache.lookup(cacheKey(tenant, name))
+  if (cached) return cached.value
   return loadCounter(env, tenant, name)
 }
 

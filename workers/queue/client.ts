@@ -11,6 +11,7 @@
 
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { IsolateCache } from '../platform/isolate-cache'
 import { getResource } from '../platform/registry'
 import { objectStub } from '../platform/tenancy'
 import { keyPartition } from './idempotency'
@@ -28,7 +29,6 @@ import type { SendResult } from './sending'
 import { QUEUE_KIND, type QueueConfig } from './settings'
 
 const DESCRIPTOR_TTL_MS = 5_000
-const MAX_CACHED = 10_000
 
 interface Descriptor {
   partitions: number
@@ -36,22 +36,19 @@ interface Descriptor {
   keyPartitions: number
 }
 
-const descriptors = new Map<string, { descriptor: Descriptor; until: number }>()
+const descriptors = new IsolateCache<Descriptor>(DESCRIPTOR_TTL_MS)
 const cacheKey = (tenant: string, queue: string) => `${tenant}\n${queue}`
 
 /** The queue's partition count; 404 when the tenant has no such queue. */
 export async function queueDescriptor(env: Env, tenant: string, queue: string): Promise<Descriptor> {
   const key = cacheKey(tenant, queue)
-  const cached = descriptors.get(key)
-  if (cached && cached.until > Date.now()) return cached.descriptor
+  const cached = descriptors.lookup(key)
+  if (cached) return cached.value
   const resource = await getResource<QueueConfig>(env, tenant, QUEUE_KIND, queue)
-  const descriptor = {
+  return descriptors.set(key, {
     partitions: resource.config.partitions,
     keyPartitions: resource.config.keyPartitions ?? 1,
-  }
-  if (descriptors.size >= MAX_CACHED) descriptors.clear()
-  descriptors.set(key, { descriptor, until: Date.now() + DESCRIPTOR_TTL_MS })
-  return descriptor
+  })
 }
 
 /** Drops the cached descriptor after the queue changed or was deleted in this isolate. */

@@ -14,7 +14,9 @@
  * stalls more than HOLD_TTL_MS between the phases, or a policy change in between: the late
  * commit is then re-checked and may be denied on some keys after others spent.
  */
+
 import type { Env } from '../platform/env'
+import { IsolateCache } from '../platform/isolate-cache'
 import { findResource } from '../platform/registry'
 import { objectName } from '../platform/tenancy'
 import { type Algorithm, capacityOf, type Decision, type RatePolicy } from './algorithms'
@@ -44,13 +46,8 @@ export interface ActivePolicy extends KeyPolicy {
  */
 export const POLICY_CACHE_MS = 5_000
 
-/**
- * Recent lookups, as values: Workers must not share a promise between requests (a request
- * awaiting another request's I/O is cancelled if that request ends first), so concurrent misses
- * each read the registry once, and the first answer serves everyone after.
- */
-const policies = new Map<string, { policy: ActivePolicy | undefined; until: number }>()
-const MAX_CACHED_POLICIES = 10_000
+/** Recent lookups, including "there is none". */
+const policies = new IsolateCache<ActivePolicy | undefined>(POLICY_CACHE_MS)
 /** Bumped by every policy write through this isolate, so a read that raced a write is not cached. */
 let policyWrites = 0
 
@@ -82,15 +79,12 @@ export async function findPolicy(
   now = Date.now(),
 ): Promise<ActivePolicy | undefined> {
   const cacheKey = policyCacheKey(tenant, name)
-  const cached = policies.get(cacheKey)
-  if (cached && cached.until > now) return cached.policy
+  const cached = policies.lookup(cacheKey, now)
+  if (cached) return cached.value
   const writesBefore = policyWrites
   const resource = await findResource<PolicyConfig>(env, tenant, POLICY_KIND, name)
   const policy = resource ? activePolicy(name, resource.config, resource.createdAt) : undefined
-  if (policyWrites === writesBefore) {
-    if (policies.size >= MAX_CACHED_POLICIES) policies.clear()
-    policies.set(cacheKey, { policy, until: now + POLICY_CACHE_MS })
-  }
+  if (policyWrites === writesBefore) policies.set(cacheKey, policy, now)
   return policy
 }
 

@@ -8,12 +8,12 @@ import { and, eq, lt } from 'drizzle-orm'
 import { database, tables } from '../db'
 import type { Env } from '../env'
 import { AppError } from '../errors'
+import { IsolateCache } from '../isolate-cache'
 
 const { tokenRevocations } = tables
 
-/** tenant \n tokenId → the time (ms) until which "not revoked" may be trusted. */
-const notRevokedUntil = new Map<string, number>()
-const MAX_CACHED = 10_000
+/** tenant \n tokenId → "not revoked", trusted for the configured seconds. */
+const notRevoked = new IsolateCache<true>(0)
 
 const cacheKey = (tenant: string, tokenId: string) => `${tenant}\n${tokenId}`
 
@@ -25,8 +25,7 @@ export async function isRevoked(
   now = Date.now(),
 ): Promise<boolean> {
   const key = cacheKey(tenant, tokenId)
-  const trustedUntil = notRevokedUntil.get(key)
-  if (trustedUntil !== undefined && trustedUntil > now) return false
+  if (notRevoked.lookup(key, now)) return false
   let rows: unknown[]
   try {
     rows = await database(env)
@@ -41,10 +40,7 @@ export async function isRevoked(
     })
   }
   if (rows.length > 0) return true
-  if (cacheSeconds > 0) {
-    if (notRevokedUntil.size >= MAX_CACHED) notRevokedUntil.clear()
-    notRevokedUntil.set(key, now + cacheSeconds * 1000)
-  }
+  if (cacheSeconds > 0) notRevoked.set(key, true, now, cacheSeconds * 1000)
   return false
 }
 
@@ -62,5 +58,5 @@ export async function revokeToken(
     .values({ tenant, tokenId, expiresAt, revokedAt: now })
     .onConflictDoNothing()
   await db.delete(tokenRevocations).where(lt(tokenRevocations.expiresAt, Math.floor(now / 1000)))
-  notRevokedUntil.delete(cacheKey(tenant, tokenId))
+  notRevoked.delete(cacheKey(tenant, tokenId))
 }
