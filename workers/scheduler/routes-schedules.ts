@@ -8,6 +8,7 @@ import { Deleted, NameParam, PageQuery } from '../../schemas/common'
 import { CreateScheduleRequest, PauseRequest, RunListQuery } from '../../schemas/scheduler'
 import { RunList, RunResponse, ScheduleList, ScheduleResponse } from '../../schemas/scheduler-responses'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
+import type { Env } from '../platform/env'
 import { describe } from '../platform/openapi'
 import { createResource, deleteResource, getResource, listResources } from '../platform/registry'
 import { tenantOf } from '../platform/tenancy'
@@ -18,6 +19,12 @@ import type { ScheduleSpec } from './schedule-store'
 
 const tags = ['scheduler']
 const KIND = 'schedule'
+
+/** The stub of a tenant's schedule; 404 when the registry has no schedule of that name. */
+async function existingSchedule(env: Env, tenant: string, name: string) {
+  await getResource(env, tenant, KIND, name)
+  return scheduleStub(env, tenant, name)
+}
 
 export const scheduleRoutes = new Hono<AuthEnv>()
   .post(
@@ -82,10 +89,8 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     requireScope('scheduler:read'),
     validate('param', NameParam),
     async function getSchedule(c) {
-      const tenant = tenantOf(c)
-      const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      return c.json(await scheduleStub(c.env, tenant, name).describe())
+      const schedule = await existingSchedule(c.env, tenantOf(c), c.req.valid('param').name)
+      return c.json(await schedule.describe())
     },
   )
   .delete(
@@ -102,8 +107,7 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     async function deleteSchedule(c) {
       const tenant = tenantOf(c)
       const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      await scheduleStub(c.env, tenant, name).remove()
+      await (await existingSchedule(c.env, tenant, name)).remove()
       await deleteResource(c.env, tenant, KIND, name)
       return c.json({ deleted: true })
     },
@@ -121,10 +125,8 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     validate('param', NameParam),
     validate('json', PauseRequest),
     async function pauseSchedule(c) {
-      const tenant = tenantOf(c)
-      const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      return c.json(await scheduleStub(c.env, tenant, name).pause(c.req.valid('json').note ?? null))
+      const schedule = await existingSchedule(c.env, tenantOf(c), c.req.valid('param').name)
+      return c.json(await schedule.pause(c.req.valid('json').note ?? null))
     },
   )
   .post(
@@ -139,10 +141,8 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     requireScope('scheduler:write'),
     validate('param', NameParam),
     async function resumeSchedule(c) {
-      const tenant = tenantOf(c)
-      const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      return c.json(await scheduleStub(c.env, tenant, name).resume())
+      const schedule = await existingSchedule(c.env, tenantOf(c), c.req.valid('param').name)
+      return c.json(await schedule.resume())
     },
   )
   .post(
@@ -157,10 +157,8 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     requireScope('scheduler:write'),
     validate('param', NameParam),
     async function triggerSchedule(c) {
-      const tenant = tenantOf(c)
-      const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      return c.json(await scheduleStub(c.env, tenant, name).trigger())
+      const schedule = await existingSchedule(c.env, tenantOf(c), c.req.valid('param').name)
+      return c.json(await schedule.trigger())
     },
   )
   .get(
@@ -176,9 +174,7 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     validate('param', NameParam),
     validate('query', RunListQuery),
     async function listRuns(c) {
-      const tenant = tenantOf(c)
-      const { name } = c.req.valid('param')
-      await getResource(c.env, tenant, KIND, name)
-      return c.json({ items: await scheduleStub(c.env, tenant, name).runs(c.req.valid('query').limit) })
+      const schedule = await existingSchedule(c.env, tenantOf(c), c.req.valid('param').name)
+      return c.json({ items: await schedule.runs(c.req.valid('query').limit) })
     },
   )
