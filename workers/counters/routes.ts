@@ -244,7 +244,7 @@ export const counterRoutes = new Hono<AuthEnv>()
     async function liveTotals(c) {
       const tenant = tenantOf(c)
       const { name } = c.req.valid('param')
-      const upgraded = await withCounter(c.env, tenant, name, { create: false }, (counter) => {
+      return withCounter(c.env, tenant, name, { create: false }, (counter) => {
         const url = new URL('https://counter-aggregator.internal/live')
         url.searchParams.set('tenant', tenant)
         url.searchParams.set('name', name)
@@ -252,8 +252,6 @@ export const counterRoutes = new Hono<AuthEnv>()
         url.searchParams.set('shards', String(counter.config.shards))
         return aggregatorStub(c.env, tenant, name).fetch(url, { headers: { upgrade: 'websocket' } })
       })
-      // A fresh response: the object's has immutable headers, and middleware adds some.
-      return new Response(null, { status: 101, webSocket: upgraded.webSocket })
     },
   )
   .route('/', memberRoutes)

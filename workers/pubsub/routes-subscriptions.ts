@@ -263,11 +263,6 @@ export const subscriptionRoutes = new Hono<AuthEnv>()
       url.searchParams.set('subscription', subscription)
       url.searchParams.set('transport', websocket ? 'websocket' : 'sse')
       if (resumeAfter !== undefined) url.searchParams.set('after', resumeAfter)
-      const response = await stub.fetch(new Request(url, { headers: c.req.raw.headers }))
-      // An upgrade response from an object has immutable headers; the platform middleware adds some.
-      if (response.webSocket) {
-        return new Response(null, { status: 101, webSocket: response.webSocket, headers: response.headers })
-      }
-      return response
+      return stub.fetch(new Request(url, { headers: c.req.raw.headers }))
     },
   )
