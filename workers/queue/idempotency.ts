@@ -16,7 +16,9 @@
  * deleted by the partition's alarm (and ignored if it has not run yet).
  * Cost: one SHA-256 of the request, one indexed lookup and one insert per keyed send.
  */
+
 import { QUEUE_LIMITS } from '../../schemas/queue'
+import { sha256Hex } from '../platform/encoding'
 import { shardFor } from '../platform/hashing'
 import type { OutgoingMessage, SendOutcome } from './messages'
 
@@ -38,10 +40,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** SHA-256 (hex) of what a send asks for: which endpoint (`fieldBase`) and which messages. */
-export async function requestHash(fieldBase: string, messages: OutgoingMessage[]): Promise<string> {
-  const text = canonicalJson({ endpoint: fieldBase, messages })
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('')
+export function requestHash(fieldBase: string, messages: OutgoingMessage[]): Promise<string> {
+  return sha256Hex(canonicalJson({ endpoint: fieldBase, messages }))
 }
 
 export type KeyLookup = { found: false } | { found: true; sameRequest: boolean; response: SendOutcome[] }

@@ -17,7 +17,7 @@
  * Cost: O(size of the input).
  */
 import { QUEUE_LIMITS } from '../../schemas/queue'
-import { base64urlToText, bytesToBase64url, textToBase64url } from '../platform/encoding'
+import { base64urlToText, bytesToBase64url, sha256Hex, textToBase64url } from '../platform/encoding'
 import { AppError, type FieldError } from '../platform/errors'
 import type { QueueConfig } from './settings'
 import type { DeadLetterHistory, Delivery } from './tables'
@@ -144,9 +144,8 @@ export function checkMessagesForQueue(config: QueueConfig, messages: OutgoingMes
 }
 
 /** SHA-256 of the body, hex: the deduplication key under content-based deduplication. */
-export async function contentHash(body: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(body)))
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('')
+export function contentHash(body: string): Promise<string> {
+  return sha256Hex(body)
 }
 
 export interface Receipt {

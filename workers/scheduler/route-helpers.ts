@@ -3,7 +3,9 @@
  * plain http to loopback only when SCHEDULER_ALLOW_INSECURE_LOOPBACK=true), the request
  * hash behind `Idempotency-Key`, and a validated schedule request turned into its spec.
  */
+
 import type { CreateScheduleInput, TargetInput } from '../../schemas/scheduler'
+import { sha256Hex } from '../platform/encoding'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import type { ScheduleSpec } from './schedule-store'
@@ -29,9 +31,8 @@ export function checkTarget(env: Env, target: TargetInput, path = 'body/target/u
 }
 
 /** SHA-256 of the validated request, hex: equal requests under one key hash equal. */
-export async function requestHash(input: unknown): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(input)))
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('')
+export function requestHash(input: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify(input))
 }
 
 /** The stored spec of a validated schedule request; `now` anchors an interval without `startAt`. */
