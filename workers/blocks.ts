@@ -24,6 +24,23 @@ export interface Block {
   maxBodyBytes?: number
   /** Called by the Worker's `scheduled()` (Cron Triggers). */
   scheduled?: (env: Env, controller: ScheduledController) => Promise<void>
+  /**
+   * Serves traffic for a tenant's own hostname whose DNS records point at a target of this
+   * block (a CNAME to `<name>.<kind>.edgeblocks.internal.`, e.g. `shop.lb.edgeblocks.internal.`
+   * for the load balancer `shop`). The DNS block's hostname routing resolves the name and
+   * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
+   */
+  hostTarget?: HostTarget
+}
+
+export interface HostTarget {
+  kind: string
+  serve: (
+    request: Request,
+    env: Env,
+    ctx: ExecutionContext,
+    target: { tenant: string; name: string },
+  ) => Promise<Response>
 }
 
 export const BLOCKS: Block[] = [

@@ -19,6 +19,10 @@ declare global {
       GATEWAY_TENANT_LIMIT?: string
       GATEWAY_TENANT_OVERRIDES?: string
       GATEWAY_IP_LIMIT?: string
+      /** Object storage shared by the blocks (R2; a directory on disk under `wrangler dev`). */
+      BLOBS?: R2Bucket
+      /** An edge cache a host provides in place of the Cache API (unset on Cloudflare). */
+      EDGE_CACHE?: Cache
     }
   }
 }
