@@ -40,3 +40,30 @@ export const MintedToken = v.object({
 export const TokenIdParam = v.object({ tokenId: v.pipe(v.string(), v.uuid('A token id (UUID)')) })
 
 export const Revoked = v.object({ tokenId: v.string(), revoked: v.literal(true) })
+
+/** A path a stream ticket opens: an API path under `/v1/`, without query or fragment. */
+export const STREAM_PATH_PATTERN = /^\/v1\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{1,500}$/
+
+export const StreamTicketRequest = v.object({
+  /** The one path (GET, WebSocket or Server-Sent Events) the ticket opens. */
+  path: v.pipe(
+    v.string(),
+    v.maxLength(504),
+    v.regex(STREAM_PATH_PATTERN, 'A path under /v1/ without query or fragment'),
+  ),
+  /** Lifetime in seconds: the ticket must be used within it. */
+  ttlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(60)), 30),
+})
+
+export const StreamTicket = v.object({
+  ticket: v.string(),
+  path: v.string(),
+  /** Seconds since the epoch. */
+  expiresAt: v.number(),
+  scopes: v.array(v.string()),
+})
+
+/** `?ticket=`: a stream ticket in place of `Authorization` (every stream route accepts it). */
+export const StreamTicketQuery = v.object({
+  ticket: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+})

@@ -9,6 +9,7 @@ import { isWebhookSecret } from '../workers/platform/delivery'
 import type { AttributeFilter } from '../workers/pubsub/filter'
 import { FORMATS } from '../workers/pubsub/formats'
 import { ResourceName } from './common'
+import { StreamTicketQuery } from './platform'
 import { AttributeValue, integer, PUBSUB_LIMITS, PubsubMessageSchema, Timestamp, text } from './pubsub'
 
 // ---- Filters
@@ -198,6 +199,7 @@ export const SeekResponse = v.object({
 export const StreamQuery = v.strictObject({
   /** Resume after this sequence number (WebSocket; SSE may use `Last-Event-ID`). */
   after: v.optional(v.pipe(v.string(), v.regex(/^\d{1,16}$/, 'A sequence number'))),
+  ...StreamTicketQuery.entries,
 })
 
 export const StreamHeaders = v.looseObject({

@@ -13,6 +13,7 @@ import { BlockList, Health } from '../schemas/platform'
 import { BLOCKS } from './blocks'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
+import { streamTicketRoutes } from './platform/auth/ticket-routes'
 import { readConfig } from './platform/config'
 import { DOCS_HTML } from './platform/docs'
 import { AppError, toProblemResponse } from './platform/errors'
@@ -116,6 +117,7 @@ export function createApp() {
     },
   )
   app.route('/v1/tokens', tokenRoutes)
+  app.route('/v1/stream-tickets', streamTicketRoutes)
   for (const block of BLOCKS) app.route(block.path, block.routes)
 
   app.get('/openapi.json', openApiDocument(app as never, VERSION))

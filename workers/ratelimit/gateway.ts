@@ -18,7 +18,12 @@
  * GATEWAY_TENANT_OVERRIDES, GATEWAY_IP_LIMIT; a rate `off` disables that limit.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import { type AuthEnv, type AuthVariables, authenticate } from '../platform/auth/middleware'
+import {
+  type AuthEnv,
+  type AuthVariables,
+  authenticateRequest,
+  carriesCredentials,
+} from '../platform/auth/middleware'
 import type { Principal } from '../platform/auth/token'
 import { type RateSetting, readConfig } from '../platform/config'
 import { AppError } from '../platform/errors'
@@ -110,14 +115,13 @@ function gatewayPolicy(rate: Exclude<RateSetting, 'off'>): KeyPolicy {
   return { algorithm: 'gcra', limit, periodMs, fingerprint: `gateway/gcra/${limit}/${periodMs}` }
 }
 
-/** The principal of a valid bearer token; undefined without one or with an invalid one. */
+/** The principal of a valid bearer token or stream ticket; undefined without one or with an invalid one. */
 async function verifiedPrincipal(c: Context<AuthEnv>): Promise<Principal | undefined> {
   const known = c.get('principal')
   if (known) return known
-  const authorization = c.req.header('authorization')
-  if (!authorization) return undefined
+  if (!carriesCredentials(c.req.raw)) return undefined
   try {
-    return await authenticate(c.env, authorization)
+    return await authenticateRequest(c.env, c.req.raw)
   } catch (error) {
     if (error instanceof AppError && error.code === 'unauthorized') return undefined
     throw error

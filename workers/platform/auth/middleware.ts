@@ -9,6 +9,7 @@ import { readConfig } from '../config'
 import type { Env } from '../env'
 import { AppError } from '../errors'
 import { isRevoked } from './revocation'
+import { redeemTicket } from './tickets'
 import { hasScope, type Principal, SCOPE_PATTERN, verifyToken } from './token'
 
 export interface AuthVariables {
@@ -42,12 +43,33 @@ export async function authenticate(env: Env, authorization: string | undefined):
   return principal
 }
 
+/**
+ * The principal of a request: its bearer token; or, for a GET without `Authorization` (a
+ * browser's WebSocket or EventSource), a stream ticket in `?ticket=` minted for exactly this
+ * path, redeemed once. Throws 401 AppErrors.
+ */
+export async function authenticateRequest(env: Env, request: Request): Promise<Principal> {
+  const authorization = request.headers.get('authorization') ?? undefined
+  if (authorization === undefined && request.method === 'GET') {
+    const url = new URL(request.url)
+    const ticket = url.searchParams.get('ticket')
+    if (ticket !== null) return redeemTicket(env, ticket, url.pathname)
+  }
+  return authenticate(env, authorization)
+}
+
+/** Whether a request carries credentials `authenticateRequest` would look at. */
+export function carriesCredentials(request: Request): boolean {
+  if (request.headers.has('authorization')) return true
+  return request.method === 'GET' && new URL(request.url).searchParams.has('ticket')
+}
+
 export function requireScope(scope: string): MiddlewareHandler<AuthEnv> {
   if (!SCOPE_PATTERN.test(scope)) {
     throw new Error(`requireScope: "${scope}" is not a valid scope`)
   }
   return async function requireScopeMiddleware(c, next) {
-    const principal = c.get('principal') ?? (await authenticate(c.env, c.req.header('authorization')))
+    const principal = c.get('principal') ?? (await authenticateRequest(c.env, c.req.raw))
     c.set('principal', principal)
     if (!hasScope(principal, scope)) {
       throw new AppError('forbidden', `This route needs the "${scope}" scope.`, {

@@ -70,6 +70,8 @@ export async function verifyToken(secret: string, token: string, now?: number): 
   try {
     ;({ payload } = await jwtVerify(token, keyFor(secret), {
       algorithms: [JWT_ALGORITHM],
+      // Access tokens only: a stream ticket (its own `typ`) never passes as a bearer token.
+      typ: 'JWT',
       requiredClaims: ['exp', 'sub', 'jti'],
       ...(now !== undefined ? { currentDate: new Date(now * 1000) } : {}),
     }))
