@@ -64,22 +64,22 @@ describe('stream tickets in Chromium', () => {
         new Promise<number[]>((resolve, reject) => {
           const totals: number[] = []
           const socket = new WebSocket(socketUrl)
-          socket.onopen = () => {
-            ;(window as unknown as { socketOpen: boolean }).socketOpen = true
-          }
-          socket.onerror = () => reject(new Error('WebSocket failed'))
-          socket.onmessage = (event) => {
-            const total = JSON.parse(event.data as string) as { value: number }
+          socket.addEventListener('open', () => {
+            ;(globalThis as unknown as { socketOpen: boolean }).socketOpen = true
+          })
+          socket.addEventListener('error', () => reject(new Error('WebSocket failed')))
+          socket.addEventListener('message', (event) => {
+            const total = JSON.parse((event as MessageEvent).data as string) as { value: number }
             totals.push(total.value)
             if (total.value >= 3) {
               socket.close()
               resolve(totals)
             }
-          }
+          })
         }),
       url,
     )
-    await page.waitForFunction(() => (window as unknown as { socketOpen?: boolean }).socketOpen === true)
+    await page.waitForFunction(() => (globalThis as unknown as { socketOpen?: boolean }).socketOpen === true)
     expect((await api('/v1/counters/visits/increment', { by: 2 })).status).toBe(200)
     const totals = await seen
     expect(totals[0]).toBe(1)
@@ -97,21 +97,21 @@ describe('stream tickets in Chromium', () => {
       (streamUrl) =>
         new Promise<string>((resolve, reject) => {
           const source = new EventSource(streamUrl)
-          source.onopen = () => {
-            ;(window as unknown as { sseOpen: boolean }).sseOpen = true
-          }
-          source.onerror = () => {
+          source.addEventListener('open', () => {
+            ;(globalThis as unknown as { sseOpen: boolean }).sseOpen = true
+          })
+          source.addEventListener('error', () => {
             source.close()
             reject(new Error('EventSource failed'))
-          }
-          source.onmessage = (event) => {
+          })
+          source.addEventListener('message', (event) => {
             source.close()
-            resolve(event.data as string)
-          }
+            resolve((event as MessageEvent).data as string)
+          })
         }),
       url,
     )
-    await page.waitForFunction(() => (window as unknown as { sseOpen?: boolean }).sseOpen === true)
+    await page.waitForFunction(() => (globalThis as unknown as { sseOpen?: boolean }).sseOpen === true)
     const published = await api('/v1/pubsub/topics/news/messages', {
       messages: [{ data: btoa('hello browser') }],
     })
@@ -126,14 +126,14 @@ describe('stream tickets in Chromium', () => {
     const url = `${platform.url.replace(/^http/, 'ws')}${path}?ticket=${ticket}`
     const open = (socketUrl: string) =>
       page.evaluate(
-        (socketUrl) =>
+        (target) =>
           new Promise<boolean>((resolve) => {
-            const socket = new WebSocket(socketUrl)
-            socket.onopen = () => {
+            const socket = new WebSocket(target)
+            socket.addEventListener('open', () => {
               socket.close()
               resolve(true)
-            }
-            socket.onerror = () => resolve(false)
+            })
+            socket.addEventListener('error', () => resolve(false))
           }),
         socketUrl,
       )
