@@ -40,7 +40,7 @@ async function decisionsPerSecond(durationMs: number, decide: (i: number) => Pro
  */
 async function interleavedLoad<Name extends string>(
   subjects: Record<Name, (i: number) => Promise<unknown>>,
-  options: { rounds: number; msPerRound: number },
+  options: { rounds: number; msPerRound: number; concurrency?: number },
 ): Promise<Record<Name, LoadResult>> {
   const names = Object.keys(subjects) as Name[]
   const latencies = new Map<Name, number[]>(names.map((name) => [name, []]))
@@ -52,7 +52,7 @@ async function interleavedLoad<Name extends string>(
       const timed = latencies.get(name) as number[]
       const op = subjects[name]
       const result = await runLoad({
-        concurrency: 32,
+        concurrency: options.concurrency ?? 32,
         durationMs: options.msPerRound,
         warmupOps: round === 0 ? 100 : 0,
         op: async (i) => {
@@ -174,27 +174,32 @@ async function main(): Promise<void> {
       ],
     )
 
-    const gateway = await interleavedLoad(
-      {
-        off: () => send('/v1/whoami', free),
-        on: () => send('/v1/whoami', gated),
-        over: () => send('/v1/whoami', blocked, undefined, 429),
-        health: () => send('/healthz'),
-        publicV1: () => send('/v1'),
-      },
-      { rounds: 4, msPerRound: 1_000 },
-    )
     const row = (name: string, result: LoadResult, baseline?: LoadResult) => ({
       ...loadRow(name, result, baseline),
       'added p50 ms': baseline ? formatNumber(result.p50Ms - baseline.p50Ms) : '–',
     })
-    printTable('What the gateway limiting adds per request (32 concurrent, loopback, 4 interleaved rounds)', [
-      row('GET /v1/whoami, tenant limit off', gateway.off),
-      row('GET /v1/whoami, tenant limit on (GCRA, one object call)', gateway.on, gateway.off),
-      row('GET /v1/whoami, tenant over its limit (429, denial cache)', gateway.over, gateway.off),
-      row('GET /healthz, outside /v1 (no limit)', gateway.health),
-      row('GET /v1 without a token (per-IP limit)', gateway.publicV1, gateway.health),
-    ])
+    for (const concurrency of [1, 32]) {
+      const gateway = await interleavedLoad(
+        {
+          off: () => send('/v1/whoami', free),
+          on: () => send('/v1/whoami', gated),
+          over: () => send('/v1/whoami', blocked, undefined, 429),
+          health: () => send('/healthz'),
+          publicV1: () => send('/v1'),
+        },
+        { rounds: 4, msPerRound: 1_000, concurrency },
+      )
+      printTable(
+        `What the gateway limiting adds per request (${concurrency} concurrent, loopback, 4 interleaved rounds)`,
+        [
+          row('GET /v1/whoami, tenant limit off', gateway.off),
+          row('GET /v1/whoami, tenant limit on (GCRA, leased units)', gateway.on, gateway.off),
+          row('GET /v1/whoami, tenant over its limit (429, denial cache)', gateway.over, gateway.off),
+          row('GET /healthz, outside /v1 (no limit)', gateway.health),
+          row('GET /v1 without a token (per-IP limit, leased units)', gateway.publicV1, gateway.health),
+        ],
+      )
+    }
   } finally {
     await platform.stop()
   }

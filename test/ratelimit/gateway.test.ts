@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest'
 import { type AuthEnv, requireScope } from '../../workers/platform/auth/middleware'
 import { toProblemResponse } from '../../workers/platform/errors'
 import {
+  admitThroughLease,
   clientAddress,
   type GatewayRateLimitOptions,
   gatewayRateLimit,
 } from '../../workers/ratelimit/gateway'
-import { checkObject } from '../../workers/ratelimit/service'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { problemCode } from './api'
 
@@ -152,9 +152,9 @@ describe('gatewayRateLimit()', () => {
   it('answers repeated denials from the denial cache, without an object call', async () => {
     const object = `_test:ratelimit-gateway:${crypto.randomUUID()}`
     const policy = { algorithm: 'gcra', limit: 1, periodMs: 60_000, fingerprint: 'gw-test' } as const
-    expect((await checkObject(env.RATELIMIT, policy, object, 1)).reason).toBe('within_limit')
-    expect((await checkObject(env.RATELIMIT, policy, object, 1)).reason).toBe('over_limit')
-    expect((await checkObject(env.RATELIMIT, policy, object, 1)).reason).toBe('cached_denial')
+    expect((await admitThroughLease(env.RATELIMIT, policy, object)).reason).toBe('within_limit')
+    expect((await admitThroughLease(env.RATELIMIT, policy, object)).reason).toBe('over_limit')
+    expect((await admitThroughLease(env.RATELIMIT, policy, object)).reason).toBe('cached_denial')
   })
 })
 

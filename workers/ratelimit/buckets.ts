@@ -136,3 +136,19 @@ export function gcra(
   const tat = { tat: now + Math.floor(ahead / limit), fraction: ahead % limit }
   return { decision, state: allowed ? tat : state }
 }
+
+/**
+ * Gives back `units` that a GCRA key spent and did not use (a lease's leftovers): the TAT moves
+ * back by units·T, never before now, exactly as if those units had never been spent.
+ */
+export function gcraRefund(
+  policy: RatePolicy,
+  state: GcraState | undefined,
+  now: number,
+  units: number,
+): GcraState | undefined {
+  if (!state || units <= 0) return state
+  const { limit, periodMs } = policy
+  const ahead = Math.max(0, (state.tat - now) * limit + state.fraction - units * periodMs)
+  return ahead === 0 ? undefined : { tat: now + Math.floor(ahead / limit), fraction: ahead % limit }
+}

@@ -28,10 +28,11 @@ import type { Principal } from '../platform/auth/token'
 import { type RateSetting, readConfig } from '../platform/config'
 import { AppError } from '../platform/errors'
 import { objectName } from '../platform/tenancy'
-import { POLICY_BOUNDS } from './decision'
+import { capacityOf, type Decision, POLICY_BOUNDS } from './decision'
 import { rateLimitHeaders } from './headers'
-import type { KeyPolicy } from './object'
-import { checkObject } from './service'
+import { LeaseBook, maxLeaseFor } from './leases'
+import type { KeyPolicy, RateLimitBucket } from './object'
+import { denials } from './service'
 
 export interface GatewayRateLimitOptions {
   /** Requests per tenant (valid bearer token). Default: GATEWAY_TENANT_LIMIT. */
@@ -93,7 +94,7 @@ export function gatewayRateLimit(options: GatewayRateLimitOptions = {}): Middlew
     if (rate === 'off') return next()
 
     const policy = gatewayPolicy(rate)
-    const decision = await checkObject(c.env.RATELIMIT, policy, object, 1)
+    const decision = await admitThroughLease(c.env.RATELIMIT, policy, object)
     const headers = rateLimitHeaders(quota, policy, decision)
     if (!decision.allowed) {
       const who = principal ? `Tenant "${principal.tenant}" is` : 'This client address is'
@@ -108,6 +109,35 @@ export function gatewayRateLimit(options: GatewayRateLimitOptions = {}): Middlew
     if (c.res.status === 101) return
     for (const [header, value] of Object.entries(headers)) c.header(header, value, { append: true })
   }
+}
+
+/** This isolate's leases of gateway units, noted with the object's decision at each grant. */
+const leases = new LeaseBook<Decision>()
+
+/**
+ * Admits one request against `object`'s limit from this isolate's lease, leasing more from the
+ * object when it runs out (see leases.ts for the bound this keeps). A denial the isolate already
+ * knows is answered without an object call until its retry time.
+ */
+export async function admitThroughLease(
+  namespace: DurableObjectNamespace<RateLimitBucket>,
+  policy: KeyPolicy,
+  object: string,
+): Promise<Decision> {
+  const now = Date.now()
+  const key = `${object}\n${policy.fingerprint}`
+  const local = leases.take(key, now)
+  if (local?.note) return { ...local.note, remaining: local.note.remaining + leases.held(key, now) }
+  const cached = denials.lookup(key, 1, now)
+  if (cached) return cached
+  const maxLease = maxLeaseFor(capacityOf(policy))
+  const { want, giveBack } = leases.request(key, maxLease, now)
+  const { decision, granted } = await namespace
+    .get(namespace.idFromName(object))
+    .lease(policy, want, giveBack)
+  leases.granted(key, granted, maxLease, now, decision)
+  if (!decision.allowed) denials.remember(key, 1, decision, now)
+  return granted > 0 ? { ...decision, remaining: decision.remaining + leases.held(key, now) } : decision
 }
 
 function gatewayPolicy(rate: Exclude<RateSetting, 'off'>): KeyPolicy {

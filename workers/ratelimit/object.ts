@@ -18,6 +18,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { type Decision, decideWithHolds, type KeyState, peek, type RatePolicy } from './algorithms'
+import { type GcraState, gcraRefund } from './buckets'
 
 declare global {
   namespace Cloudflare {
@@ -84,6 +85,24 @@ export class RateLimitBucket extends DurableObject<Env> {
       const outcome = decideWithHolds(policy, state, now, cost, held)
       if (outcome.decision.allowed) this.save(policy, outcome.state, outcome.decision, now)
       return outcome.decision
+    })
+  }
+
+  /**
+   * A lease for the gateway (GCRA only, see leases.ts): gives back `giveBack` units an isolate
+   * leased and did not use, then spends as many of `want` units as fit now (possibly none).
+   */
+  lease(policy: KeyPolicy, want: number, giveBack: number): { decision: Decision; granted: number } {
+    if (policy.algorithm !== 'gcra') throw new Error('Leases need a GCRA policy')
+    return this.transaction((now) => {
+      const loaded = this.load(policy, now)
+      const state = gcraRefund(policy, loaded.state as GcraState | undefined, now, giveBack)
+      const granted = Math.max(0, Math.min(want, peek(policy, state, now, loaded.held).remaining))
+      const outcome = decideWithHolds(policy, state, now, Math.max(1, granted), loaded.held)
+      if (granted > 0 || giveBack > 0) {
+        this.save(policy, granted > 0 ? outcome.state : state, outcome.decision, now)
+      }
+      return { decision: outcome.decision, granted }
     })
   }
 

@@ -126,18 +126,6 @@ export async function checkKeys(
   }
 }
 
-/** Checks one object, through the denial cache: the gateway's path. */
-export async function checkObject(
-  namespace: DurableObjectNamespace<RateLimitBucket>,
-  policy: KeyPolicy,
-  object: string,
-  cost: number,
-): Promise<Decision> {
-  const [decision] = await decideAll(namespace, policy, [object], cost, true)
-  if (!decision) throw new Error('A check of one object always decides')
-  return decision
-}
-
 function keyPolicyOf(policy: ActivePolicy): KeyPolicy {
   const { algorithm, limit, periodMs, burst, fingerprint } = policy
   return { algorithm, limit, periodMs, ...(burst !== undefined ? { burst } : {}), fingerprint }

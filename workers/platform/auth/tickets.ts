@@ -16,9 +16,7 @@ import type { Env } from '../env'
 import { AppError } from '../errors'
 import { objectStub } from '../tenancy'
 import { isRevoked } from './revocation'
-import { JWT_ALGORITHM, type Principal } from './token'
-
-export const TICKET_TYPE = 'stream-ticket+jwt'
+import { JWT_ALGORITHM, type Principal, TICKET_TYPE } from './token'
 
 export interface TicketClaims {
   principal: Principal

@@ -11,6 +11,8 @@ import { SCOPE_PATTERN, TENANT_PATTERN } from '../../../schemas/platform'
 import { AppError } from '../errors'
 
 export const JWT_ALGORITHM = 'HS256'
+/** The `typ` of stream tickets (tickets.ts): signed with the same key, never accepted as a token. */
+export const TICKET_TYPE = 'stream-ticket+jwt'
 export { SCOPE_PATTERN, TENANT_PATTERN }
 
 export interface Principal {
@@ -67,11 +69,13 @@ const unauthorized = (detail: string) =>
 
 export async function verifyToken(secret: string, token: string, now?: number): Promise<Principal> {
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload']
+  let typ: string | undefined
   try {
-    ;({ payload } = await jwtVerify(token, keyFor(secret), {
+    ;({
+      payload,
+      protectedHeader: { typ },
+    } = await jwtVerify(token, keyFor(secret), {
       algorithms: [JWT_ALGORITHM],
-      // Access tokens only: a stream ticket (its own `typ`) never passes as a bearer token.
-      typ: 'JWT',
       requiredClaims: ['exp', 'sub', 'jti'],
       ...(now !== undefined ? { currentDate: new Date(now * 1000) } : {}),
     }))
@@ -83,6 +87,7 @@ export async function verifyToken(secret: string, token: string, now?: number): 
       throw unauthorized(`Only ${JWT_ALGORITHM} tokens are accepted.`)
     throw unauthorized('The token is malformed or its signature is invalid.')
   }
+  if (typ === TICKET_TYPE) throw unauthorized('A stream ticket is not an access token.')
   const tenant = payload.sub ?? ''
   if (!TENANT_PATTERN.test(tenant)) throw unauthorized('The token subject is not a valid tenant name.')
   const scope = typeof payload.scope === 'string' ? payload.scope : ''
