@@ -17,6 +17,8 @@ export interface RunningPlatform {
   url: string
   libsqlUrl: string
   rootKey: string
+  /** The dev process's pid (`scripts/dev.ts`). */
+  pid: number
   /** Mints a token for `tenant` with `scopes` through the API. */
   token(tenant: string, scopes: string[]): Promise<string>
   /** Everything the dev process printed so far. */
@@ -99,6 +101,7 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
     url,
     libsqlUrl: `http://127.0.0.1:${libsqlPort}`,
     rootKey,
+    pid: child.pid ?? 0,
     async token(tenant, scopes) {
       const response = await fetch(`${url}/v1/tokens`, {
         method: 'POST',
