@@ -48,7 +48,7 @@ export const RESOURCE_KINDS: ResourceKind[] = [
         path: '/v1/queues/fx-1',
         body: { deadLetter: { queue: 'fx-dlq', maxReceiveCount: 3 } },
       },
-      { method: 'POST', path: '/v1/queues/fx-1/messages', body: { body: 'hello' } },
+      { method: 'POST', path: '/v1/queues/fx-1/messages', body: { body: 'hello from {tenant}' } },
     ],
   },
   {
@@ -87,12 +87,16 @@ export const RESOURCE_KINDS: ResourceKind[] = [
       {
         method: 'POST',
         path: '/v1/scheduler/schedules',
-        body: { name: 'fx-1', cron: '0 3 1 1 *', target: { type: 'queue', queue: 'fx-1', body: 'tick' } },
+        body: {
+          name: 'fx-1',
+          cron: '0 3 1 1 *',
+          target: { type: 'queue', queue: 'fx-1', body: 'tick for {tenant}' },
+        },
       },
       {
         method: 'POST',
         path: '/v1/scheduler/tasks',
-        body: { target: { type: 'queue', queue: 'fx-1', body: 'later' }, delaySeconds: 86_400 },
+        body: { target: { type: 'queue', queue: 'fx-1', body: 'later for {tenant}' }, delaySeconds: 86_400 },
         capture: { id: 'id' },
       },
     ],
@@ -112,13 +116,16 @@ export const RESOURCE_KINDS: ResourceKind[] = [
         path: '/v1/tokens',
         auth: 'root',
         body: { tenant: '{tenant}', scopes: ['queue:read'] },
-        capture: { tokenId: 'tokenId' },
+        capture: { tokenId: 'tokenId', fixtureToken: 'token' },
       },
     ],
   },
 ]
 
-/** Creates every fixture for `tenant` (idempotent: an existing one answers 409 and stays). */
+/**
+ * Creates every fixture for `tenant` (idempotent: an existing one answers 409 and stays).
+ * Bodies may say `{tenant}`, so a leak of this tenant's data shows as its name elsewhere.
+ */
 export async function createFixtures(tenant: string, token: string): Promise<Record<string, string>> {
   const params = { ...FIXTURE_PARAMS }
   for (const row of RESOURCE_KINDS) {
