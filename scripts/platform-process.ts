@@ -37,6 +37,25 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** `node` arguments that run `npm run dev` on these ports with `.dev.vars`, data and state under `dir`. */
+export function devProcessArgs(dir: string, port: number, libsqlPort: number): string[] {
+  return [
+    '--import',
+    'tsx',
+    join(root, 'scripts/dev.ts'),
+    '--port',
+    String(port),
+    '--libsql-port',
+    String(libsqlPort),
+    '--vars',
+    join(dir, '.dev.vars'),
+    '--data',
+    join(dir, 'libsql'),
+    '--persist',
+    join(dir, 'state'),
+  ]
+}
+
 export async function startPlatform(extraVars: Record<string, string> = {}): Promise<RunningPlatform> {
   const dir = await mkdtemp(join(tmpdir(), 'edgeblocks-platform-'))
   const rootKey = randomBytes(24).toString('base64url')
@@ -56,25 +75,11 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
   )
   const [port, libsqlPort] = [await freePort(), await freePort()]
   let output = ''
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'scripts/dev.ts'),
-      '--port',
-      String(port),
-      '--libsql-port',
-      String(libsqlPort),
-      '--vars',
-      join(dir, '.dev.vars'),
-      '--data',
-      join(dir, 'libsql'),
-      '--persist',
-      join(dir, 'state'),
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-  )
+  const child: ChildProcess = spawn(process.execPath, devProcessArgs(dir, port, libsqlPort), {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  })
   child.stdout?.on('data', (chunk) => {
     output += chunk
   })

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { portIsFree } from '../../scripts/dev-guard'
-import { freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { devProcessArgs, freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
@@ -33,25 +33,9 @@ describe('npm run dev', () => {
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve))
     const dir = await mkdtemp(join(tmpdir(), 'edgeblocks-dev-'))
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'scripts/dev.ts',
-          '--port',
-          String(port),
-          '--libsql-port',
-          String(await freePort()),
-          '--vars',
-          join(dir, '.dev.vars'),
-          '--data',
-          join(dir, 'libsql'),
-          '--persist',
-          join(dir, 'state'),
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      )
+      const child = spawn(process.execPath, devProcessArgs(dir, port, await freePort()), {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let output = ''
       child.stdout.on('data', (chunk) => {
         output += chunk
