@@ -9,6 +9,7 @@ import { isBase64 } from '../workers/platform/encoding'
 import { ATTRIBUTE_NAME } from '../workers/pubsub/cloudevents'
 import { utf8Length } from '../workers/pubsub/messages'
 import { ResourceName } from './common'
+import { HeaderSafeText, headerSafe } from './text'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -53,12 +54,8 @@ export const integer = (min: number, max: number, what: string) =>
     v.maxValue(max, `${what}: at most ${max}`),
   )
 
-export const text = (min: number, max: number) =>
-  v.pipe(
-    v.string(),
-    v.minLength(min, `At least ${min} characters`),
-    v.maxLength(max, `At most ${max} characters`),
-  )
+/** Keys, ids and CloudEvents context values: each may become a header or a log field. */
+export const text = HeaderSafeText
 
 // ---- Topics
 
@@ -117,7 +114,12 @@ export const TopicList = v.object({ items: v.array(Topic), nextCursor: v.optiona
 // ---- Messages
 
 const AttributeKey = text(1, PUBSUB_LIMITS.maxAttributeKeyLength)
-export const AttributeValue = v.pipe(v.string(), v.maxLength(PUBSUB_LIMITS.maxAttributeValueLength))
+/** An attribute value becomes a `ce-*` header in CloudEvents binary mode: header-safe. */
+export const AttributeValue = v.pipe(
+  v.string(),
+  v.maxLength(PUBSUB_LIMITS.maxAttributeValueLength),
+  headerSafe(),
+)
 
 export const Attributes = v.pipe(
   v.record(AttributeKey, AttributeValue),

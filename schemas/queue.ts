@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot'
 import { ResourceName } from './common'
+import { wellFormed } from './text'
 
 export const QUEUE_LIMITS = {
   /** Longest visibility timeout (SQS: 12 hours). */
@@ -170,7 +171,10 @@ const AttributeName = v.pipe(
 )
 
 export const MessageAttributes = v.pipe(
-  v.record(AttributeName, v.pipe(v.string(), v.maxLength(QUEUE_LIMITS.maxAttributeValueLength))),
+  v.record(
+    AttributeName,
+    v.pipe(v.string(), v.maxLength(QUEUE_LIMITS.maxAttributeValueLength), wellFormed()),
+  ),
   v.check(
     (attributes) => Object.keys(attributes).length <= QUEUE_LIMITS.maxAttributes,
     `At most ${QUEUE_LIMITS.maxAttributes} attributes`,
@@ -186,7 +190,7 @@ const GroupId = v.pipe(
 
 export const OutgoingMessage = v.strictObject({
   /** The payload, any text (send JSON as a string); ≤ 256 KiB with its attributes. */
-  body: v.pipe(v.string(), v.maxBytes(QUEUE_LIMITS.maxMessageBytes, 'At most 256 KiB')),
+  body: v.pipe(v.string(), v.maxBytes(QUEUE_LIMITS.maxMessageBytes, 'At most 256 KiB'), wellFormed()),
   attributes: v.optional(MessageAttributes),
   /** Seconds before the message becomes visible; at most the queue's retention. */
   delaySeconds: v.optional(DelaySeconds),

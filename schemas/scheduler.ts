@@ -9,6 +9,7 @@ import { CRON_MAX_LENGTH, parseCron } from '../workers/scheduler/cron'
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../workers/scheduler/interval'
 import { canonicalTimeZone } from '../workers/scheduler/timezone'
 import { ResourceName } from './common'
+import { HeaderSafeText, headerSafe } from './text'
 
 export const SCHEDULER_LIMITS = {
   maxBodyBytes: 64 * 1024,
@@ -63,8 +64,9 @@ const HeaderValue = v.pipe(
   v.regex(/^[^\r\n\0]*$/, 'No line breaks'),
 )
 const Body = v.pipe(v.string(), v.maxBytes(SCHEDULER_LIMITS.maxBodyBytes, 'At most 64 KiB'))
+// Attributes and ordering keys travel on to a queue or topic, whose push may send them as headers.
 const Attributes = v.pipe(
-  v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(128)), v.pipe(v.string(), v.maxLength(1024))),
+  v.record(HeaderSafeText(1, 128), v.pipe(v.string(), v.maxLength(1024), headerSafe())),
   v.check((value) => Object.keys(value).length <= SCHEDULER_LIMITS.maxAttributes, 'At most 16 attributes'),
 )
 
@@ -96,7 +98,7 @@ export const QueueTarget = v.strictObject({
   body: Body,
   attributes: v.optional(Attributes),
   /** FIFO queues: the message group (the task id is the deduplication id). */
-  groupId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  groupId: v.optional(HeaderSafeText(1, 128)),
 })
 
 export const TopicTarget = v.strictObject({
@@ -104,7 +106,7 @@ export const TopicTarget = v.strictObject({
   topic: ResourceName,
   data: Body,
   attributes: v.optional(Attributes),
-  orderingKey: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+  orderingKey: v.optional(HeaderSafeText(1, 1024)),
 })
 
 export const Target = v.variant('type', [HttpTarget, QueueTarget, TopicTarget])
@@ -206,7 +208,8 @@ export const CreateScheduleRequest = v.pipe(
 )
 
 export const PauseRequest = v.optional(
-  v.strictObject({ note: v.optional(v.pipe(v.string(), v.maxLength(512))) }),
+  // The note shows in listings and logs: one line of well-formed text.
+  v.strictObject({ note: v.optional(HeaderSafeText(0, 512)) }),
   {},
 )
 

@@ -5,7 +5,9 @@
  * 2. Starts the local libSQL server (apps/libsql) and applies the migrations.
  * 3. Starts `wrangler dev` on 127.0.0.1 with the settings, waits until `/healthz` answers.
  * 4. Prints the URL, the docs URL and a token for tenant `dev` with every scope.
- * Ctrl-C (SIGINT) or SIGTERM stops all of it.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of it; so does a `kill -9` of this process (a
+ * watchdog stops wrangler's process group). A start refuses ports another process holds
+ * and stops a wrangler an earlier run left behind (scripts/dev-guard.ts).
  *
  * Flags (for running a second copy, e.g. the e2e suite): --port 8787, --libsql-port 8080,
  * --vars .dev.vars, --data .data/libsql, --persist .wrangler/state.
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startLibsqlServer } from '../apps/libsql/server'
 import { mintToken } from '../workers/platform/auth/token'
+import { claimDevPorts, guardDevProcess, releaseDevPorts } from './dev-guard'
 import { migrateDatabase } from './migrate'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -77,11 +80,20 @@ async function waitUntilHealthy(url: string, child: ChildProcess, timeoutMs = 12
   throw new Error(`${url}/healthz did not answer within ${timeoutMs / 1000} s`)
 }
 
+const ports = { port: Number(flags.port), libsqlPort: Number(flags['libsql-port']) }
+const pidFile = resolve(flags.persist, 'dev.pid.json')
+mkdirSync(flags.persist, { recursive: true })
+try {
+  await claimDevPorts(pidFile, ports)
+} catch (error) {
+  console.error((error as Error).message)
+  process.exit(1)
+}
 const vars = ensureDevVars(flags.vars)
 mkdirSync(flags.data, { recursive: true })
 const libsql = await startLibsqlServer({
   host: '127.0.0.1',
-  port: Number(flags['libsql-port']),
+  port: ports.libsqlPort,
   dataDir: flags.data,
 })
 await migrateDatabase(libsql.url)
@@ -108,6 +120,8 @@ const wrangler = spawn(resolve(root, 'node_modules/.bin/wrangler'), wranglerArgs
   detached: true,
 })
 
+guardDevProcess(pidFile, wrangler, ports)
+
 let stopping = false
 async function stop(code: number) {
   if (stopping) return
@@ -120,6 +134,7 @@ async function stop(code: number) {
     }
   }
   await libsql.close()
+  releaseDevPorts(pidFile)
   process.exit(code)
 }
 process.on('SIGINT', () => void stop(0))

@@ -17,6 +17,8 @@ export interface RunningPlatform {
   url: string
   libsqlUrl: string
   rootKey: string
+  /** The dev process's pid (`scripts/dev.ts`). */
+  pid: number
   /** Mints a token for `tenant` with `scopes` through the API. */
   token(tenant: string, scopes: string[]): Promise<string>
   /** Everything the dev process printed so far. */
@@ -33,6 +35,25 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
     })
   })
+}
+
+/** `node` arguments that run `npm run dev` on these ports with `.dev.vars`, data and state under `dir`. */
+export function devProcessArgs(dir: string, port: number, libsqlPort: number): string[] {
+  return [
+    '--import',
+    'tsx',
+    join(root, 'scripts/dev.ts'),
+    '--port',
+    String(port),
+    '--libsql-port',
+    String(libsqlPort),
+    '--vars',
+    join(dir, '.dev.vars'),
+    '--data',
+    join(dir, 'libsql'),
+    '--persist',
+    join(dir, 'state'),
+  ]
 }
 
 export async function startPlatform(extraVars: Record<string, string> = {}): Promise<RunningPlatform> {
@@ -54,25 +75,11 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
   )
   const [port, libsqlPort] = [await freePort(), await freePort()]
   let output = ''
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'scripts/dev.ts'),
-      '--port',
-      String(port),
-      '--libsql-port',
-      String(libsqlPort),
-      '--vars',
-      join(dir, '.dev.vars'),
-      '--data',
-      join(dir, 'libsql'),
-      '--persist',
-      join(dir, 'state'),
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-  )
+  const child: ChildProcess = spawn(process.execPath, devProcessArgs(dir, port, libsqlPort), {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  })
   child.stdout?.on('data', (chunk) => {
     output += chunk
   })
@@ -99,6 +106,7 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
     url,
     libsqlUrl: `http://127.0.0.1:${libsqlPort}`,
     rootKey,
+    pid: child.pid ?? 0,
     async token(tenant, scopes) {
       const response = await fetch(`${url}/v1/tokens`, {
         method: 'POST',

@@ -103,6 +103,7 @@ export function createApp() {
     describe({
       tags: ['tokens'],
       summary: 'The verified token: tenant, scopes, expiry (an authenticated no-op)',
+      auth: 'bearer',
       responses: { 200: { description: 'The principal', schema: WhoAmI } },
       problems: [401],
     }),

@@ -1,9 +1,11 @@
 // Engine errors: how they are reported in Hrana, and which ones waiting can cure.
 //
 // Guarantees:
-// - `toHranaError` keeps SQLite's extended result code as the Hrana error code (e.g.
-//   SQLITE_CONSTRAINT_UNIQUE, which @libsql/client surfaces as LibsqlError.code), our own request
-//   errors keep their code (ARGS_INVALID, ROW_LIMIT_EXCEEDED …), and anything else from the binding is
+// - `toHranaError` reports SQLite's *base* result code name as the Hrana error code, as sqld and
+//   Turso do (SQLITE_CONSTRAINT for a duplicate key, not SQLITE_CONSTRAINT_UNIQUE; @libsql/client
+//   surfaces it as LibsqlError.code), so code written against this server behaves the same in
+//   production; the message still says which constraint failed. Our own request errors keep
+//   their code (ARGS_INVALID, ROW_LIMIT_EXCEEDED …), and anything else from the binding is
 //   LIBSQL_ENGINE_ERROR with its message.
 // - `retryWhileBusy` behaves like SQLite's busy handler without blocking the event loop: it reruns a
 //   statement that failed with SQLITE_BUSY after 1, 2, 4 … 50 ms until `timeoutMs` has passed, then lets
@@ -20,10 +22,14 @@ const SQLITE_BUSY_SNAPSHOT = 517
 
 export function toHranaError(error: unknown): HranaError {
   if (error instanceof RequestError) return { message: error.message, code: error.code }
-  if (error instanceof Database.SqliteError)
-    return { message: error.message, code: error.code || 'SQLITE_ERROR' }
+  if (error instanceof Database.SqliteError) return { message: error.message, code: baseCodeName(error.code) }
   const message = error instanceof Error ? error.message : String(error)
   return { message, code: 'LIBSQL_ENGINE_ERROR' }
+}
+
+/** `SQLITE_CONSTRAINT_UNIQUE` → `SQLITE_CONSTRAINT`: every base code name is one word after `SQLITE_`. */
+export function baseCodeName(code: string | undefined): string {
+  return /^SQLITE_[A-Z]+/.exec(code ?? '')?.[0] ?? 'SQLITE_ERROR'
 }
 
 export async function retryWhileBusy<T>(conn: () => Connection, timeoutMs: number, run: () => T): Promise<T> {

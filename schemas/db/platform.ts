@@ -1,4 +1,4 @@
-/** The control plane's tables in libSQL: tenants, the resource registry, revocations, idempotency. */
+/** The control plane's tables in libSQL: tenants, the resource registry, issued and revoked tokens. */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 export const tenants = sqliteTable('tenants', {
@@ -33,4 +33,20 @@ export const tokenRevocations = sqliteTable(
     revokedAt: integer('revoked_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenant, t.tokenId] }), index('token_revocations_expiry').on(t.expiresAt)],
+)
+
+/**
+ * Token ids minted by `POST /v1/tokens`, with their expiry: only these can be revoked, so a
+ * tenant cannot grow the revocation table with made-up ids. A row lives until the token expires.
+ */
+export const issuedTokens = sqliteTable(
+  'issued_tokens',
+  {
+    tenant: text('tenant').notNull(),
+    tokenId: text('token_id').notNull(),
+    /** Seconds since the epoch. */
+    expiresAt: integer('expires_at').notNull(),
+    issuedAt: integer('issued_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.tokenId] }), index('issued_tokens_expiry').on(t.expiresAt)],
 )

@@ -24,6 +24,8 @@ it('likes and unlikes: each member counts at most once', async () => {
     isMember: true,
     changed: true,
   })
+  // The first like created the counter, as a first increment does: 4 shards.
+  expect((await call('/v1/counters/post-1/config', { token })).body).toMatchObject({ shards: 4 })
   expect((await like(token, 'post-1', 'ann')).body.changed).toBe(false)
   expect((await like(token, 'post-1', 'bob@example.com')).body.changed).toBe(true)
   expect((await isMember(token, 'post-1', 'ann')).body.isMember).toBe(true)

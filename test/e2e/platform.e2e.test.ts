@@ -1,7 +1,14 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 
+const run = promisify(execFile)
 let platform: RunningPlatform
 
 beforeAll(async () => {
@@ -41,6 +48,26 @@ describe('npm run dev', () => {
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
     expect(validator.version).toBe('3.1')
+  })
+
+  it("serves an /openapi.json with no errors under Redocly's recommended rules", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgeblocks-openapi-'))
+    try {
+      const file = join(dir, 'openapi.json')
+      await writeFile(file, await (await fetch(`${platform.url}/openapi.json`)).text())
+      const redocly = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url))
+      const { stdout } = await run(redocly, ['lint', file, '--extends=recommended', '--format=json']).catch(
+        (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }),
+      )
+      const report = JSON.parse(stdout) as {
+        totals: { errors: number }
+        problems: Array<{ ruleId: string; severity: string; message: string }>
+      }
+      expect(report.problems.filter((problem) => problem.severity === 'error')).toEqual([])
+      expect(report.totals.errors).toBe(0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('serves /docs without any external URL', async () => {

@@ -109,17 +109,15 @@ describe('results', () => {
     expect(rs.lastInsertRowid).toBe(2n)
   })
 
-  it('surfaces SQL errors as LibsqlError with the SQLite code', async () => {
+  it("surfaces SQL errors as LibsqlError with SQLite's base code, as sqld does", async () => {
     const t = table()
     await db.execute(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, u TEXT UNIQUE, n TEXT NOT NULL)`)
     await db.execute({ sql: `INSERT INTO ${t} (u, n) VALUES ('x', 'n')` })
-    expect(await codeOf(db.execute(`INSERT INTO ${t} (u, n) VALUES ('x', 'n')`))).toBe(
-      'SQLITE_CONSTRAINT_UNIQUE',
-    )
-    expect(await codeOf(db.execute(`INSERT INTO ${t} (u) VALUES ('y')`))).toBe('SQLITE_CONSTRAINT_NOTNULL')
-    expect(await codeOf(db.execute(`INSERT INTO ${t} (id, n) VALUES (1, 'n')`))).toBe(
-      'SQLITE_CONSTRAINT_PRIMARYKEY',
-    )
+    const unique = db.execute(`INSERT INTO ${t} (u, n) VALUES ('x', 'n')`)
+    await expect(unique).rejects.toThrow(/UNIQUE constraint failed/)
+    expect(await codeOf(db.execute(`INSERT INTO ${t} (u, n) VALUES ('x', 'n')`))).toBe('SQLITE_CONSTRAINT')
+    expect(await codeOf(db.execute(`INSERT INTO ${t} (u) VALUES ('y')`))).toBe('SQLITE_CONSTRAINT')
+    expect(await codeOf(db.execute(`INSERT INTO ${t} (id, n) VALUES (1, 'n')`))).toBe('SQLITE_CONSTRAINT')
     expect(await codeOf(db.execute('SELEC 1'))).toBe('SQLITE_ERROR')
     expect(await codeOf(db.execute('SELECT * FROM no_such_table'))).toBe('SQLITE_ERROR')
   })
@@ -148,7 +146,7 @@ describe('batches', () => {
       ],
       'write',
     )
-    expect(await codeOf(failing)).toBe('SQLITE_CONSTRAINT_UNIQUE')
+    expect(await codeOf(failing)).toBe('SQLITE_CONSTRAINT')
     const rows = await db.execute(`SELECT v FROM ${t} ORDER BY v`)
     expect(rows.rows.map((r) => r.v)).toEqual(['a'])
   })

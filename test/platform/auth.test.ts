@@ -1,6 +1,9 @@
 import { env } from 'cloudflare:test'
+import { eq } from 'drizzle-orm'
 import { SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { revokeToken } from '../../workers/platform/auth/revocation'
+import { database, tables } from '../../workers/platform/db'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 
 const secret = new TextEncoder().encode(env.JWT_SECRET)
@@ -185,10 +188,55 @@ describe('DELETE /v1/tokens/{tokenId}', () => {
       headers: { authorization: `Bearer ${env.ROOT_KEY}` },
     })
     const attacker = await tokenFor(uniqueTenant(), ['admin'])
-    expect(
-      (await call(`/v1/tokens/${minted.body.tokenId}`, { method: 'DELETE', token: attacker })).status,
-    ).toBe(200)
+    const refused = await call(`/v1/tokens/${minted.body.tokenId}`, { method: 'DELETE', token: attacker })
+    expect(refused.status).toBe(404)
+    expect(refused.headers.get('content-type')).toBe('application/problem+json')
     expect((await whoami(minted.body.token)).status).toBe(200)
+  })
+
+  it('answers 404 for an id that was never issued, and stores nothing', async () => {
+    const tenant = uniqueTenant()
+    const tokenId = crypto.randomUUID()
+    const admin = await tokenFor(tenant, ['admin'])
+    const { status, body } = await call(`/v1/tokens/${tokenId}`, { method: 'DELETE', token: admin })
+    expect(status).toBe(404)
+    expect(body).toMatchObject({ type: 'urn:edgeblocks:problem:not_found', status: 404 })
+    const rows = await database(env)
+      .select()
+      .from(tables.tokenRevocations)
+      .where(eq(tables.tokenRevocations.tenant, tenant))
+    expect(rows).toEqual([])
+  })
+
+  it('keeps the revocation until the token expires, then removes both rows', async () => {
+    const tenant = uniqueTenant()
+    const minted = await call<{ tokenId: string; expiresAt: number }>('/v1/tokens', {
+      body: { tenant, scopes: ['queue:read'], ttlSeconds: 60 },
+      headers: { authorization: `Bearer ${env.ROOT_KEY}` },
+    })
+    const issued = await database(env)
+      .select()
+      .from(tables.issuedTokens)
+      .where(eq(tables.issuedTokens.tokenId, minted.body.tokenId))
+    expect(issued).toMatchObject([{ tenant, expiresAt: minted.body.expiresAt }])
+    await revokeToken(env, tenant, minted.body.tokenId)
+    const revoked = await database(env)
+      .select()
+      .from(tables.tokenRevocations)
+      .where(eq(tables.tokenRevocations.tokenId, minted.body.tokenId))
+    expect(revoked).toMatchObject([{ tenant, expiresAt: minted.body.expiresAt }])
+    // After the expiry: the id is no longer revocable and the next revocation sweeps both rows.
+    const later = (minted.body.expiresAt + 1) * 1000
+    await expect(revokeToken(env, tenant, minted.body.tokenId, later)).rejects.toMatchObject({ status: 404 })
+    const other = await call<{ tokenId: string }>('/v1/tokens', {
+      body: { tenant, scopes: ['queue:read'], ttlSeconds: 3600 },
+      headers: { authorization: `Bearer ${env.ROOT_KEY}` },
+    })
+    await revokeToken(env, tenant, other.body.tokenId, later)
+    for (const table of [tables.issuedTokens, tables.tokenRevocations]) {
+      const left = await database(env).select().from(table).where(eq(table.tokenId, minted.body.tokenId))
+      expect(left).toEqual([])
+    }
   })
 
   it('rejects a token id that is not a UUID', async () => {

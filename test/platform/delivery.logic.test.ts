@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   backoffDelayMs,
   deliver,
+  describeFetchFailure,
   isWebhookSecret,
   newWebhookSecret,
   signWebhook,
@@ -59,6 +60,23 @@ describe('deliver', () => {
       throw new TypeError('connection refused')
     })
     expect(thrown).toMatchObject({ ok: false, error: expect.stringContaining('connection refused') })
+  })
+
+  it("says what went wrong in its own words and never the runtime's raw text", () => {
+    const cases: Array<[unknown, string]> = [
+      [
+        new TypeError('getaddrinfo ENOTFOUND nowhere.example'),
+        'DNS lookup failed: the host name did not resolve',
+      ],
+      [new TypeError('connect ECONNREFUSED 127.0.0.1:9'), 'connection refused by the target'],
+      [new Error('TLS peer certificate is not trusted'), 'TLS handshake with the target failed'],
+      [new TypeError('Network connection lost.'), 'the connection was lost before a response'],
+      [
+        new Error('internal error; reference = 0abc123def'),
+        'the request failed before any response arrived (network error)',
+      ],
+    ]
+    for (const [error, description] of cases) expect(describeFetchFailure(error)).toBe(description)
   })
 
   it('counts a hanging target as a timed-out attempt', async () => {

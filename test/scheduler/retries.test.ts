@@ -48,7 +48,12 @@ describe('retries', () => {
       })),
     ).toEqual([
       { attempt: 1, status: 'failed', responseCode: 500, error: 'HTTP 500' },
-      { attempt: 2, status: 'failed', responseCode: undefined, error: 'TypeError: Network connection lost.' },
+      {
+        attempt: 2,
+        status: 'failed',
+        responseCode: undefined,
+        error: 'the connection was lost before a response',
+      },
       { attempt: 3, status: 'failed', responseCode: undefined, error: 'timed out after 100 ms' },
       { attempt: 4, status: 'failed', responseCode: 503, error: 'HTTP 503' },
       { attempt: 5, status: 'succeeded', responseCode: 200, error: undefined },

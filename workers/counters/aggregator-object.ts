@@ -7,9 +7,9 @@
  * - Serves the live stream: WebSockets accepted with the hibernation API get the total on
  *   connect and after changes, at most one message per BROADCAST_INTERVAL_MS (its alarm).
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import {
   type Aggregate,
@@ -46,7 +46,7 @@ const SCHEMA_VERSION = 1
 /** Re-sums one read may need when shards are added while it runs. */
 const MAX_RESUMS_PER_READ = 3
 
-export class CounterAggregator extends DurableObject<Env> {
+export class CounterAggregator extends HostedObject<Env> {
   private readonly sql = this.ctx.storage.sql
   private readonly meta = new Meta(this.sql)
   private readonly timers = new Timers(this.sql, this.meta)

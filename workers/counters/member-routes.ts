@@ -20,6 +20,7 @@ export const memberRoutes = new Hono<AuthEnv>()
     describe({
       tags: TAGS,
       summary: 'Like: add a member to the distinct count (counts at most once)',
+      description: 'A counter that does not exist yet is created with 4 shards, as by a first increment.',
       scope: WRITE,
       responses: { 200: { description: 'The membership', schema: Membership } },
       problems: [404],

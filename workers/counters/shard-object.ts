@@ -7,10 +7,10 @@
  * the increment it guards. After a change, its alarm pushes the shard's state to the
  * counter's aggregator, at most every PUSH_INTERVAL_MS; the same alarm purges expired keys.
  */
-import { DurableObject } from 'cloudflare:workers'
 import { backoffDelayMs } from '../platform/delivery'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import { coalescedDueAt, PUSH_INTERVAL_MS } from './aggregation'
 import { applyIncrement, SHARD_MAX, SHARD_MIN } from './counter'
@@ -60,7 +60,7 @@ interface Tally {
   version: number
 }
 
-export class CounterShard extends DurableObject<Env> {
+export class CounterShard extends HostedObject<Env> {
   private readonly sql = this.ctx.storage.sql
   private readonly meta = new Meta(this.sql)
   private readonly timers = new Timers(this.sql, this.meta)

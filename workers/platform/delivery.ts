@@ -128,10 +128,42 @@ export async function deliver(
   } catch (error) {
     const durationMs = Date.now() - started
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+    if (!timedOut) {
+      // The runtime's own text (e.g. "internal error; reference = …") goes to logs only.
+      console.warn(
+        JSON.stringify({ level: 'warn', event: 'delivery_failed', url: request.url, error: String(error) }),
+      )
+    }
     return {
       ok: false,
-      error: timedOut ? `timed out after ${request.timeoutMs} ms` : String(error),
+      error: timedOut ? `timed out after ${request.timeoutMs} ms` : describeFetchFailure(error),
       durationMs,
     }
   }
+}
+
+const FETCH_FAILURES: Array<[RegExp, string]> = [
+  [
+    /ENOTFOUND|EAI_AGAIN|dns|name (?:not )?resolv|lookup|no such host/i,
+    'DNS lookup failed: the host name did not resolve',
+  ],
+  [/ECONNREFUSED|refused/i, 'connection refused by the target'],
+  [/tls|ssl|certificate|handshake/i, 'TLS handshake with the target failed'],
+  [
+    /ECONNRESET|reset|connection lost|disconnected|socket hang up|closed/i,
+    'the connection was lost before a response',
+  ],
+  [/timed? ?out|ETIMEDOUT/i, 'the connection timed out'],
+]
+
+/**
+ * What went wrong with a fetch that got no response, in our words: DNS, refused, TLS,
+ * lost connection, timeout, or a generic sentence; never the runtime's raw text (workerd's
+ * "internal error; reference = …"), which is logged instead.
+ */
+export function describeFetchFailure(error: unknown): string {
+  const text =
+    error instanceof Error ? `${error.name} ${error.message} ${String(error.cause ?? '')}` : String(error)
+  for (const [pattern, description] of FETCH_FAILURES) if (pattern.test(text)) return description
+  return 'the request failed before any response arrived (network error)'
 }

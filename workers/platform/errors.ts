@@ -160,6 +160,14 @@ export function asAppError(error: unknown): AppError {
   return new AppError('internal', 'An unexpected error occurred; quote the request id when reporting it.')
 }
 
+/**
+ * The AppError an error is, or carries in its message (one rebuilt after crossing a
+ * Durable Object boundary); undefined for anything else (a crash).
+ */
+export function expectedAppError(error: unknown): AppError | undefined {
+  return error instanceof AppError ? error : fromWireMessage(error)
+}
+
 function fromWireMessage(error: unknown): AppError | undefined {
   if (!(error instanceof Error)) return undefined
   const at = error.message.indexOf(WIRE_MARKER)

@@ -35,14 +35,32 @@ export interface RouteSpec {
   tags: string[]
   summary: string
   description?: string
-  /** The scope the route requires (e.g. `queue:write`); omit for public routes. */
+  /** The scope the route requires (e.g. `queue:write`); implies `auth: 'bearer'`. */
   scope?: string
+  /**
+   * How the route authenticates, declared as the operation's `security`: `public` (the
+   * default without a scope: `security: []`), `bearer` (a token, any scope) or `root`
+   * (the root key as a bearer credential).
+   */
+  auth?: 'public' | 'bearer' | 'root'
+  /**
+   * A standard wire (`s3`, `redis`, `sqs`, `dns`…) keeps its own error shape, statuses and
+   * auth: the operation carries `x-wire: <name>`, and the platform's fuzz test then checks
+   * it for 5xx and hangs but not for problem+json bodies.
+   */
+  wire?: string
   responses: Record<number, ResponseSpec>
   /** Problem statuses the route documents beyond the defaults (400, and 401/403 with a scope). */
   problems?: number[]
 }
 
 const problemRef = { $ref: '#/components/schemas/Problem' }
+
+const SECURITY = {
+  public: [],
+  bearer: [{ bearerAuth: [] }],
+  root: [{ rootKey: [] }],
+} satisfies Record<NonNullable<RouteSpec['auth']>, Array<Record<string, string[]>>>
 
 export function describe(spec: RouteSpec) {
   const responses: ResponsesWithResolver = {}
@@ -54,7 +72,14 @@ export function describe(spec: RouteSpec) {
         : {}),
     }
   }
-  const problems = new Set([400, 429, ...(spec.scope ? [401, 403] : []), ...(spec.problems ?? [])])
+  const auth = spec.auth ?? (spec.scope ? 'bearer' : 'public')
+  const problems = new Set([
+    400,
+    429,
+    ...(auth !== 'public' ? [401] : []),
+    ...(spec.scope ? [403] : []),
+    ...(spec.problems ?? []),
+  ])
   for (const status of [...problems].sort()) {
     responses[String(status)] = {
       description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem',
@@ -65,7 +90,9 @@ export function describe(spec: RouteSpec) {
     tags: spec.tags,
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
-    ...(spec.scope ? { security: [{ bearerAuth: [] }], 'x-required-scope': spec.scope } : {}),
+    security: SECURITY[auth],
+    ...(spec.scope ? { 'x-required-scope': spec.scope } : {}),
+    ...(spec.wire ? { 'x-wire': spec.wire } : {}),
     responses,
   })
 }
@@ -96,6 +123,7 @@ export function openApiDocument<A extends Hono>(app: A, version: string) {
   return openAPIRouteHandler(app, {
     documentation: {
       openapi: '3.1.0',
+      servers: [{ url: '/', description: 'The origin that serves this document' }],
       info: {
         title: 'edgeblocks',
         version,
@@ -103,7 +131,14 @@ export function openApiDocument<A extends Hono>(app: A, version: string) {
           'The building blocks of distributed systems as services on the edge. Every error is an RFC 9457 problem.',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          rootKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The deployment root key (ROOT_KEY), only for minting tokens',
+          },
+        },
         schemas: { Problem: PROBLEM_SCHEMA as never },
       },
     },

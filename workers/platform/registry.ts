@@ -7,6 +7,7 @@
  * ordered by name and paginated with an opaque cursor.
  */
 import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import { isHeaderSafeText } from '../../schemas/text'
 import { database, tables } from './db'
 import { base64urlToText, textToBase64url } from './encoding'
 import type { Env } from './env'
@@ -41,14 +42,22 @@ function toResource<Config>(row: typeof resources.$inferSelect): Resource<Config
   }
 }
 
+/** The longest position a cursor may carry (a resource name, or a block's small JSON key). */
+const MAX_CURSOR_POSITION = 512
+
 /** An opaque cursor for a position in a listing. */
 export function encodeCursor(position: string): string {
   return textToBase64url(position)
 }
 
+/**
+ * The position inside a cursor, or a 400: a cursor must be base64url of well-formed UTF-8
+ * text without control characters (every position this API issues is), so nothing a client
+ * forges (a NUL, a lone surrogate, binary) reaches storage as a query parameter.
+ */
 export function decodeCursor(cursor: string): string {
   const position = base64urlToText(cursor)
-  if (position === undefined) {
+  if (position === undefined || position.length > MAX_CURSOR_POSITION || !isHeaderSafeText(position)) {
     throw new AppError('validation_failed', 'The cursor is not one this API issued.', {
       errors: [{ path: 'query/cursor', message: 'Invalid cursor' }],
     })

@@ -6,6 +6,7 @@
 import type { Context } from 'hono'
 import type { AuthEnv } from './auth/middleware'
 import { AppError } from './errors'
+import { hostedStub } from './hosted-object'
 
 /** The tenant of the authenticated request. Throws if the route forgot `requireScope`. */
 // biome-ignore lint/suspicious/noExplicitAny: any route path and input
@@ -20,7 +21,7 @@ export function objectName(tenant: string, kind: string, name: string, shard?: n
   return shard === undefined ? `${tenant}:${kind}:${name}` : `${tenant}:${kind}:${name}#${shard}`
 }
 
-/** A stub of a tenant's object, addressed by name through `idFromName`. */
+/** A stub of a tenant's object, addressed by name through `idFromName` (see hosted-object.ts). */
 export function objectStub<T extends Rpc.DurableObjectBranded | undefined>(
   namespace: DurableObjectNamespace<T>,
   tenant: string,
@@ -28,5 +29,5 @@ export function objectStub<T extends Rpc.DurableObjectBranded | undefined>(
   name: string,
   shard?: number,
 ): DurableObjectStub<T> {
-  return namespace.get(namespace.idFromName(objectName(tenant, kind, name, shard)))
+  return hostedStub(namespace, objectName(tenant, kind, name, shard))
 }

@@ -13,10 +13,10 @@
  * retention and restarts what is due per subscription (push retries, dead-letter moves)
  * without waiting on any push endpoint.
  */
-import { DurableObject } from 'cloudflare:workers'
 import { PUBSUB_LIMITS } from '../../schemas/pubsub'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import type { EventOrigin } from './cloudevents'
 import { DeadLetterMover } from './dead-letters'
@@ -41,7 +41,7 @@ declare global {
 
 export type SeekTarget = { seq: number } | { time: number }
 
-export class PubsubTopic extends DurableObject<Env> {
+export class PubsubTopic extends HostedObject<Env> {
   private readonly log: TopicLog
   private readonly subscriptions: SubscriptionTable
   private readonly deliveries: DeliveryStore

@@ -12,9 +12,9 @@
  * The work inside each transaction lives beside it: `sending.ts` (sends, Idempotency-Key),
  * `receipts.ts` (ack, visibility), `transfers.ts` (moves, redrive), `store.ts` (the rest).
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import type { ReceiveOptions } from './client'
 import { IdempotencyStore } from './idempotency'
@@ -39,7 +39,7 @@ declare global {
 const newNonce = () => nonceFrom(crypto.getRandomValues(new Uint8Array(16)))
 const newMessageId = () => crypto.randomUUID()
 
-export class QueuePartition extends DurableObject<Env> {
+export class QueuePartition extends HostedObject<Env> {
   private readonly store: PartitionStore
   private readonly transfers: TransferStore
   private readonly keys: IdempotencyStore

@@ -15,8 +15,8 @@
  * it becomes equivalent to a fresh key) and `holds`. One alarm: when the key has gone idle
  * its rows are deleted, so keys that stop being used cost no storage.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
+import { HostedObject } from '../platform/hosted-object'
 import { type Decision, decideWithHolds, type KeyState, peek, type RatePolicy } from './algorithms'
 import { type GcraState, gcraRefund } from './buckets'
 
@@ -43,7 +43,7 @@ interface Loaded {
 
 const SCHEMA_VERSION = 1
 
-export class RateLimitBucket extends DurableObject<Env> {
+export class RateLimitBucket extends HostedObject<Env> {
   private readonly sql: SqlStorage
   private alarmArmed = false
   /** The time the alarm should fire, noted during a transaction and armed right after it. */

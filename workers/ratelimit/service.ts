@@ -16,6 +16,7 @@
  */
 
 import type { Env } from '../platform/env'
+import { hostedStub } from '../platform/hosted-object'
 import { IsolateCache } from '../platform/isolate-cache'
 import { findResource } from '../platform/registry'
 import { objectName } from '../platform/tenancy'
@@ -151,7 +152,7 @@ async function decideAll(
     const cached = objects.map((object) => denials.lookup(denialKey(object, policy), unitCost, now))
     if (cached.some((decision) => decision !== undefined)) return cached
   }
-  const stubs = objects.map((object) => namespace.get(namespace.idFromName(object)))
+  const stubs = objects.map((object) => hostedStub(namespace, object))
   const decisions =
     stubs.length === 1 || cost === 0
       ? await Promise.all(stubs.map((stub) => stub.check(policy, cost)))
@@ -209,6 +210,6 @@ function combine(decisions: Array<Decision | undefined>, limit: number, cost: nu
 /** Resets one key: its object forgets it, and so does this isolate's denial cache. */
 export async function resetKey(env: Env, tenant: string, policy: ActivePolicy, key: string): Promise<void> {
   const object = keyObjectName(tenant, policy.name, key)
-  await env.RATELIMIT.get(env.RATELIMIT.idFromName(object)).reset()
+  await hostedStub(env.RATELIMIT, object).reset()
   denials.forget(denialKey(object, policy))
 }

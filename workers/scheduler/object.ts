@@ -7,6 +7,7 @@
  *   signing secret.
  */
 import type { Env } from '../platform/env'
+import { hostedStub } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import type { SchedulerSchedule } from './schedule-object'
 import type { SchedulerShard } from './shard-object'
@@ -30,7 +31,7 @@ declare global {
 }
 
 export function shardStub(env: Env, index: number): DurableObjectStub<SchedulerShard> {
-  return env.SCHEDULER_SHARDS.get(env.SCHEDULER_SHARDS.idFromName(shardName(index)))
+  return hostedStub(env.SCHEDULER_SHARDS, shardName(index))
 }
 
 export function scheduleStub(env: Env, tenant: string, name: string): DurableObjectStub<SchedulerSchedule> {

@@ -13,9 +13,9 @@
  * good or is cancelled. Paused: no planned runs (trigger still works); times planned while
  * paused are not caught up on resume.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { admitRun, collectDue, plannerFor } from './schedule-plan'
 import {
   type RunReason,
@@ -45,7 +45,7 @@ export interface ScheduleState {
   updatedAt: number
 }
 
-export class SchedulerSchedule extends DurableObject<Env> {
+export class SchedulerSchedule extends HostedObject<Env> {
   private readonly store: ScheduleStore
   /** The clock; tests replace it. */
   clock: () => number = () => Date.now()

@@ -14,11 +14,11 @@
  * at-least-once, never lost. A schedule run's end is reported to its schedule object
  * from an outbox, retried until it arrives.
  */
-import { DurableObject } from 'cloudflare:workers'
 import { SCHEDULER_LIMITS } from '../../schemas/scheduler'
 import { backoffDelayMs } from '../platform/delivery'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import { planRound } from './fairness'
 import { LeaseReleases } from './lease-releases'
@@ -38,7 +38,7 @@ export interface Created {
   replayed: boolean
 }
 
-export class SchedulerShard extends DurableObject<Env> {
+export class SchedulerShard extends HostedObject<Env> {
   private readonly store: ShardStore
   /** The clock, randomness (backoff jitter) and outbound fetch; tests replace them. */
   clock: () => number = () => Date.now()
@@ -246,7 +246,14 @@ export class SchedulerShard extends DurableObject<Env> {
       secret,
       timeoutMs: dispatch.timeoutMs,
       fetcher: this.fetcher,
-    }).catch((error: unknown) => ({ ok: false, error: String(error), durationMs: 0 }) as const)
+    }).catch((error: unknown) => {
+      console.error(JSON.stringify({ level: 'error', task: dispatch.id, error: String(error) }))
+      return {
+        ok: false,
+        error: 'the attempt failed inside the scheduler; it will be retried',
+        durationMs: 0,
+      } as const
+    })
     await this.settleAttempt(dispatch, startedAt, result)
   }
 

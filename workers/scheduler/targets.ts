@@ -84,7 +84,15 @@ export async function runAttempt(target: Target, context: AttemptContext): Promi
     return { ok: true, durationMs: Date.now() - started }
   } catch (error) {
     const problem = asAppError(error)
-    const detail = problem.code === 'internal' && error instanceof Error ? error.message : problem.detail
+    if (problem.code === 'internal') {
+      console.error(
+        JSON.stringify({ level: 'error', event: 'target_failed', target: target.type, error: String(error) }),
+      )
+    }
+    const detail =
+      problem.code === 'internal'
+        ? `the ${target.type} could not take the message (internal error)`
+        : problem.detail
     return {
       ok: false,
       responseCode: problem.status,

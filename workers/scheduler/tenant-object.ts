@@ -9,9 +9,9 @@
  * each. A shard refused for concurrency is remembered and woken (`wake`) as soon as a
  * slot frees (a release, an expiry, raised limits): nothing polls.
  */
-import { DurableObject } from 'cloudflare:workers'
 import { newWebhookSecret } from '../platform/delivery'
 import type { Env } from '../platform/env'
+import { HostedObject, hostedStub } from '../platform/hosted-object'
 import { type BucketState, DEFAULT_LIMITS, grant, refill, type TenantLimits } from './fairness'
 import { shardName } from './tasks'
 
@@ -43,7 +43,7 @@ interface Settings {
   bucket: BucketState
 }
 
-export class SchedulerTenant extends DurableObject<Env> {
+export class SchedulerTenant extends HostedObject<Env> {
   private readonly sql: SqlStorage
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -186,9 +186,7 @@ export class SchedulerTenant extends DurableObject<Env> {
     await Promise.all(
       shards.map(async (shard) => {
         try {
-          await this.env.SCHEDULER_SHARDS.get(this.env.SCHEDULER_SHARDS.idFromName(shardName(shard))).wake(
-            tenant,
-          )
+          await hostedStub(this.env.SCHEDULER_SHARDS, shardName(shard)).wake(tenant)
         } catch {
           // The shard's own block expires at the earliest lease expiry and it asks again then.
         }

@@ -8,12 +8,12 @@
  * libSQL; its storage is durable, so a restart forgets no lease. The rules themselves
  * (renew, lowest free, windows of ID timestamps) are in leases.ts.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import { GENERATOR_LEASE_MS, grantLease, type LeaseRow } from './leases'
 
-export class GeneratorIdRegistry extends DurableObject<Env> {
+export class GeneratorIdRegistry extends HostedObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     ctx.blockConcurrencyWhile(async () => {

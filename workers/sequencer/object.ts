@@ -19,10 +19,10 @@
  *   the rest of its block.
  * - Lamport and hybrid logical clocks: the last timestamp is persisted per clock.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { GeneratorKind, GeneratorState, IssuedIds } from '../../schemas/sequencer'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { HostedObject } from '../platform/hosted-object'
 import {
   HLC_ZERO,
   HlcDriftError,
@@ -64,7 +64,7 @@ interface StoredState {
 
 const randomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length))
 
-export class SequencerObject extends DurableObject<Env> {
+export class SequencerObject extends HostedObject<Env> {
   readonly #ranges = new RangeAllocator()
   #rangeLease: Promise<void> | undefined
   /** Numbers asked for by the range requests now waiting or being served. */

@@ -1,16 +1,18 @@
 /**
- * Token revocation. A revoked token id is stored in libSQL until the token would have
- * expired. Each isolate remembers "not revoked" answers for `REVOCATION_CACHE_SECONDS`, so
+ * Token revocation. Minting records each token id with its expiry (`recordIssuedToken`);
+ * only a recorded, unexpired id of the caller's tenant can be revoked, and the revocation
+ * row lives until the token expires, when both rows are removed (a tenant cannot grow the
+ * tables with made-up ids). Each isolate remembers "not revoked" answers for `REVOCATION_CACHE_SECONDS`, so
  * a revocation takes effect everywhere within that bound (immediately in the isolate that
  * revoked it); the cache is what keeps a libSQL round-trip off every request.
  */
-import { and, eq, lt } from 'drizzle-orm'
+import { and, eq, gt, lte } from 'drizzle-orm'
 import { database, tables } from '../db'
 import type { Env } from '../env'
 import { AppError } from '../errors'
 import { IsolateCache } from '../isolate-cache'
 
-const { tokenRevocations } = tables
+const { issuedTokens, tokenRevocations } = tables
 
 /** tenant \n tokenId → "not revoked", trusted for the configured seconds. */
 const notRevoked = new IsolateCache<true>(0)
@@ -44,19 +46,48 @@ export async function isRevoked(
   return false
 }
 
-/** Revokes a token id of a tenant; idempotent. `expiresAt` in seconds since the epoch. */
-export async function revokeToken(
+/** Records a minted token id (at mint time) so it can be revoked later. `expiresAt` in seconds. */
+export async function recordIssuedToken(
   env: Env,
   tenant: string,
   tokenId: string,
   expiresAt: number,
   now = Date.now(),
 ): Promise<void> {
+  await database(env).insert(issuedTokens).values({ tenant, tokenId, expiresAt, issuedAt: now })
+}
+
+/**
+ * Revokes a token the tenant was issued; idempotent. Throws 404 for an id that was never
+ * issued to this tenant or has expired. Removes every expired issue and revocation row.
+ */
+export async function revokeToken(
+  env: Env,
+  tenant: string,
+  tokenId: string,
+  now = Date.now(),
+): Promise<void> {
   const db = database(env)
-  await db
-    .insert(tokenRevocations)
-    .values({ tenant, tokenId, expiresAt, revokedAt: now })
-    .onConflictDoNothing()
-  await db.delete(tokenRevocations).where(lt(tokenRevocations.expiresAt, Math.floor(now / 1000)))
+  const nowSeconds = Math.floor(now / 1000)
+  const [issued] = await db
+    .select({ expiresAt: issuedTokens.expiresAt })
+    .from(issuedTokens)
+    .where(
+      and(
+        eq(issuedTokens.tenant, tenant),
+        eq(issuedTokens.tokenId, tokenId),
+        gt(issuedTokens.expiresAt, nowSeconds),
+      ),
+    )
+    .limit(1)
+  if (!issued) throw new AppError('not_found', `No unexpired token "${tokenId}" was issued to this tenant.`)
+  await db.batch([
+    db
+      .insert(tokenRevocations)
+      .values({ tenant, tokenId, expiresAt: issued.expiresAt, revokedAt: now })
+      .onConflictDoNothing(),
+    db.delete(tokenRevocations).where(lte(tokenRevocations.expiresAt, nowSeconds)),
+    db.delete(issuedTokens).where(lte(issuedTokens.expiresAt, nowSeconds)),
+  ])
   notRevoked.delete(cacheKey(tenant, tokenId))
 }

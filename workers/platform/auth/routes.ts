@@ -1,7 +1,7 @@
 /**
  * Token routes. `POST /v1/tokens` mints a token for any tenant and is authorised by the
  * root key (`Authorization: Bearer <ROOT_KEY>`, compared in constant time), not by a JWT.
- * `DELETE /v1/tokens/{tokenId}` revokes one of the caller's own tenant's tokens (admin).
+ * `DELETE /v1/tokens/{tokenId}` revokes one of the caller's own tenant's issued tokens (admin).
  */
 import { Hono } from 'hono'
 import { MintedToken, MintTokenRequest, Revoked, TokenIdParam } from '../../../schemas/platform'
@@ -11,7 +11,7 @@ import { describe } from '../openapi'
 import { tenantOf } from '../tenancy'
 import { validate } from '../validation'
 import { type AuthEnv, requireScope } from './middleware'
-import { revokeToken } from './revocation'
+import { recordIssuedToken, revokeToken } from './revocation'
 import { mintToken } from './token'
 
 const encoder = new TextEncoder()
@@ -35,6 +35,7 @@ export const tokenRoutes = new Hono<AuthEnv>()
     describe({
       tags: ['tokens'],
       summary: 'Mint an access token for a tenant (root key)',
+      auth: 'root',
       description:
         'Authorise with `Authorization: Bearer <ROOT_KEY>`. The TTL is capped by TOKEN_MAX_TTL_SECONDS.',
       responses: { 201: { description: 'The token', schema: MintedToken } },
@@ -61,6 +62,7 @@ export const tokenRoutes = new Hono<AuthEnv>()
         scopes,
         ttlSeconds: request.ttlSeconds,
       })
+      await recordIssuedToken(c.env, request.tenant, minted.tokenId, minted.expiresAt)
       return c.json(
         {
           token: minted.token,
@@ -80,15 +82,16 @@ export const tokenRoutes = new Hono<AuthEnv>()
       tags: ['tokens'],
       summary: "Revoke one of the tenant's tokens",
       scope: 'admin',
+      description:
+        'Only a token minted by `POST /v1/tokens` for this tenant and not yet expired can be revoked; any other id is a 404.',
       responses: { 200: { description: 'Revoked', schema: Revoked } },
+      problems: [404],
     }),
     requireScope('admin'),
     validate('param', TokenIdParam),
     async function revokeTokenRoute(c) {
       const { tokenId } = c.req.valid('param')
-      const config = readConfig(c.env)
-      const keepUntil = Math.floor(Date.now() / 1000) + config.tokenMaxTtlSeconds
-      await revokeToken(c.env, tenantOf(c), tokenId, keepUntil)
+      await revokeToken(c.env, tenantOf(c), tokenId)
       return c.json({ tokenId, revoked: true as const })
     },
   )

@@ -1,0 +1,151 @@
+/**
+ * One resource of every kind, as a table: the fuzz test and the tenant-isolation sweep
+ * create these for a tenant and then drive every operation of `/openapi.json` at them.
+ * A new block adds one row (its create requests); every path parameter of its routes is
+ * then filled from `FIXTURE_PARAMS` (plus what a row captures from a create response).
+ *
+ * Every resource is named `fx-1` (a queue, a counter, a topic, a policy, a schedule, a
+ * generator and a clock all share the name: they are different kinds), so any `{name}`,
+ * `{queue}`, `{topic}`… in a path names this tenant's resource of that block.
+ */
+import { env } from 'cloudflare:test'
+import { call } from '../helpers'
+
+export const FIXTURE_NAME = 'fx-1'
+
+/** Path parameter values that name the fixtures; unknown parameters get `FIXTURE_NAME`. */
+export const FIXTURE_PARAMS: Record<string, string> = {
+  subscription: 'fx-sub',
+  member: 'member-1',
+  key: 'key-1',
+  receiptHandle: 'AAAA',
+  id: '00000000-0000-4000-8000-000000000000',
+  tokenId: '00000000-0000-4000-8000-000000000000',
+}
+
+export interface CreateStep {
+  method: string
+  path: string
+  body?: unknown
+  /** `root`: authorised by the root key (token minting); otherwise the tenant's admin token. */
+  auth?: 'root'
+  /** Path parameters read from the response: parameter → response field. */
+  capture?: Record<string, string>
+}
+
+export interface ResourceKind {
+  kind: string
+  create: CreateStep[]
+}
+
+export const RESOURCE_KINDS: ResourceKind[] = [
+  {
+    kind: 'queue (with a dead-letter queue and a message)',
+    create: [
+      { method: 'PUT', path: '/v1/queues/fx-dlq', body: {} },
+      {
+        method: 'PUT',
+        path: '/v1/queues/fx-1',
+        body: { deadLetter: { queue: 'fx-dlq', maxReceiveCount: 3 } },
+      },
+      { method: 'POST', path: '/v1/queues/fx-1/messages', body: { body: 'hello from {tenant}' } },
+    ],
+  },
+  {
+    kind: 'counter',
+    create: [
+      { method: 'PUT', path: '/v1/counters/fx-1', body: { shards: 2 } },
+      { method: 'POST', path: '/v1/counters/fx-1/increment', body: { by: 5 } },
+      { method: 'PUT', path: '/v1/counters/fx-1/members/member-1' },
+    ],
+  },
+  {
+    kind: 'topic (with a pull subscription and a message)',
+    create: [
+      { method: 'POST', path: '/v1/pubsub/topics', body: { name: 'fx-1' } },
+      {
+        method: 'POST',
+        path: '/v1/pubsub/topics/fx-1/subscriptions',
+        body: { name: 'fx-sub', type: 'pull' },
+      },
+      { method: 'POST', path: '/v1/pubsub/topics/fx-1/messages', body: { messages: [{ data: 'aGk=' }] } },
+    ],
+  },
+  {
+    kind: 'rate-limit policy',
+    create: [
+      {
+        method: 'PUT',
+        path: '/v1/ratelimit/policies/fx-1',
+        body: { algorithm: 'token-bucket', limit: 100, period: '1m' },
+      },
+    ],
+  },
+  {
+    kind: 'schedule and task',
+    create: [
+      {
+        method: 'POST',
+        path: '/v1/scheduler/schedules',
+        body: {
+          name: 'fx-1',
+          cron: '0 3 1 1 *',
+          target: { type: 'queue', queue: 'fx-1', body: 'tick for {tenant}' },
+        },
+      },
+      {
+        method: 'POST',
+        path: '/v1/scheduler/tasks',
+        body: { target: { type: 'queue', queue: 'fx-1', body: 'later for {tenant}' }, delaySeconds: 86_400 },
+        capture: { id: 'id' },
+      },
+    ],
+  },
+  {
+    kind: 'sequencer generator and clock',
+    create: [
+      { method: 'POST', path: '/v1/sequencer/generators/fx-1/ids', body: { kind: 'snowflake' } },
+      { method: 'POST', path: '/v1/sequencer/clocks/fx-1/lamport', body: {} },
+    ],
+  },
+  {
+    kind: 'access token',
+    create: [
+      {
+        method: 'POST',
+        path: '/v1/tokens',
+        auth: 'root',
+        body: { tenant: '{tenant}', scopes: ['queue:read'] },
+        capture: { tokenId: 'tokenId', fixtureToken: 'token' },
+      },
+    ],
+  },
+]
+
+/**
+ * Creates every fixture for `tenant` (idempotent: an existing one answers 409 and stays).
+ * Bodies may say `{tenant}`, so a leak of this tenant's data shows as its name elsewhere.
+ */
+export async function createFixtures(tenant: string, token: string): Promise<Record<string, string>> {
+  const params = { ...FIXTURE_PARAMS }
+  for (const row of RESOURCE_KINDS) {
+    for (const step of row.create) {
+      const body = JSON.parse(JSON.stringify(step.body ?? null)?.replaceAll('{tenant}', tenant) ?? 'null')
+      const response = await call<Record<string, unknown>>(step.path, {
+        method: step.method,
+        token: step.auth === 'root' ? env.ROOT_KEY : token,
+        ...(body !== null ? { body } : {}),
+      })
+      if (response.status >= 300 && response.status !== 409) {
+        throw new Error(
+          `${row.kind}: ${step.method} ${step.path} → ${response.status} ${JSON.stringify(response.body)}`,
+        )
+      }
+      for (const [param, field] of Object.entries(step.capture ?? {})) {
+        const value = response.body[field]
+        if (typeof value === 'string') params[param] = value
+      }
+    }
+  }
+  return params
+}
