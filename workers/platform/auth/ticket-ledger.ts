@@ -5,8 +5,8 @@
  * kept until the ticket expires (after that its signature check refuses it anyway); the
  * object's one alarm deletes expired rows.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../env'
+import { HostedObject } from '../hosted-object'
 
 declare global {
   namespace Cloudflare {
@@ -16,7 +16,7 @@ declare global {
   }
 }
 
-export class StreamTicketLedger extends DurableObject<Env> {
+export class StreamTicketLedger extends HostedObject<Env> {
   private readonly sql: SqlStorage
 
   constructor(ctx: DurableObjectState, env: Env) {
