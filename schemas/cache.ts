@@ -1,0 +1,111 @@
+/**
+ * Schemas of the distributed cache: cache settings (registry) and the Upstash Redis REST
+ * wire (a command is a JSON array of strings, numbers and booleans). Every bound is here.
+ */
+import * as v from 'valibot'
+import { ResourceMeta } from './common'
+
+export const CACHE_BOUNDS = {
+  maxNodes: 64,
+  /** Per node: 64 KiB to 64 MiB (a Durable Object has 128 MB of memory). */
+  minMemory: 64 * 1024,
+  maxMemory: 64 * 1024 * 1024,
+  /** One argument (a key or a value) of a command, in characters. */
+  maxArgumentChars: 1024 * 1024,
+  maxArguments: 100_000,
+  maxPipeline: 1_000,
+  /** The whole request body; larger bodies answer 413 before reaching the cache. */
+  maxBodyBytes: 4 * 1024 * 1024,
+} as const
+
+export const CACHE_DEFAULTS = {
+  nodes: 3,
+  maxmemory: 8 * 1024 * 1024,
+  policy: 'lru',
+  persistent: false,
+} as const
+
+export const POLICIES = ['lru', 'lfu', 'volatile-lru', 'noeviction'] as const
+
+export const CacheSettings = v.strictObject({
+  nodes: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(CACHE_BOUNDS.maxNodes),
+      v.description('Cache nodes (Durable Objects) on the hash ring'),
+    ),
+    CACHE_DEFAULTS.nodes,
+  ),
+  maxmemory: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(CACHE_BOUNDS.minMemory),
+      v.maxValue(CACHE_BOUNDS.maxMemory),
+      v.description('Memory budget per node in bytes (encoded keys and values)'),
+    ),
+    CACHE_DEFAULTS.maxmemory,
+  ),
+  policy: v.optional(
+    v.pipe(v.picklist(POLICIES), v.description('Eviction when a node is over budget')),
+    CACHE_DEFAULTS.policy,
+  ),
+  persistent: v.optional(
+    v.pipe(v.boolean(), v.description('Snapshot every change to the node’s SQLite so a restart warms up')),
+    CACHE_DEFAULTS.persistent,
+  ),
+})
+
+export const CacheView = v.object({
+  ...ResourceMeta.entries,
+  nodes: v.number(),
+  maxmemory: v.number(),
+  policy: v.picklist(POLICIES),
+  persistent: v.boolean(),
+})
+
+export const CacheList = v.object({ items: v.array(CacheView), nextCursor: v.optional(v.string()) })
+
+export const NodeStatsView = v.object({
+  node: v.number(),
+  hits: v.number(),
+  misses: v.number(),
+  evictions: v.number(),
+  expired: v.number(),
+  keys: v.number(),
+  usedMemory: v.number(),
+  maxmemory: v.number(),
+})
+
+export const CacheStats = v.object({ nodes: v.array(NodeStatsView) })
+
+const Argument = v.union([
+  v.pipe(
+    v.string(),
+    v.maxLength(
+      CACHE_BOUNDS.maxArgumentChars,
+      `ERR argument longer than ${CACHE_BOUNDS.maxArgumentChars} characters`,
+    ),
+  ),
+  v.number(),
+  v.boolean(),
+])
+
+/** `["SET", "key", "value", "EX", 60]`: a command name then its arguments. */
+export const RedisCommand = v.pipe(
+  v.array(Argument),
+  v.minLength(1, 'ERR empty command'),
+  v.maxLength(CACHE_BOUNDS.maxArguments, 'ERR too many arguments'),
+)
+
+export const RedisPipeline = v.pipe(
+  v.array(RedisCommand),
+  v.minLength(1, 'ERR empty pipeline'),
+  v.maxLength(CACHE_BOUNDS.maxPipeline, 'ERR too many commands in one pipeline'),
+)
+
+const ReplyValue = v.unknown()
+export const RedisReply = v.union([v.object({ result: ReplyValue }), v.object({ error: v.string() })])
+export const RedisReplies = v.array(RedisReply)
