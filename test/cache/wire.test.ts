@@ -52,7 +52,10 @@ describe('the Upstash REST wire', () => {
     const t = await cacheTester()
     const big = 'x'.repeat(1024 * 1024 + 1)
     const response = await t.cmd('SET', 'big', big)
-    expect(response).toMatchObject({ status: 400, body: { error: 'ERR argument longer than 1048576 characters' } })
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: 'ERR argument longer than 1048576 characters' },
+    })
     expect(await t.r('EXISTS', 'big')).toBe(0)
     expect(await t.r('SET', 'fits', 'x'.repeat(1024 * 1024))).toBe('OK')
     expect(await t.r('EXISTS', 'fits')).toBe(1)
@@ -66,7 +69,10 @@ describe('the Upstash REST wire', () => {
     expect(none.body).toEqual({ error: 'This route needs a bearer token.' })
     expect((await call(path, { token: 'a.b.c', body: ['GET', 'k'] })).status).toBe(401)
     const reader = await tokenFor(t.tenant, ['cache:read'])
-    expect(await call(path, { token: reader, body: ['GET', 'k'] })).toMatchObject({ status: 200, body: { result: null } })
+    expect(await call(path, { token: reader, body: ['GET', 'k'] })).toMatchObject({
+      status: 200,
+      body: { result: null },
+    })
     const denied = await call(path, { token: reader, body: ['SET', 'k', 'v'] })
     expect(denied.status).toBe(403)
     expect((denied.body as { error: string }).error).toMatch(/^NOPERM .*'set' command/)
@@ -89,7 +95,9 @@ describe('the Upstash REST wire', () => {
     const t = await cacheTester()
     const path = `/v1/cache/${t.cache}`
     const headers = { 'upstash-encoding': 'base64' }
-    expect((await call(path, { token: t.token, body: ['SET', 'k', 'héllo'], headers })).body).toEqual({ result: 'OK' })
+    expect((await call(path, { token: t.token, body: ['SET', 'k', 'héllo'], headers })).body).toEqual({
+      result: 'OK',
+    })
     expect((await call(path, { token: t.token, body: ['GET', 'k'], headers })).body).toEqual({
       result: btoa(String.fromCharCode(...new TextEncoder().encode('héllo'))),
     })
@@ -135,9 +143,15 @@ describe('the Upstash REST wire', () => {
     ).toMatchObject({ status: 200, body: [{ result: 'OK' }, { result: 5 }, { result: 1 }] })
     const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
     const cross = await t.multi(keys.slice(0, 10).map((k) => ['SET', k, 'v']))
-    expect(cross).toMatchObject({ status: 400, body: { error: "CROSSSLOT Keys in request don't hash to the same slot" } })
+    expect(cross).toMatchObject({
+      status: 400,
+      body: { error: "CROSSSLOT Keys in request don't hash to the same slot" },
+    })
     const abort = await t.multi([['SET', '{x}a', '1'], ['GET']])
-    expect(abort).toMatchObject({ status: 400, body: { error: 'EXECABORT Transaction discarded because of previous errors.' } })
+    expect(abort).toMatchObject({
+      status: 400,
+      body: { error: 'EXECABORT Transaction discarded because of previous errors.' },
+    })
     expect(await t.r('EXISTS', ...keys.slice(0, 10), '{x}a')).toBe(0)
   })
 })
