@@ -14,12 +14,14 @@ export interface CacheTester {
   token: string
   cache: string
   /** One command: `{status, body}` with body `{result}` or `{error}`. */
-  cmd(...args: Array<string | number>): Promise<{ status: number; body: Outcome }>
+  cmd(...args: Array<string | number>): Promise<{ status: number; headers: Headers; body: Outcome }>
   /** One command's result; throws with the Redis error. */
   r(...args: Array<string | number>): Promise<unknown>
   pipeline(commands: Array<Array<string | number>>): Promise<{ status: number; body: Outcome[] | Outcome }>
   multi(commands: Array<Array<string | number>>): Promise<{ status: number; body: Outcome[] | Outcome }>
-  configure(settings: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }>
+  configure(
+    settings: Record<string, unknown>,
+  ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>
 }
 
 export async function cacheTester(scopes = ['cache:read', 'cache:write']): Promise<CacheTester> {
