@@ -27,6 +27,49 @@ export const CACHE_DEFAULTS = {
 
 export const POLICIES = ['lru', 'lfu', 'volatile-lru', 'noeviction'] as const
 
+const HttpUrl = v.pipe(
+  v.string(),
+  v.maxLength(2048),
+  v.url(),
+  v.regex(/^https?:\/\//, 'An http:// or https:// URL'),
+)
+
+/** A backing source: a table in the tenant's own libSQL database, or an HTTP origin. */
+export const BackingSource = v.variant('kind', [
+  v.strictObject({
+    kind: v.literal('libsql'),
+    url: v.pipe(
+      v.string(),
+      v.maxLength(2048),
+      v.regex(/^(libsql|https?):\/\/\S+$/, 'A libsql://, https:// or http:// URL'),
+    ),
+    authToken: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+    table: v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'An SQL identifier of at most 64 characters'),
+    ),
+  }),
+  v.strictObject({
+    kind: v.literal('http'),
+    url: HttpUrl,
+    headers: v.optional(
+      v.pipe(
+        v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,64}$/)), v.pipe(v.string(), v.maxLength(1024))),
+        v.check((headers) => Object.keys(headers).length <= 16, 'At most 16 headers'),
+      ),
+    ),
+  }),
+])
+
+export const BackingSettings = v.strictObject({
+  source: BackingSource,
+  /** A GET that misses is looked up in the source and cached for `readTtlSeconds`. */
+  readThrough: v.optional(v.boolean(), false),
+  readTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(30 * 86_400)), 300),
+  /** `through`: the source is written before the cache; `behind`: queued durably, flushed in batches. */
+  write: v.optional(v.picklist(['none', 'through', 'behind']), 'none'),
+})
+
 export const CacheSettings = v.strictObject({
   nodes: v.optional(
     v.pipe(
@@ -56,6 +99,7 @@ export const CacheSettings = v.strictObject({
     v.pipe(v.boolean(), v.description('Snapshot every change to the node’s SQLite so a restart warms up')),
     CACHE_DEFAULTS.persistent,
   ),
+  backing: v.optional(BackingSettings),
 })
 
 export const CacheView = v.object({
@@ -64,6 +108,18 @@ export const CacheView = v.object({
   maxmemory: v.number(),
   policy: v.picklist(POLICIES),
   persistent: v.boolean(),
+  backing: v.optional(
+    v.object({
+      source: v.object({
+        kind: v.picklist(['libsql', 'http']),
+        url: v.string(),
+        table: v.optional(v.string()),
+      }),
+      readThrough: v.boolean(),
+      readTtlSeconds: v.number(),
+      write: v.picklist(['none', 'through', 'behind']),
+    }),
+  ),
 })
 
 export const CacheList = v.object({ items: v.array(CacheView), nextCursor: v.optional(v.string()) })

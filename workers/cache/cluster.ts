@@ -224,6 +224,11 @@ export async function runTransaction(
   nodes: number,
   commands: string[][],
 ): Promise<Outcome[]> {
+  return client.run(transactionNode(commands, nodes), commands)
+}
+
+/** The one node a transaction runs on; throws CROSSSLOT or EXECABORT when there is none. */
+export function transactionNode(commands: string[][], nodes: number): number {
   let target: number | undefined
   for (const args of commands) {
     const name = (args[0] ?? '').toUpperCase()
@@ -241,5 +246,5 @@ export async function runTransaction(
       target = owner
     }
   }
-  return client.run(target ?? 0, commands)
+  return target ?? 0
 }

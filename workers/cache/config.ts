@@ -15,6 +15,7 @@ import type { Outcome } from './commands'
 import type { EvictionPolicyName } from './eviction'
 import type { NodeStats } from './keyspace'
 import type { NodeConfig } from './object'
+import type { BackingSettings } from './through'
 
 export const CACHE_KIND = 'cache'
 export const CONFIG_CACHE_MS = 5_000
@@ -25,6 +26,7 @@ export interface CacheConfig {
   policy: EvictionPolicyName
   persistent: boolean
   incarnation: number
+  backing?: BackingSettings | undefined
 }
 
 export const DEFAULT_CONFIG: CacheConfig = { ...CACHE_DEFAULTS, incarnation: 0 }
@@ -47,7 +49,7 @@ export async function configOf(env: Env, tenant: string, name: string): Promise<
 }
 
 export function viewOf(resource: Resource<CacheConfig>) {
-  const { nodes, maxmemory, policy, persistent } = resource.config
+  const { nodes, maxmemory, policy, persistent, backing } = resource.config
   return {
     name: resource.name,
     version: resource.version,
@@ -57,12 +59,28 @@ export function viewOf(resource: Resource<CacheConfig>) {
     maxmemory,
     policy,
     persistent,
+    // Credentials (auth tokens, header values) are never shown back.
+    ...(backing
+      ? {
+          backing: {
+            source: {
+              kind: backing.source.kind,
+              url: backing.source.url,
+              ...(backing.source.kind === 'libsql' ? { table: backing.source.table } : {}),
+            },
+            readThrough: backing.readThrough,
+            readTtlSeconds: backing.readTtlSeconds,
+            write: backing.write,
+          },
+        }
+      : {}),
   }
 }
 
 export function nodeConfig(config: CacheConfig, index: number): NodeConfig {
-  const { incarnation, nodes, maxmemory, policy, persistent } = config
-  return { incarnation, nodes, index, maxmemory, policy, persistent }
+  const { incarnation, nodes, maxmemory, policy, persistent, backing } = config
+  const writeBehind = backing?.write === 'behind' ? backing.source : undefined
+  return { incarnation, nodes, index, maxmemory, policy, persistent, ...(writeBehind ? { writeBehind } : {}) }
 }
 
 /** Reaches the nodes of one tenant's cache; a failed call is retried once on a fresh stub. */

@@ -2,8 +2,8 @@
  * Eviction structures of a cache node: which key goes when memory is over budget.
  *
  * - `LruEviction` (`lru`, `volatile-lru`): exact least-recently-used order kept in two
- *   insertion-ordered Maps (keys with a TTL, keys without); an access moves the key to the
- *   end. `victim()` is the older of the two heads (`lru`) or the head of the TTL map only
+ *   doubly linked access lists (keys with a TTL, keys without); an access moves the key to
+ *   the end. `victim()` is the older of the two heads (`lru`) or the head of the TTL map only
  *   (`volatile-lru`, which Redis calls TTL-first: keys without a TTL are never evicted).
  *   O(1) per access, insert, removal and victim.
  * - `LfuEviction` (`lfu`): Redis's LFU. Each key has an 8-bit logarithmic counter that
@@ -11,7 +11,7 @@
  *   each access (so ~1M hits saturate it at 255 with logFactor 10); every `decayMs` every
  *   counter drops by one. The victim is the key with the lowest counter, the least recently
  *   used among equals: exact, not sampled. Keys sit in 256 buckets by counter, each an
- *   access-ordered Map: O(1) per access, O(256) per victim, O(keys) once per decay period
+ *   access-ordered linked list: O(1) per access, O(256) per victim, O(keys) once per decay period
  *   (buckets merge by access order).
  * - `NoEviction` (`noeviction`): never picks a victim, so writes over budget fail with OOM.
  *
@@ -44,47 +44,114 @@ export function createEviction(policy: EvictionPolicyName, random: () => number,
   }
 }
 
+interface AccessNode {
+  key: string
+  /** Access sequence number: larger is more recent. */
+  seq: number
+  prev: AccessNode | undefined
+  next: AccessNode | undefined
+}
+
+/**
+ * Keys in access order: a doubly linked list of nodes, oldest first, with no lookup of its
+ * own (the owner keeps key → node). O(1) append, unlink and head.
+ */
+class AccessList {
+  head: AccessNode | undefined
+  tail: AccessNode | undefined
+  size = 0
+
+  append(node: AccessNode): void {
+    node.prev = this.tail
+    node.next = undefined
+    if (this.tail) this.tail.next = node
+    else this.head = node
+    this.tail = node
+    this.size++
+  }
+
+  unlink(node: AccessNode): void {
+    if (node.prev) node.prev.next = node.next
+    else this.head = node.next
+    if (node.next) node.next.prev = node.prev
+    else this.tail = node.prev
+    node.prev = undefined
+    node.next = undefined
+    this.size--
+  }
+
+  clear(): void {
+    this.head = undefined
+    this.tail = undefined
+    this.size = 0
+  }
+
+  /** Moves every node of `other` into this list, keeping access order (a merge by seq). */
+  absorb(other: AccessList): void {
+    let a = this.head
+    let b = other.head
+    this.clear()
+    other.clear()
+    while (a || b) {
+      let taken: AccessNode
+      if (a && (!b || a.seq < b.seq)) {
+        taken = a
+        a = a.next
+      } else {
+        taken = b as AccessNode
+        b = (b as AccessNode).next
+      }
+      this.append(taken)
+    }
+  }
+}
+
 export class LruEviction implements Eviction {
-  /** key → access sequence number, in access order. */
-  private readonly volatileKeys = new Map<string, number>()
-  private readonly persistentKeys = new Map<string, number>()
+  private readonly nodes = new Map<string, AccessNode & { volatile: boolean }>()
+  private readonly volatileKeys = new AccessList()
+  private readonly persistentKeys = new AccessList()
   private sequence = 0
 
   constructor(private readonly volatileOnly: boolean) {}
 
   insert(key: string, volatile: boolean): void {
     this.remove(key)
-    ;(volatile ? this.volatileKeys : this.persistentKeys).set(key, this.sequence++)
+    const node = { key, seq: this.sequence++, prev: undefined, next: undefined, volatile }
+    this.nodes.set(key, node)
+    ;(volatile ? this.volatileKeys : this.persistentKeys).append(node)
   }
 
   touch(key: string): void {
-    const map = this.volatileKeys.has(key) ? this.volatileKeys : this.persistentKeys
-    if (!map.delete(key)) return
-    map.set(key, this.sequence++)
+    const node = this.nodes.get(key)
+    if (!node) return
+    const list = node.volatile ? this.volatileKeys : this.persistentKeys
+    node.seq = this.sequence++
+    if (list.tail === node) return
+    list.unlink(node)
+    list.append(node)
   }
 
   remove(key: string): void {
-    if (!this.volatileKeys.delete(key)) this.persistentKeys.delete(key)
+    const node = this.nodes.get(key)
+    if (!node) return
+    this.nodes.delete(key)
+    ;(node.volatile ? this.volatileKeys : this.persistentKeys).unlink(node)
   }
 
   victim(): string | undefined {
-    const volatileHead = first(this.volatileKeys)
-    if (this.volatileOnly) return volatileHead?.[0]
-    const persistentHead = first(this.persistentKeys)
-    if (!volatileHead) return persistentHead?.[0]
-    if (!persistentHead) return volatileHead[0]
-    return volatileHead[1] < persistentHead[1] ? volatileHead[0] : persistentHead[0]
+    const volatileHead = this.volatileKeys.head
+    if (this.volatileOnly) return volatileHead?.key
+    const persistentHead = this.persistentKeys.head
+    if (!volatileHead) return persistentHead?.key
+    if (!persistentHead) return volatileHead.key
+    return volatileHead.seq < persistentHead.seq ? volatileHead.key : persistentHead.key
   }
 
   clear(): void {
+    this.nodes.clear()
     this.volatileKeys.clear()
     this.persistentKeys.clear()
   }
-}
-
-function first(map: Map<string, number>): [string, number] | undefined {
-  const next = map.entries().next()
-  return next.done ? undefined : next.value
 }
 
 export const LFU_INIT_VAL = 5
@@ -92,9 +159,9 @@ export const LFU_LOG_FACTOR = 10
 const LFU_MAX = 255
 
 export class LfuEviction implements Eviction {
-  /** buckets[c]: keys whose counter is c, key → access sequence, in access order. */
-  private readonly buckets: Array<Map<string, number>> = Array.from({ length: LFU_MAX + 1 }, () => new Map())
-  private readonly counters = new Map<string, number>()
+  /** buckets[c]: keys whose counter is c, oldest access first. */
+  private readonly buckets: AccessList[] = Array.from({ length: LFU_MAX + 1 }, () => new AccessList())
+  private readonly nodes = new Map<string, AccessNode & { counter: number }>()
   private sequence = 0
   private lastDecay: number | undefined
 
@@ -103,51 +170,48 @@ export class LfuEviction implements Eviction {
     private readonly decayMs: number,
   ) {}
 
-  /** The key's counter now (for tests and INFO-style introspection). */
+  /** The key's counter now (for tests and introspection). */
   counter(key: string): number | undefined {
-    return this.counters.get(key)
+    return this.nodes.get(key)?.counter
   }
 
   insert(key: string, _volatile: boolean, now: number): void {
-    this.decay(now)
-    const existing = this.counters.get(key)
-    if (existing !== undefined) {
+    if (this.nodes.has(key)) {
       this.touch(key, now)
       return
     }
-    this.counters.set(key, LFU_INIT_VAL)
-    this.buckets[LFU_INIT_VAL]?.set(key, this.sequence++)
+    this.decay(now)
+    const node = { key, seq: this.sequence++, prev: undefined, next: undefined, counter: LFU_INIT_VAL }
+    this.nodes.set(key, node)
+    this.buckets[LFU_INIT_VAL]?.append(node)
   }
 
   touch(key: string, now: number): void {
     this.decay(now)
-    const counter = this.counters.get(key)
-    if (counter === undefined) return
-    this.buckets[counter]?.delete(key)
-    const grown = this.increment(counter)
-    this.counters.set(key, grown)
-    this.buckets[grown]?.set(key, this.sequence++)
+    const node = this.nodes.get(key)
+    if (!node) return
+    this.buckets[node.counter]?.unlink(node)
+    node.counter = this.increment(node.counter)
+    node.seq = this.sequence++
+    this.buckets[node.counter]?.append(node)
   }
 
   remove(key: string): void {
-    const counter = this.counters.get(key)
-    if (counter === undefined) return
-    this.counters.delete(key)
-    this.buckets[counter]?.delete(key)
+    const node = this.nodes.get(key)
+    if (!node) return
+    this.nodes.delete(key)
+    this.buckets[node.counter]?.unlink(node)
   }
 
   victim(now: number): string | undefined {
     this.decay(now)
-    for (const bucket of this.buckets) {
-      const head = bucket.keys().next()
-      if (!head.done) return head.value
-    }
+    for (const bucket of this.buckets) if (bucket.head) return bucket.head.key
     return undefined
   }
 
   clear(): void {
     for (const bucket of this.buckets) bucket.clear()
-    this.counters.clear()
+    this.nodes.clear()
   }
 
   /** Redis's LFULogIncr: logarithmic growth, saturating at 255. */
@@ -167,32 +231,12 @@ export class LfuEviction implements Eviction {
     if (periods <= 0) return
     this.lastDecay += periods * this.decayMs
     for (let counter = 1; counter <= LFU_MAX; counter++) {
-      const source = this.buckets[counter]
-      if (!source || source.size === 0) continue
+      const source = this.buckets[counter] as AccessList
+      if (source.size === 0) continue
       const target = Math.max(0, counter - periods)
-      this.buckets[target] = mergeByAccess(this.buckets[target] ?? new Map(), source)
-      this.buckets[counter] = new Map()
-      for (const key of source.keys()) this.counters.set(key, target)
-    }
-  }
-}
-
-/** Two access-ordered maps merged into one, still in access order. */
-function mergeByAccess(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
-  if (a.size === 0) return b
-  const merged = new Map<string, number>()
-  const left = a.entries()
-  const right = b.entries()
-  let x = left.next()
-  let y = right.next()
-  for (;;) {
-    if (x.done && y.done) return merged
-    if (!x.done && (y.done || x.value[1] < y.value[1])) {
-      merged.set(x.value[0], x.value[1])
-      x = left.next()
-    } else if (!y.done) {
-      merged.set(y.value[0], y.value[1])
-      y = right.next()
+      for (let node = source.head; node; node = node.next)
+        (node as AccessNode & { counter: number }).counter = target
+      ;(this.buckets[target] as AccessList).absorb(source)
     }
   }
 }

@@ -107,6 +107,8 @@ function isEmpty(value: Value): boolean {
 export class Keyspace {
   readonly entries = new Map<string, Entry>()
   readonly dirty = new Set<string>()
+  /** Keys written or deleted by commands (not by eviction, expiry or FLUSHDB): what a backing store must learn. */
+  readonly written = new Set<string>()
   usedMemory = 0
   maxmemory: number
   policy: EvictionPolicyName
@@ -187,6 +189,7 @@ export class Keyspace {
     this.eviction.insert(key, expiresAt !== undefined, now)
     this.schedule(key, entry)
     this.dirty.add(key)
+    this.written.add(key)
     return entry
   }
 
@@ -200,6 +203,7 @@ export class Keyspace {
     this.usedMemory += size - entry.size
     entry.size = size
     this.dirty.add(key)
+    this.written.add(key)
   }
 
   setExpiry(key: string, entry: Entry, expiresAt: number | undefined, now: number): void {
@@ -211,13 +215,15 @@ export class Keyspace {
     this.dirty.add(key)
   }
 
-  delete(key: string): boolean {
+  /** Deletes `key`; `byCommand: false` for evictions and expiry, which a backing store never sees. */
+  delete(key: string, byCommand = true): boolean {
     const entry = this.entries.get(key)
     if (!entry) return false
     this.entries.delete(key)
     this.usedMemory -= entry.size
     this.eviction.remove(key)
     this.dirty.add(key)
+    if (byCommand) this.written.add(key)
     return true
   }
 
@@ -226,7 +232,7 @@ export class Keyspace {
     while (this.usedMemory > this.maxmemory) {
       const victim = this.eviction.victim(now)
       if (victim === undefined) return false
-      this.delete(victim)
+      this.delete(victim, false)
       this.stats.evictions++
     }
     return true
@@ -303,7 +309,7 @@ export class Keyspace {
   }
 
   private expire(key: string): void {
-    if (this.delete(key)) this.stats.expired++
+    if (this.delete(key, false)) this.stats.expired++
   }
 
   private schedule(key: string, entry: Entry): void {

@@ -44,6 +44,7 @@ export class LocalCluster implements NodeClient {
     if (!ks || !leases) throw new RangeError(`no node ${node}`)
     const outcomes = executeAll(newContext(ks, leases, this.now(), this.random), commands)
     ks.dirty.clear()
+    ks.written.clear()
     return outcomes
   }
 

@@ -11,12 +11,22 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
+import { type BackingConfig, backingSource } from './backing'
 import { nodeOf } from './cluster'
 import { executeAll, newContext, type Outcome } from './commands'
 import { Leases } from './commands/leases'
 import type { EvictionPolicyName } from './eviction'
 import { Keyspace, type NodeStats } from './keyspace'
 import { createSnapshotTables, loadAll, saveDirty } from './snapshot'
+import {
+  changesOf,
+  createPendingTable,
+  dueBatch,
+  markFailed,
+  markFlushed,
+  nextFlush,
+  recordWrites,
+} from './write-behind'
 
 declare global {
   namespace Cloudflare {
@@ -34,6 +44,8 @@ export interface NodeConfig {
   maxmemory: number
   policy: EvictionPolicyName
   persistent: boolean
+  /** Write-behind: string changes queue in SQLite and flush to this source from the alarm. */
+  writeBehind?: BackingConfig | undefined
 }
 
 const SCHEMA_VERSION = 1
@@ -55,6 +67,7 @@ export class CacheNode extends DurableObject<Env> {
         'CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL, config TEXT)',
       )
       createSnapshotTables(this.sql)
+      createPendingTable(this.sql)
       const meta = this.sql.exec<{ config: string | null }>('SELECT config FROM meta').toArray()[0]
       if (!meta)
         this.sql.exec('INSERT INTO meta (id, schema_version, config) VALUES (1, ?, NULL)', SCHEMA_VERSION)
@@ -62,6 +75,7 @@ export class CacheNode extends DurableObject<Env> {
         this.config = JSON.parse(meta.config) as NodeConfig
         this.ks.configure(this.config.maxmemory, this.config.policy, Date.now())
         if (this.config.persistent) loadAll(this.sql, this.ks, Date.now())
+        this.ks.written.clear()
       }
       this.alarmAt = await ctx.storage.getAlarm()
     })
@@ -73,6 +87,8 @@ export class CacheNode extends DurableObject<Env> {
     const outcomes = this.ctx.storage.transactionSync(() => {
       this.adopt(config, now)
       const results = executeAll(newContext(this.ks, this.leases, now, Math.random), commands)
+      if (config.writeBehind) recordWrites(this.sql, this.ks, now)
+      this.ks.written.clear()
       this.persist()
       return results
     })
@@ -88,12 +104,23 @@ export class CacheNode extends DurableObject<Env> {
     return this.ks.snapshot()
   }
 
+  /** Active expiry, then one write-behind batch; re-arms for whatever is due next. */
   override async alarm(): Promise<void> {
     this.alarmAt = null
     this.ctx.storage.transactionSync(() => {
       this.ks.expireDue(Date.now(), EXPIRE_BATCH)
       this.persist()
     })
+    const target = this.config?.writeBehind
+    const rows = target ? dueBatch(this.sql, Date.now()) : []
+    if (target && rows.length > 0) {
+      try {
+        await backingSource(target).write(changesOf(rows))
+        markFlushed(this.sql, rows)
+      } catch {
+        markFailed(this.sql, rows, Date.now(), Math.random)
+      }
+    }
     this.armAlarm()
   }
 
@@ -122,7 +149,9 @@ export class CacheNode extends DurableObject<Env> {
   }
 
   private armAlarm(): void {
-    const next = this.ks.nextExpiry()
+    const expiry = this.ks.nextExpiry()
+    const flush = this.config?.writeBehind ? nextFlush(this.sql) : undefined
+    const next = expiry === undefined ? flush : flush === undefined ? expiry : Math.min(expiry, flush)
     if (next === undefined || (this.alarmAt !== null && this.alarmAt <= next)) return
     this.alarmAt = next
     void this.ctx.storage.setAlarm(next)

@@ -16,9 +16,11 @@ import { type AuthEnv, authenticate } from '../platform/auth/middleware'
 import { hasScope } from '../platform/auth/token'
 import { asAppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
-import { runPipeline, runTransaction } from './cluster'
+import { backingSource } from './backing'
+import { runPipeline, runTransaction, transactionNode } from './cluster'
 import { COMMANDS, type Outcome, RedisError } from './commands'
 import { configOf, nodeClient } from './config'
+import { readThrough, writeThrough } from './through'
 import { encodeOutcome, toArgs, wantsBase64 } from './wire'
 
 type Ctx = Context<AuthEnv, '/:name'>
@@ -81,9 +83,22 @@ async function serve(c: Ctx, mode: 'single' | 'pipeline' | 'transaction'): Promi
     const config = await configOf(c.env, tenant, name)
     const client = nodeClient(c.env, tenant, name, config)
     const base64 = wantsBase64(c.req.header('upstash-encoding'))
+    const backing = config.backing
+    const source = backing ? backingSource(backing.source) : undefined
+    if (mode === 'transaction') transactionNode(commands, config.nodes)
+    if (source && backing?.write === 'through') {
+      try {
+        await writeThrough(source, commands)
+      } catch (error) {
+        throw new WireError(400, `ERR backing source refused the write: ${String(error).slice(0, 200)}`)
+      }
+    }
     let outcomes: Outcome[]
     if (mode === 'transaction') outcomes = await runTransaction(client, config.nodes, commands)
     else outcomes = await runPipeline(client, config.nodes, commands)
+    if (source && backing?.readThrough) {
+      outcomes = await readThrough(source, client, config.nodes, backing.readTtlSeconds, commands, outcomes)
+    }
     const encoded = outcomes.map((outcome) => encodeOutcome(outcome, base64))
     if (mode !== 'single') return c.json(encoded)
     const [only] = encoded as [Outcome]
