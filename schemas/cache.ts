@@ -70,6 +70,37 @@ export const BackingSettings = v.strictObject({
   write: v.optional(v.picklist(['none', 'through', 'behind']), 'none'),
 })
 
+/** Hot-key read replication: reads of a hot key spread over `replicas` nodes. */
+export const ReplicationSettings = v.strictObject({
+  replicas: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(1),
+    v.maxValue(8),
+    v.description('Owner plus read replicas'),
+  ),
+  hotReadsPerSecond: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(1_000_000),
+      v.description('Reads per second per isolate that make a key hot'),
+    ),
+    50,
+  ),
+  copyTtlMs: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(10),
+      v.maxValue(60_000),
+      v.description('Longest a replica copy is served (its staleness bound)'),
+    ),
+    1_000,
+  ),
+})
+
 export const CacheSettings = v.strictObject({
   nodes: v.optional(
     v.pipe(
@@ -100,6 +131,7 @@ export const CacheSettings = v.strictObject({
     CACHE_DEFAULTS.persistent,
   ),
   backing: v.optional(BackingSettings),
+  replication: v.optional(ReplicationSettings),
 })
 
 export const CacheView = v.object({
@@ -108,6 +140,9 @@ export const CacheView = v.object({
   maxmemory: v.number(),
   policy: v.picklist(POLICIES),
   persistent: v.boolean(),
+  replication: v.optional(
+    v.object({ replicas: v.number(), hotReadsPerSecond: v.number(), copyTtlMs: v.number() }),
+  ),
   backing: v.optional(
     v.object({
       source: v.object({

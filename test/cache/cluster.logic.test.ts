@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { nodeOf, runPipeline, runTransaction, slotKey } from '../../workers/cache/cluster'
+import { runPipeline, runTransaction } from '../../workers/cache/cluster'
 import { RedisError } from '../../workers/cache/commands'
 import { globToRegExp } from '../../workers/cache/glob'
 import { LocalCluster } from '../../workers/cache/local-cluster'
+import { nodeOf, slotKey } from '../../workers/cache/placement'
 
 describe('placement on the ring', () => {
   it('hash tags: the first non-empty {…} is the slot key', () => {

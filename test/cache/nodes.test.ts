@@ -1,6 +1,6 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { nodeOf } from '../../workers/cache/cluster'
+import { nodeOf, replicaNodes } from '../../workers/cache/placement'
 import { call } from '../helpers'
 import { cacheTester, nodeStub } from './support'
 
@@ -177,5 +177,35 @@ describe('stampede protection', () => {
     const values = await Promise.all(Array.from({ length: 200 }, fetchThroughCache))
     expect(recomputes).toBe(1)
     expect(new Set(values)).toEqual(new Set(['computed']))
+  })
+})
+
+describe('hot-key replication', () => {
+  it('reads of a hot key spread over R nodes holding read-only copies; writes drop them', async () => {
+    const t = await cacheTester()
+    const created = await t.configure({
+      nodes: 4,
+      replication: { replicas: 3, hotReadsPerSecond: 1, copyTtlMs: 60_000 },
+    })
+    expect(created.body).toMatchObject({
+      replication: { replicas: 3, hotReadsPerSecond: 1, copyTtlMs: 60_000 },
+    })
+    await t.r('SET', 'hot', 'v1')
+    for (let i = 0; i < 24; i++) expect(await t.r('GET', 'hot')).toBe('v1')
+    const [, ...replicas] = replicaNodes('hot', 4, 3)
+    const copies = await Promise.all(
+      replicas.map((node) =>
+        runInDurableObject(nodeStub(t.tenant, t.cache, node), (instance) => instance.readCopy('hot')),
+      ),
+    )
+    expect(copies.filter((copy) => copy === 'v1').length).toBeGreaterThan(0)
+    await t.r('SET', 'hot', 'v2')
+    for (const node of replicas) {
+      expect(
+        await runInDurableObject(nodeStub(t.tenant, t.cache, node), (instance) => instance.readCopy('hot')),
+      ).toBeNull()
+    }
+    for (let i = 0; i < 12; i++) expect(await t.r('GET', 'hot')).toBe('v2')
+    expect(await t.r('DBSIZE')).toBe(1)
   })
 })

@@ -23,6 +23,17 @@ describe('the Upstash REST wire', () => {
     expect(await t.r('GET', 'k')).toBe('v')
   })
 
+  it('takes the body whatever its content type (curl -d sends a form type)', async () => {
+    const t = await cacheTester()
+    const response = await call(`/v1/cache/${t.cache}`, {
+      token: t.token,
+      body: '["SET","k","v"]',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    expect(response).toMatchObject({ status: 200, body: { result: 'OK' } })
+    expect(await t.r('GET', 'k')).toBe('v')
+  })
+
   it('numbers and booleans in a command are their text, as the client sends them', async () => {
     const t = await cacheTester()
     expect(await t.r('SET', 'n', 1.5)).toBe('OK')

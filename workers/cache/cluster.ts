@@ -15,43 +15,30 @@
  * - SCAN walks node 0, 1, … in each node's hash order; the cursor is node·2^32 + position.
  * Costs: one ring lookup (O(log(N·vnodes))) per key; one node call per node per segment.
  */
-import { ConsistentHashRing } from '../platform/hashing'
 import { CROSSSLOT, keysOf, lookupCommand, type Outcome, RedisError, type Reply } from './commands'
+import { dropCopies, replicatedGet } from './hot-keys'
 import type { NodeStats } from './keyspace'
+import { nodeOf } from './placement'
 
 export interface NodeClient {
   /** Runs commands on node `node` in order, as one synchronous batch. */
   run(node: number, commands: string[][]): Promise<Outcome[]>
   stats(node: number): Promise<NodeStats>
+  /** A replica's copy of a hot key (hot-keys.ts), or null. */
+  readCopy(node: number, key: string): Promise<string | null>
+  /** Stores (or, with null, drops) a replica's copy until `expiresAt`. */
+  storeCopy(node: number, key: string, value: string | null, expiresAt: number): Promise<void>
 }
 
-const rings = new Map<number, ConsistentHashRing>()
-
-export function nodeId(index: number): string {
-  return `node-${index}`
-}
-
-/** The ring of a cache of `nodes` nodes (shared per isolate; rings are immutable once built). */
-export function ringOf(nodes: number): ConsistentHashRing {
-  let ring = rings.get(nodes)
-  if (!ring) {
-    ring = new ConsistentHashRing(Array.from({ length: nodes }, (_, i) => nodeId(i)))
-    rings.set(nodes, ring)
-  }
-  return ring
-}
-
-/** Redis Cluster's hash tag: `{user1}:a` and `{user1}:b` share the slot key `user1`. */
-export function slotKey(key: string): string {
-  const open = key.indexOf('{')
-  if (open < 0) return key
-  const close = key.indexOf('}', open + 1)
-  return close > open + 1 ? key.slice(open + 1, close) : key
-}
-
-export function nodeOf(key: string, nodes: number): number {
-  const owner = ringOf(nodes).nodeFor(slotKey(key))
-  return owner === undefined ? 0 : Number(owner.slice('node-'.length))
+/** Hot-key read replication for a request (hot-keys.ts); absent or replicas 1: off. */
+export interface Replication {
+  replicas: number
+  ttlMs: number
+  /** Counts a read of the key and says whether it is hot. */
+  observe: (key: string) => boolean
+  isHot: (key: string) => boolean
+  random: () => number
+  now: () => number
 }
 
 const CLUSTER_WIDE = new Set(['PING', 'ECHO', 'DBSIZE', 'FLUSHDB', 'SCAN', 'INFO'])
@@ -64,8 +51,12 @@ function error(message: string): Outcome {
 }
 
 /** How one command runs: on one node, or as its own step across nodes. */
-export function plan(args: string[], nodes: number): Step {
+export function plan(args: string[], nodes: number, replication?: Replication): Step {
   const name = (args[0] ?? '').toUpperCase()
+  if (replication && replication.replicas > 1 && name === 'GET' && args.length === 2) {
+    const key = args[1] as string
+    if (replication.observe(key)) return { run: (client) => replicatedGet(client, nodes, key, replication) }
+  }
   if (name === 'INFO') return { run: (client) => info(client, nodes) }
   let spec: ReturnType<typeof lookupCommand>['spec']
   try {
@@ -81,6 +72,24 @@ export function plan(args: string[], nodes: number): Step {
   const keys = keysOf(spec, args)
   const owners = keys.map((key) => nodeOf(key, nodes))
   const first = owners[0] ?? 0
+  if (
+    replication &&
+    replication.replicas > 1 &&
+    (spec.write || spec.grows) &&
+    keys.some((key) => replication.isHot(key))
+  ) {
+    return {
+      run: async (client) => {
+        const outcome = owners.every((owner) => owner === first)
+          ? ((await client.run(first, [args]))[0] as Outcome)
+          : FAN_OUT.has(name)
+            ? await fanOut(client, name, args, owners)
+            : error(CROSSSLOT)
+        await dropCopies(client, nodes, keys, replication)
+        return outcome
+      },
+    }
+  }
   if (owners.every((owner) => owner === first)) return { node: first, args }
   if (!FAN_OUT.has(name)) return { run: async () => error(CROSSSLOT) }
   return { run: (client) => fanOut(client, name, args, owners) }
@@ -187,6 +196,7 @@ export async function runPipeline(
   client: NodeClient,
   nodes: number,
   commands: string[][],
+  replication?: Replication,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(commands.length)
   let batch = new Map<number, number[]>()
@@ -206,7 +216,7 @@ export async function runPipeline(
     )
   }
   for (let i = 0; i < commands.length; i++) {
-    const step = plan(commands[i] as string[], nodes)
+    const step = plan(commands[i] as string[], nodes, replication)
     if ('node' in step) {
       batch.set(step.node, [...(batch.get(step.node) ?? []), i])
       continue

@@ -10,9 +10,10 @@ import type { Env } from '../platform/env'
 import { IsolateCache } from '../platform/isolate-cache'
 import { findResource, type Resource } from '../platform/registry'
 import { objectStub } from '../platform/tenancy'
-import type { NodeClient } from './cluster'
+import type { NodeClient, Replication } from './cluster'
 import type { Outcome } from './commands'
 import type { EvictionPolicyName } from './eviction'
+import { HotKeys } from './hot-keys'
 import type { NodeStats } from './keyspace'
 import type { NodeConfig } from './object'
 import type { BackingSettings } from './through'
@@ -27,6 +28,13 @@ export interface CacheConfig {
   persistent: boolean
   incarnation: number
   backing?: BackingSettings | undefined
+  replication?: ReplicationSettings | undefined
+}
+
+export interface ReplicationSettings {
+  replicas: number
+  hotReadsPerSecond: number
+  copyTtlMs: number
 }
 
 export const DEFAULT_CONFIG: CacheConfig = { ...CACHE_DEFAULTS, incarnation: 0 }
@@ -49,7 +57,7 @@ export async function configOf(env: Env, tenant: string, name: string): Promise<
 }
 
 export function viewOf(resource: Resource<CacheConfig>) {
-  const { nodes, maxmemory, policy, persistent, backing } = resource.config
+  const { nodes, maxmemory, policy, persistent, backing, replication } = resource.config
   return {
     name: resource.name,
     version: resource.version,
@@ -59,6 +67,7 @@ export function viewOf(resource: Resource<CacheConfig>) {
     maxmemory,
     policy,
     persistent,
+    ...(replication ? { replication } : {}),
     // Credentials (auth tokens, header values) are never shown back.
     ...(backing
       ? {
@@ -83,6 +92,30 @@ export function nodeConfig(config: CacheConfig, index: number): NodeConfig {
   return { incarnation, nodes, index, maxmemory, policy, persistent, ...(writeBehind ? { writeBehind } : {}) }
 }
 
+const hotKeys = new Map<string, HotKeys>()
+
+/** This isolate's hot-key replication for one cache, or undefined when it is off. */
+export function replicationOf(tenant: string, name: string, config: CacheConfig): Replication | undefined {
+  const settings = config.replication
+  if (!settings || settings.replicas <= 1) return undefined
+  const id = `${cacheKey(tenant, name)}\u0000${settings.hotReadsPerSecond}`
+  let detector = hotKeys.get(id)
+  if (!detector) {
+    if (hotKeys.size >= 1_000) hotKeys.delete(hotKeys.keys().next().value as string)
+    detector = new HotKeys({ threshold: settings.hotReadsPerSecond })
+    hotKeys.set(id, detector)
+  }
+  const counter = detector
+  return {
+    replicas: Math.min(settings.replicas, config.nodes),
+    ttlMs: settings.copyTtlMs,
+    observe: (key) => counter.observe(key, Date.now()),
+    isHot: (key) => counter.isHot(key, Date.now()),
+    random: Math.random,
+    now: Date.now,
+  }
+}
+
 /** Reaches the nodes of one tenant's cache; a failed call is retried once on a fresh stub. */
 export function nodeClient(env: Env, tenant: string, name: string, config: CacheConfig): NodeClient {
   // The RPC stub's inferred type is too deep for the checker; this is its shape.
@@ -90,6 +123,8 @@ export function nodeClient(env: Env, tenant: string, name: string, config: Cache
     objectStub(env.CACHE_NODES, tenant, CACHE_KIND, name, index) as unknown as {
       run(config: NodeConfig, commands: string[][]): Promise<Outcome[]>
       stats(config: NodeConfig): Promise<NodeStats>
+      readCopy(key: string): Promise<string | null>
+      storeCopy(key: string, value: string | null, expiresAt: number): Promise<void>
     }
   async function twice<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -101,5 +136,7 @@ export function nodeClient(env: Env, tenant: string, name: string, config: Cache
   return {
     run: (index, commands) => twice(() => stub(index).run(nodeConfig(config, index), commands)),
     stats: (index) => twice(() => stub(index).stats(nodeConfig(config, index))),
+    readCopy: (index, key) => twice(() => stub(index).readCopy(key)),
+    storeCopy: (index, key, value, expiresAt) => twice(() => stub(index).storeCopy(key, value, expiresAt)),
   }
 }

@@ -17,6 +17,7 @@
  */
 import { hash32 } from '../platform/hashing'
 import { createEviction, type Eviction, type EvictionPolicyName } from './eviction'
+import { ExpiryHeap } from './expiry-heap'
 import { globToRegExp } from './glob'
 
 export type Value =
@@ -115,8 +116,8 @@ export class Keyspace {
   readonly stats = { hits: 0, misses: 0, evictions: 0, expired: 0 }
   private eviction: Eviction
   private readonly random: () => number
-  /** Min-heap of [physical expiry, key]; entries are checked against the key's current TTL. */
-  private heap: Array<[number, string]> = []
+  /** Physical expiry times; entries are checked against the key's current TTL. */
+  private readonly heap = new ExpiryHeap()
 
   constructor(options: KeyspaceOptions) {
     this.maxmemory = options.maxmemory
@@ -241,10 +242,10 @@ export class Keyspace {
   /** Active expiry: removes up to `budget` keys whose time has come; returns how many. */
   expireDue(now: number, budget = 1000): number {
     let removed = 0
-    while (removed < budget && this.heap.length > 0) {
-      const top = this.heap[0]
+    while (removed < budget) {
+      const top = this.heap.peek()
       if (!top || top[0] > now) break
-      this.pop()
+      this.heap.pop()
       const entry = this.entries.get(top[1])
       if (entry && (entry.staleUntil ?? entry.expiresAt) === top[0]) {
         this.expire(top[1])
@@ -256,14 +257,14 @@ export class Keyspace {
 
   /** When the next key expires (for the node's alarm). */
   nextExpiry(): number | undefined {
-    return this.heap[0]?.[0]
+    return this.heap.peek()?.[0]
   }
 
   flush(): void {
     for (const key of this.entries.keys()) this.dirty.add(key)
     this.entries.clear()
     this.eviction.clear()
-    this.heap = []
+    this.heap.reset()
     this.usedMemory = 0
   }
 
@@ -315,54 +316,14 @@ export class Keyspace {
   private schedule(key: string, entry: Entry): void {
     const at = entry.staleUntil ?? entry.expiresAt
     if (at === undefined) return
-    if (this.heap.length > 2 * this.entries.size + 1024) this.rebuildHeap()
-    this.heap.push([at, key])
-    let i = this.heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if ((this.heap[parent] as [number, string])[0] <= at) break
-      ;[this.heap[parent], this.heap[i]] = [
-        this.heap[i] as [number, string],
-        this.heap[parent] as [number, string],
-      ]
-      i = parent
+    if (this.heap.size > 2 * this.entries.size + 1024) {
+      const live: Array<[number, string]> = []
+      for (const [liveKey, liveEntry] of this.entries) {
+        const due = liveEntry.staleUntil ?? liveEntry.expiresAt
+        if (due !== undefined) live.push([due, liveKey])
+      }
+      this.heap.reset(live)
     }
-  }
-
-  private pop(): void {
-    const last = this.heap.pop()
-    if (!last || this.heap.length === 0) return
-    this.heap[0] = last
-    let i = 0
-    for (;;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let smallest = i
-      if (
-        left < this.heap.length &&
-        (this.heap[left] as [number, string])[0] < (this.heap[smallest] as [number, string])[0]
-      )
-        smallest = left
-      if (
-        right < this.heap.length &&
-        (this.heap[right] as [number, string])[0] < (this.heap[smallest] as [number, string])[0]
-      )
-        smallest = right
-      if (smallest === i) return
-      ;[this.heap[smallest], this.heap[i]] = [
-        this.heap[i] as [number, string],
-        this.heap[smallest] as [number, string],
-      ]
-      i = smallest
-    }
-  }
-
-  private rebuildHeap(): void {
-    const live: Array<[number, string]> = []
-    for (const [key, entry] of this.entries) {
-      const at = entry.staleUntil ?? entry.expiresAt
-      if (at !== undefined) live.push([at, key])
-    }
-    this.heap = live.sort((a, b) => a[0] - b[0])
+    this.heap.push(at, key)
   }
 }

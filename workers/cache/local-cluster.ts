@@ -7,6 +7,7 @@ import type { NodeClient } from './cluster'
 import { executeAll, newContext, type Outcome } from './commands'
 import { Leases } from './commands/leases'
 import type { EvictionPolicyName } from './eviction'
+import { ReplicaCopies } from './hot-keys'
 import { Keyspace, type NodeStats } from './keyspace'
 
 export interface LocalClusterOptions {
@@ -20,6 +21,7 @@ export interface LocalClusterOptions {
 export class LocalCluster implements NodeClient {
   readonly keyspaces: Keyspace[]
   readonly leases: Leases[]
+  readonly copies: ReplicaCopies[]
   private readonly now: () => number
   private readonly random: () => number
 
@@ -36,6 +38,15 @@ export class LocalCluster implements NodeClient {
         }),
     )
     this.leases = this.keyspaces.map(() => new Leases())
+    this.copies = this.keyspaces.map(() => new ReplicaCopies())
+  }
+
+  async readCopy(node: number, key: string): Promise<string | null> {
+    return this.copies[node]?.read(key, this.now()) ?? null
+  }
+
+  async storeCopy(node: number, key: string, value: string | null, expiresAt: number): Promise<void> {
+    this.copies[node]?.store(key, value, expiresAt)
   }
 
   async run(node: number, commands: string[][]): Promise<Outcome[]> {

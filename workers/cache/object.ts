@@ -12,11 +12,12 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { type BackingConfig, backingSource } from './backing'
-import { nodeOf } from './cluster'
 import { executeAll, newContext, type Outcome } from './commands'
 import { Leases } from './commands/leases'
 import type { EvictionPolicyName } from './eviction'
+import { ReplicaCopies } from './hot-keys'
 import { Keyspace, type NodeStats } from './keyspace'
+import { nodeOf } from './placement'
 import { createSnapshotTables, loadAll, saveDirty } from './snapshot'
 import {
   changesOf,
@@ -56,6 +57,7 @@ export class CacheNode extends DurableObject<Env> {
   private readonly sql: SqlStorage
   private readonly ks = new Keyspace({ maxmemory: 64 * 1024 * 1024, policy: 'lru', random: Math.random })
   private readonly leases = new Leases()
+  private readonly copies = new ReplicaCopies()
   private config: NodeConfig | undefined
   private alarmAt: number | null = null
 
@@ -96,6 +98,15 @@ export class CacheNode extends DurableObject<Env> {
     return outcomes
   }
 
+  /** Hot-key replication: this node's read-only copy of another node's key. */
+  readCopy(key: string): string | null {
+    return this.copies.read(key, Date.now())
+  }
+
+  storeCopy(key: string, value: string | null, expiresAt: number): void {
+    this.copies.store(key, value, expiresAt)
+  }
+
   stats(config: NodeConfig): NodeStats {
     this.ctx.storage.transactionSync(() => {
       this.adopt(config, Date.now())
@@ -127,6 +138,7 @@ export class CacheNode extends DurableObject<Env> {
   private adopt(config: NodeConfig, now: number): void {
     const current = this.config
     if (current && JSON.stringify(current) === JSON.stringify(config)) return
+    this.copies.clear()
     if (current && current.incarnation !== config.incarnation) {
       this.ks.flush()
       this.leases.clear()

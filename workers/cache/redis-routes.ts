@@ -19,7 +19,7 @@ import { describe } from '../platform/openapi'
 import { backingSource } from './backing'
 import { runPipeline, runTransaction, transactionNode } from './cluster'
 import { COMMANDS, type Outcome, RedisError } from './commands'
-import { configOf, nodeClient } from './config'
+import { configOf, nodeClient, replicationOf } from './config'
 import { readThrough, writeThrough } from './through'
 import { encodeOutcome, toArgs, wantsBase64 } from './wire'
 
@@ -95,7 +95,7 @@ async function serve(c: Ctx, mode: 'single' | 'pipeline' | 'transaction'): Promi
     }
     let outcomes: Outcome[]
     if (mode === 'transaction') outcomes = await runTransaction(client, config.nodes, commands)
-    else outcomes = await runPipeline(client, config.nodes, commands)
+    else outcomes = await runPipeline(client, config.nodes, commands, replicationOf(tenant, name, config))
     if (source && backing?.readThrough) {
       outcomes = await readThrough(source, client, config.nodes, backing.readTtlSeconds, commands, outcomes)
     }

@@ -9,8 +9,9 @@
  * mirrored by write-through; use write-behind to capture every string change.
  */
 import type { BackingConfig, BackingSource, Change } from './backing'
-import { type NodeClient, nodeOf } from './cluster'
+import type { NodeClient } from './cluster'
 import type { Outcome } from './commands'
+import { nodeOf } from './placement'
 
 export interface BackingSettings {
   source: BackingConfig
