@@ -127,3 +127,14 @@ export function parseExpiryOption(
   }
   return 0
 }
+
+/** HDEL, SREM, ZREM: removes members from the collection under `args[0]`; the count removed. */
+export function removeMembers(ctx: Context, args: string[], type: 'hash' | 'set' | 'zset'): Reply {
+  const key = args[0] as string
+  const entry = typed(ctx.ks.write(key, ctx.now), type)
+  if (!entry) return 0
+  let removed = 0
+  for (const member of args.slice(1)) if (entry.value.data.delete(member)) removed++
+  ctx.ks.changed(key, entry)
+  return removed
+}

@@ -12,6 +12,7 @@ import {
   parseInteger,
   RedisError,
   type Reply,
+  removeMembers,
   typed,
 } from './args'
 
@@ -51,15 +52,7 @@ export function hlen(ctx: Context, args: string[]): Reply {
   return typed(ctx.ks.read(args[0] as string, ctx.now), 'hash')?.value.data.size ?? 0
 }
 
-export function hdel(ctx: Context, args: string[]): Reply {
-  const key = args[0] as string
-  const entry = typed(ctx.ks.write(key, ctx.now), 'hash')
-  if (!entry) return 0
-  let removed = 0
-  for (const field of args.slice(1)) if (entry.value.data.delete(field)) removed++
-  ctx.ks.changed(key, entry)
-  return removed
-}
+export const hdel = (ctx: Context, args: string[]) => removeMembers(ctx, args, 'hash')
 
 export function hincrby(ctx: Context, args: string[]): Reply {
   const [key, field, raw] = args as [string, string, string]

@@ -13,6 +13,7 @@ import {
   parseInteger,
   RedisError,
   type Reply,
+  removeMembers,
   SYNTAX,
   typed,
 } from './args'
@@ -27,15 +28,7 @@ export function sadd(ctx: Context, args: string[]): Reply {
   return entry.value.data.size - before
 }
 
-export function srem(ctx: Context, args: string[]): Reply {
-  const key = args[0] as string
-  const entry = typed(ctx.ks.write(key, ctx.now), 'set')
-  if (!entry) return 0
-  let removed = 0
-  for (const member of args.slice(1)) if (entry.value.data.delete(member)) removed++
-  ctx.ks.changed(key, entry)
-  return removed
-}
+export const srem = (ctx: Context, args: string[]) => removeMembers(ctx, args, 'set')
 
 export function smembers(ctx: Context, args: string[]): Reply {
   return [...(typed(ctx.ks.read(args[0] as string, ctx.now), 'set')?.value.data ?? [])]
@@ -159,15 +152,7 @@ export function zrank(ctx: Context, args: string[]): Reply {
   return option ? [rank, formatDouble(score)] : rank
 }
 
-export function zrem(ctx: Context, args: string[]): Reply {
-  const key = args[0] as string
-  const entry = typed(ctx.ks.write(key, ctx.now), 'zset')
-  if (!entry) return 0
-  let removed = 0
-  for (const member of args.slice(1)) if (entry.value.data.delete(member)) removed++
-  ctx.ks.changed(key, entry)
-  return removed
-}
+export const zrem = (ctx: Context, args: string[]) => removeMembers(ctx, args, 'zset')
 
 export function zincrby(ctx: Context, args: string[]): Reply {
   const [key, raw, member] = args as [string, string, string]
