@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { runPipeline, runTransaction } from '../../workers/cache/cluster'
+import { runPipeline, runTransaction, skippingUnreachable } from '../../workers/cache/cluster'
 import { RedisError } from '../../workers/cache/commands'
 import { globToRegExp } from '../../workers/cache/glob'
 import { LocalCluster } from '../../workers/cache/local-cluster'
@@ -90,6 +90,47 @@ describe('pipelines and transactions', () => {
       'EXECABORT Transaction discarded because of previous errors.',
     )
     expect(cluster.keyspaces.every((ks) => ks.entries.size === 0)).toBe(true)
+  })
+})
+
+describe('an unreachable node', () => {
+  it('is skipped for reads (misses) and answers TRYAGAIN for other commands; it is repopulated by writes', async () => {
+    const cluster = new LocalCluster({ nodes: 3 })
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`)
+    await runPipeline(cluster, 3, [['MSET', ...keys.flatMap((k) => [k, 'v'])]])
+    const down = new Set([1])
+    const flaky = skippingUnreachable({
+      ...cluster,
+      run: (node, commands) =>
+        down.has(node) ? Promise.reject(new Error('gone')) : cluster.run(node, commands),
+      stats: (node) => cluster.stats(node),
+      readCopy: (node, key) => cluster.readCopy(node, key),
+      storeCopy: (node, key, value, at) => cluster.storeCopy(node, key, value, at),
+    })
+    const onDown = keys.filter((k) => nodeOf(k, 3) === 1)
+    const onUp = keys.filter((k) => nodeOf(k, 3) !== 1)
+    const [mget] = await runPipeline(flaky, 3, [['MGET', ...keys]])
+    expect((mget as { result: Array<string | null> }).result).toEqual(
+      keys.map((k) => (nodeOf(k, 3) === 1 ? null : 'v')),
+    )
+    expect(
+      await runPipeline(flaky, 3, [
+        ['GET', onDown[0] as string],
+        ['GET', onUp[0] as string],
+        ['INCR', onDown[0] as string],
+      ]),
+    ).toEqual([
+      { result: null },
+      { result: 'v' },
+      { error: 'TRYAGAIN node 1 is unreachable; the command may not have run' },
+    ])
+    down.clear()
+    expect(
+      await runPipeline(flaky, 3, [
+        ['SET', onDown[0] as string, 'again'],
+        ['GET', onDown[0] as string],
+      ]),
+    ).toEqual([{ result: 'OK' }, { result: 'again' }])
   })
 })
 

@@ -191,6 +191,29 @@ async function info(client: NodeClient, nodes: number): Promise<Outcome> {
   return { result: `${lines.join('\r\n')}\r\n` }
 }
 
+/**
+ * A client over which a node that cannot be reached (after the client's own retry) is
+ * skipped for reads, GET and MGET answering misses as a cache may, while every other
+ * command answers TRYAGAIN; the node is repopulated by later writes once it is back.
+ */
+export function skippingUnreachable(client: NodeClient): NodeClient {
+  return {
+    ...client,
+    async run(node, commands) {
+      try {
+        return await client.run(node, commands)
+      } catch {
+        return commands.map(([name, ...args]) => {
+          const command = name?.toUpperCase()
+          if (command === 'GET') return { result: null }
+          if (command === 'MGET') return { result: args.map(() => null) }
+          return error(`TRYAGAIN node ${node} is unreachable; the command may not have run`)
+        })
+      }
+    },
+  }
+}
+
 /** A pipeline: in order per node, parallel across nodes, multi-node commands as barriers. */
 export async function runPipeline(
   client: NodeClient,

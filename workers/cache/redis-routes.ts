@@ -17,7 +17,7 @@ import { hasScope } from '../platform/auth/token'
 import { asAppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { backingSource } from './backing'
-import { runPipeline, runTransaction, transactionNode } from './cluster'
+import { runPipeline, runTransaction, skippingUnreachable, transactionNode } from './cluster'
 import { COMMANDS, type Outcome, RedisError } from './commands'
 import { configOf, nodeClient, replicationOf } from './config'
 import { readThrough, writeThrough } from './through'
@@ -81,7 +81,7 @@ async function serve(c: Ctx, mode: 'single' | 'pipeline' | 'transaction'): Promi
     if (!v.is(ResourceName, name)) throw new WireError(400, 'ERR invalid cache name')
     const tenant = principal.tenant
     const config = await configOf(c.env, tenant, name)
-    const client = nodeClient(c.env, tenant, name, config)
+    const client = skippingUnreachable(nodeClient(c.env, tenant, name, config))
     const base64 = wantsBase64(c.req.header('upstash-encoding'))
     const backing = config.backing
     const source = backing ? backingSource(backing.source) : undefined
