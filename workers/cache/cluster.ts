@@ -3,9 +3,8 @@
  * command of a request. Pure: the nodes are reached through the `NodeClient` it is given.
  *
  * Guarantees:
- * - A key's node is the ring owner of its slot key: the text inside the first non-empty
- *   `{…}` (a hash tag, as in Redis Cluster), else the whole key. Growing from N to N+1
- *   nodes moves only the keys the new node takes (~1/(N+1)).
+ * - A key's node is the ring owner of its slot key (placement.ts: hash tags as in Redis
+ *   Cluster); reads of hot keys may be served by replicas (hot-keys.ts).
  * - A pipeline runs in order per node; commands on different nodes run in parallel, and a
  *   command spanning nodes (MGET, MSET, DEL, EXISTS, DBSIZE, FLUSHDB) waits for what came
  *   before it and fans out to the owners in parallel, its reply merged in argument order.
