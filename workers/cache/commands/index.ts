@@ -12,7 +12,7 @@
 import type { Keyspace } from '../keyspace'
 import { arityError, type Context, OOM, RedisError, type Reply } from './args'
 import * as hl from './hashes-lists'
-import { type Leases, leaseget, leaseset } from './leases'
+import { type Leases, leasedrop, leaseget, leaseset } from './leases'
 import * as sets from './sets'
 import * as strings from './strings'
 
@@ -100,6 +100,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   ZCARD: read(2, sets.zcard),
   LEASEGET: { arity: -3, keys: one, run: leaseget },
   LEASESET: { arity: -4, keys: one, grows: true, run: leaseset },
+  LEASEDROP: { arity: 3, keys: one, run: leasedrop },
   // Node-local forms of the cluster-wide commands (cluster.ts fans them out).
   PING: { arity: -1, run: (_ctx, args) => args[0] ?? 'PONG' },
   ECHO: { arity: 2, run: (_ctx, args) => args[0] as string },

@@ -10,6 +10,7 @@
  *   - `stale`: the stale value, while another caller refreshes it.
  * `LEASESET key token value [EX s | PX ms] [SWR s]` → `OK`, or nil when the token is not
  *   the key's live lease (expired, or revoked by another write of the key).
+ * `LEASEDROP key token` → 1 when it gave the live lease up (nothing to store), else 0.
  *
  * Guarantees: at most one live lease per key, so N concurrent misses cause one recompute
  * while the lease lives; any ordinary write or delete of the key revokes its lease, so a
@@ -121,4 +122,12 @@ export function leaseset(ctx: Context & { leases: Leases }, args: string[]): Rep
     staleUntil: expiresAt !== undefined && swrMs !== undefined ? expiresAt + swrMs : undefined,
   })
   return 'OK'
+}
+
+export function leasedrop(ctx: Context & { leases: Leases }, args: string[]): Reply {
+  const [key, token] = args as [string, string]
+  const lease = ctx.leases.live(key, ctx.now)
+  if (!lease || lease.token !== token) return 0
+  ctx.leases.revoke(key)
+  return 1
 }
