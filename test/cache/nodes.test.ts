@@ -104,6 +104,13 @@ describe('persistence, expiry and restarts', () => {
     await evictDurableObject(nodeStub(persistent.tenant, persistent.cache, 0))
     expect(await persistent.r('DBSIZE')).toBe(4)
 
+    // A value too large for one SQLite row stays in memory only, and no older row survives.
+    await persistent.r('SET', 'wide', '€')
+    await persistent.r('SET', 'wide', '€'.repeat(700_000))
+    expect(await persistent.r('EXISTS', 'wide')).toBe(1)
+    await evictDurableObject(nodeStub(persistent.tenant, persistent.cache, 0))
+    expect(await persistent.r('EXISTS', 'wide')).toBe(0)
+
     const volatile = await cacheTester()
     await volatile.configure({ nodes: 1 })
     await volatile.r('SET', 's', 'v')

@@ -3,9 +3,13 @@
  * as text (strings as is, collections as JSON) and its TTL fields. `saveDirty` writes
  * exactly the keys a batch changed (upsert or delete) inside the caller's transaction;
  * `loadAll` rebuilds the keyspace (expired rows dropped) when the object starts again.
+ * A value whose encoding is over MAX_ROW_BYTES (a Durable Object's SQLite row limit is
+ * 2 MB) stays in memory only: its row is deleted, so a restart never revives an older one.
  */
 import { formatDouble, parseDouble } from './commands/args'
-import type { Keyspace, Value } from './keyspace'
+import { type Keyspace, utf8Length, type Value } from './keyspace'
+
+export const MAX_ROW_BYTES = 1_900_000
 
 export function createSnapshotTables(sql: SqlStorage): void {
   sql.exec(
@@ -57,7 +61,8 @@ export function decodeValue(type: string, data: string): Value {
 export function saveDirty(sql: SqlStorage, ks: Keyspace): void {
   for (const key of ks.dirty) {
     const entry = ks.entries.get(key)
-    if (!entry) {
+    const data = entry ? encodeValue(entry.value) : undefined
+    if (!entry || data === undefined || utf8Length(data) + utf8Length(key) > MAX_ROW_BYTES) {
       sql.exec('DELETE FROM entries WHERE key = ?', key)
       continue
     }
@@ -67,7 +72,7 @@ export function saveDirty(sql: SqlStorage, ks: Keyspace): void {
          stale_until = excluded.stale_until, compute_ms = excluded.compute_ms`,
       key,
       entry.value.type,
-      encodeValue(entry.value),
+      data,
       entry.expiresAt ?? null,
       entry.staleUntil ?? null,
       entry.computeMs ?? null,
