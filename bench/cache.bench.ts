@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache'
 import { type RunningPlatform, startPlatform } from '../scripts/platform-process'
 import { seededRandom } from '../test/support/seeded'
 import { type Eviction, LfuEviction, LruEviction } from '../workers/cache/eviction'
-import { Keyspace } from '../workers/cache/keyspace'
+import { KEY_OVERHEAD_BYTES, Keyspace } from '../workers/cache/keyspace'
 import { type LoadResult, opsPerSecond, printTable, runLoad } from './harness'
 
 const CONCURRENCY = 32
@@ -69,7 +69,11 @@ interface SimpleCache {
 
 function keyspaceCache(policy: 'lru' | 'lfu', capacity: number): SimpleCache {
   // Budget in bytes for `capacity` entries of "k<6 digits>" → "v".
-  const ks = new Keyspace({ maxmemory: capacity * (48 + 7 + 1), policy, random: seededRandom(3) })
+  const ks = new Keyspace({
+    maxmemory: capacity * (KEY_OVERHEAD_BYTES + 7 + 1),
+    policy,
+    random: seededRandom(3),
+  })
   return {
     get: (key) => {
       const entry = ks.read(key, 0)

@@ -7,9 +7,9 @@ import { ResourceMeta } from './common'
 
 export const CACHE_BOUNDS = {
   maxNodes: 64,
-  /** Per node: 64 KiB to 64 MiB (a Durable Object has 128 MB of memory). */
+  /** Per node: 64 KiB to 32 MiB (a Durable Object has 128 MB of memory; the heap holds more than the encoded size). */
   minMemory: 64 * 1024,
-  maxMemory: 64 * 1024 * 1024,
+  maxMemory: 32 * 1024 * 1024,
   /** One argument (a key or a value) of a command, in characters. */
   maxArgumentChars: 1024 * 1024,
   maxArguments: 100_000,

@@ -246,7 +246,7 @@ describe('server commands and errors', () => {
   })
 
   it('noeviction refuses writes with OOM once over budget, and changes nothing', async () => {
-    cluster = new LocalCluster({ nodes: 1, maxmemory: 200, policy: 'noeviction', now: () => clock })
+    cluster = new LocalCluster({ nodes: 1, maxmemory: 400, policy: 'noeviction', now: () => clock })
     expect(await redis('SET', 'a', 'x'.repeat(100))).toBe('OK')
     expect(await redis('SET', 'b', 'x'.repeat(100))).toBe('OK')
     expect(await redis('SET', 'c', 'v')).toEqual({ error: OOM })

@@ -55,8 +55,8 @@ export interface NodeStats {
   policy: EvictionPolicyName
 }
 
-/** Bytes counted per key beyond its name and value (entry, TTL, eviction bookkeeping). */
-export const KEY_OVERHEAD_BYTES = 48
+/** Bytes counted per key beyond its name and value: roughly what its entry, TTL and eviction bookkeeping cost on the JS heap. */
+export const KEY_OVERHEAD_BYTES = 128
 /** Bytes counted per element of a hash, list, set or sorted set beyond its own bytes. */
 export const ELEMENT_OVERHEAD_BYTES = 16
 

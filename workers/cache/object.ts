@@ -55,7 +55,7 @@ const EXPIRE_BATCH = 10_000
 
 export class CacheNode extends DurableObject<Env> {
   private readonly sql: SqlStorage
-  private readonly ks = new Keyspace({ maxmemory: 64 * 1024 * 1024, policy: 'lru', random: Math.random })
+  private readonly ks = new Keyspace({ maxmemory: 8 * 1024 * 1024, policy: 'lru', random: Math.random })
   private readonly leases = new Leases()
   private readonly copies = new ReplicaCopies()
   private config: NodeConfig | undefined
