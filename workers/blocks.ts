@@ -4,7 +4,9 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { CACHE_BOUNDS } from '../schemas/cache'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
+import { cacheRoutes } from './cache/routes'
 import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -92,5 +94,15 @@ export const BLOCKS: Block[] = [
     description:
       'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
     routes: schedulerRoutes,
+  },
+  {
+    name: 'cache',
+    version: '1',
+    path: '/v1/cache',
+    description:
+      'Distributed cache: Redis commands over the Upstash REST wire, nodes on a hash ring, LRU/LFU, leases',
+    routes: cacheRoutes,
+    // Pipelines of up to 1,000 commands; a single argument is at most 1 MiB (a Redis error past that).
+    maxBodyBytes: CACHE_BOUNDS.maxBodyBytes,
   },
 ]

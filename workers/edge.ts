@@ -6,6 +6,7 @@ import { createApp } from './app'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { CacheNode } from './cache/object'
 export { CounterAggregator, CounterShard } from './counters/object'
 export { StreamTicketLedger } from './platform/auth/ticket-ledger'
 export { PubsubTopic } from './pubsub/object'
