@@ -9,8 +9,9 @@
  * was deleted and created again) empties the node; a new node count drops the keys the
  * node no longer owns, so a key that moves away and back can never resurface stale.
  */
-import { DurableObject } from 'cloudflare:workers'
+
 import type { Env } from '../platform/env'
+import { HostedObject } from '../platform/hosted-object'
 import { type BackingConfig, backingSource } from './backing'
 import { executeAll, newContext, type Outcome } from './commands'
 import { Leases } from './commands/leases'
@@ -53,7 +54,7 @@ const SCHEMA_VERSION = 1
 /** Keys removed per alarm at most; the alarm re-arms at once when more are due. */
 const EXPIRE_BATCH = 10_000
 
-export class CacheNode extends DurableObject<Env> {
+export class CacheNode extends HostedObject<Env> {
   private readonly sql: SqlStorage
   private readonly ks = new Keyspace({ maxmemory: 8 * 1024 * 1024, policy: 'lru', random: Math.random })
   private readonly leases = new Leases()
