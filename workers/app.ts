@@ -11,6 +11,7 @@ import { timing } from 'hono/timing'
 import * as v from 'valibot'
 import { BlockList, Health } from '../schemas/platform'
 import { BLOCKS } from './blocks'
+import { requestLogs } from './logs/request-logs'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
 import { readConfig } from './platform/config'
@@ -34,6 +35,8 @@ export function createApp() {
   const allowedMethods = allowedMethodsFinder(app as never)
 
   app.use(requestId({ limitLength: 128 }))
+  // The platform's own request logs into tenant `platform` (LOGS_REQUEST_LOGS), after each response.
+  app.use(requestLogs())
   app.use(timing({ crossOrigin: false }))
   app.use(async function mutableResponse(c, next) {
     await next()

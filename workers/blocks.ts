@@ -4,8 +4,11 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
+import { lokiRoutes } from './logs/loki-routes'
+import { logsRoutes } from './logs/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -92,5 +95,24 @@ export const BLOCKS: Block[] = [
     description:
       'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
     routes: schedulerRoutes,
+  },
+  {
+    name: 'logs',
+    version: '1',
+    path: '/v1/logs',
+    description:
+      'Distributed logging: Loki and OTLP ingest, label, word and field indexes, LogQL, live tail, archives',
+    routes: logsRoutes,
+    // Compressed batches up to 10 MiB (decompressed, 32 MiB); bigger bodies answer 413.
+    maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
+  },
+  {
+    // The logs block's Loki-compatible HTTP API, at the path Loki clients and Grafana use.
+    name: 'logs-loki',
+    version: '1',
+    path: '/loki/api/v1',
+    description: 'The logs block through the Loki HTTP API (push, query, query_range, labels, series, tail)',
+    routes: lokiRoutes,
+    maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
   },
 ]

@@ -7,6 +7,8 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
 export { CounterAggregator, CounterShard } from './counters/object'
+export { LogShard } from './logs/shard-object'
+export { LogTenant } from './logs/tenant-object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { RateLimitBucket } from './ratelimit/object'
