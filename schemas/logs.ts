@@ -54,8 +54,9 @@ export const LokiPushJson = v.object({
     v.array(
       v.object({
         stream: LabelSet,
+        // The 3-item form first: a plain tuple would accept it and drop the metadata.
         values: v.array(
-          v.union([v.tuple([NanosText, v.string()]), v.tuple([NanosText, v.string(), Metadata])]),
+          v.union([v.strictTuple([NanosText, v.string(), Metadata]), v.strictTuple([NanosText, v.string()])]),
         ),
       }),
     ),
