@@ -7,7 +7,10 @@ import { snappyCompress } from '../../workers/platform/snappy'
 import { linesOf, newTenant, ns, pushJson, pushProtobuf, queryRange, request, type Tenant } from './support'
 
 /** A `logproto.PushRequest` with one stream. */
-function pushRequest(labels: string, entries: Array<{ seconds: number; nanos: number; line: string; metadata?: Record<string, string> }>) {
+function pushRequest(
+  labels: string,
+  entries: Array<{ seconds: number; nanos: number; line: string; metadata?: Record<string, string> }>,
+) {
   return new ProtoWriter()
     .message(1, (stream) => {
       stream.stringField(1, labels)
@@ -15,7 +18,8 @@ function pushRequest(labels: string, entries: Array<{ seconds: number; nanos: nu
         stream.message(2, (e) => {
           e.message(1, (ts) => ts.int64Field(1, BigInt(entry.seconds)).uintField(2, entry.nanos))
           e.stringField(2, entry.line)
-          for (const [name, value] of Object.entries(entry.metadata ?? {})) e.message(3, (p) => p.stringField(1, name).stringField(2, value))
+          for (const [name, value] of Object.entries(entry.metadata ?? {}))
+            e.message(3, (p) => p.stringField(1, name).stringField(2, value))
         })
       }
     })
@@ -49,7 +53,9 @@ describe('Loki push', () => {
 
   it('accepts gzip-encoded JSON', async () => {
     const tenant = await newTenant()
-    const body = JSON.stringify({ streams: [{ stream: { app: 'gz' }, values: [[ns(Date.now()), 'zipped line']] }] })
+    const body = JSON.stringify({
+      streams: [{ stream: { app: 'gz' }, values: [[ns(Date.now()), 'zipped line']] }],
+    })
     const response = await request(tenant, '/loki/api/v1/push', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
@@ -63,8 +69,17 @@ describe('Loki push', () => {
     const tenant = await newTenant()
     const now = Date.now()
     const streams = [
-      { stream: { app: 'retry', pod: 'a' }, values: [[ns(now - 2), 'one'], [ns(now - 1), 'two']] as Array<[string, string]> },
-      { stream: { app: 'retry', pod: 'b' }, values: [[ns(now - 86_400_000), 'yesterday']] as Array<[string, string]> },
+      {
+        stream: { app: 'retry', pod: 'a' },
+        values: [
+          [ns(now - 2), 'one'],
+          [ns(now - 1), 'two'],
+        ] as Array<[string, string]>,
+      },
+      {
+        stream: { app: 'retry', pod: 'b' },
+        values: [[ns(now - 86_400_000), 'yesterday']] as Array<[string, string]>,
+      },
     ]
     const statuses = await Promise.all([1, 2, 3, 4, 5].map(() => pushJson(tenant, streams)))
     expect(statuses.map((r) => r.status)).toEqual([204, 204, 204, 204, 204])
@@ -90,27 +105,43 @@ describe('Loki push', () => {
       },
     ])
     expect(response.status).toBe(204)
-    expect(linesOf((await everything(tenant, '{app="ooo"}', { direction: 'forward' })).data.result, false)).toEqual([
-      'ancient',
-      'a',
-      'b',
-      'c',
-      'future',
-    ])
-    const ancient = await queryRange(tenant, { query: '{app="ooo"}', start: ns(old - 1000), end: ns(old + 1000) })
+    expect(
+      linesOf((await everything(tenant, '{app="ooo"}', { direction: 'forward' })).data.result, false),
+    ).toEqual(['ancient', 'a', 'b', 'c', 'future'])
+    const ancient = await queryRange(tenant, {
+      query: '{app="ooo"}',
+      start: ns(old - 1000),
+      end: ns(old + 1000),
+    })
     expect(ancient.data.result).toEqual([{ stream: { app: 'ooo' }, values: [[ns(old), 'ancient']] }])
   })
 
   it.each([
     ['invalid JSON', 'application/json', '{"streams": ['],
-    ['a JSON body of the wrong shape', 'application/json', '{"streams":[{"stream":{"app":"x"},"values":[[1,"x"]]}]}'],
-    ['a label name Loki refuses', 'application/json', '{"streams":[{"stream":{"1app":"x"},"values":[["1","x"]]}]}'],
+    [
+      'a JSON body of the wrong shape',
+      'application/json',
+      '{"streams":[{"stream":{"app":"x"},"values":[[1,"x"]]}]}',
+    ],
+    [
+      'a label name Loki refuses',
+      'application/json',
+      '{"streams":[{"stream":{"1app":"x"},"values":[["1","x"]]}]}',
+    ],
     ['bad snappy', 'application/x-protobuf', new Uint8Array([0x05, 0x0f, 0xff, 0xff, 0xff])],
     ['snappy of bad protobuf', 'application/x-protobuf', snappyCompress(new Uint8Array([0x0a, 0x40, 0x01]))],
-    ['protobuf with invalid labels', 'application/x-protobuf', snappyCompress(pushRequest('app=x', [{ seconds: 1, nanos: 0, line: 'x' }]))],
+    [
+      'protobuf with invalid labels',
+      'application/x-protobuf',
+      snappyCompress(pushRequest('app=x', [{ seconds: 1, nanos: 0, line: 'x' }])),
+    ],
   ])('answers 400 to %s and stores nothing', async (_, type, body) => {
     const tenant = await newTenant()
-    const response = await request(tenant, '/loki/api/v1/push', { method: 'POST', headers: { 'content-type': type }, body })
+    const response = await request(tenant, '/loki/api/v1/push', {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    })
     expect(response.status).toBe(400)
     expect(response.headers.get('content-type')).toContain('text/plain')
     expect(await stored(tenant)).toBe(0)
@@ -118,12 +149,22 @@ describe('Loki push', () => {
 
   it('answers 413 to a 20 MiB body and 415 to an unknown type, storing nothing', async () => {
     const tenant = await newTenant()
-    const huge = JSON.stringify({ streams: [{ stream: { app: 'big' }, values: [[ns(Date.now()), 'x'.repeat(20 * 1024 * 1024)]] }] })
-    const tooBig = await request(tenant, '/loki/api/v1/push', { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge })
+    const huge = JSON.stringify({
+      streams: [{ stream: { app: 'big' }, values: [[ns(Date.now()), 'x'.repeat(20 * 1024 * 1024)]] }],
+    })
+    const tooBig = await request(tenant, '/loki/api/v1/push', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: huge,
+    })
     expect(tooBig.status).toBe(413)
     const bomb = snappyCompress(new Uint8Array(40 * 1024 * 1024))
     expect((await pushProtobuf(tenant, bomb, false)).status).toBe(413)
-    const odd = await request(tenant, '/loki/api/v1/push', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' })
+    const odd = await request(tenant, '/loki/api/v1/push', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: 'a,b',
+    })
     expect(odd.status).toBe(415)
     expect(await stored(tenant)).toBe(0)
   })
@@ -136,7 +177,15 @@ describe('Loki push', () => {
       body: JSON.stringify({ maxLineBytes: 100 }),
     })
     expect(put.status).toBe(200)
-    const response = await pushJson(tenant, [{ stream: { app: 'size' }, values: [[ns(Date.now()), 'short'], [ns(Date.now()), 'y'.repeat(101)]] }])
+    const response = await pushJson(tenant, [
+      {
+        stream: { app: 'size' },
+        values: [
+          [ns(Date.now()), 'short'],
+          [ns(Date.now()), 'y'.repeat(101)],
+        ],
+      },
+    ])
     expect(response.status).toBe(400)
     expect(await response.text()).toMatch(/1 lines rejected: a line of 101 bytes/)
     expect(linesOf((await everything(tenant)).data.result)).toEqual(['short'])
@@ -149,7 +198,12 @@ describe('Loki push', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ linesPerSecond: 1 }),
     })
-    const batch = (n: number) => [{ stream: { app: 'rate', n: String(n) }, values: Array.from({ length: 10 }, (_, i): [string, string] => [ns(Date.now() + i), `l${i}`]) }]
+    const batch = (n: number) => [
+      {
+        stream: { app: 'rate', n: String(n) },
+        values: Array.from({ length: 10 }, (_, i): [string, string] => [ns(Date.now() + i), `l${i}`]),
+      },
+    ]
     expect((await pushJson(tenant, batch(1))).status).toBe(204)
     const limited = await pushJson(tenant, batch(2))
     expect(limited.status).toBe(429)
@@ -168,8 +222,13 @@ describe('Loki push', () => {
 
   it('needs logs:write to push and logs:read to query', async () => {
     const tenant = await newTenant()
-    const reader = { ...tenant, token: await (await import('../helpers')).tokenFor(tenant.name, ['logs:read']) }
-    expect((await pushJson(reader, [{ stream: { app: 'x' }, values: [[ns(Date.now()), 'x']] }])).status).toBe(403)
+    const reader = {
+      ...tenant,
+      token: await (await import('../helpers')).tokenFor(tenant.name, ['logs:read']),
+    }
+    expect((await pushJson(reader, [{ stream: { app: 'x' }, values: [[ns(Date.now()), 'x']] }])).status).toBe(
+      403,
+    )
     const anonymous = await SELF.fetch('http://edge.test/loki/api/v1/push', { method: 'POST' })
     expect(anonymous.status).toBe(401)
     expect((await SELF.fetch('http://edge.test/loki/api/v1/query_range?query={a="b"}')).status).toBe(401)
@@ -182,12 +241,24 @@ describe('NDJSON', () => {
     const body = [
       JSON.stringify({ line: 'one', labels: { app: 'nd' }, time: '2026-01-02T03:04:05.123456789Z' }),
       '',
-      JSON.stringify({ line: 'two', labels: { app: 'nd' }, metadata: { user_id: 'u-1' }, time: 1767323045.5 }),
+      JSON.stringify({
+        line: 'two',
+        labels: { app: 'nd' },
+        metadata: { user_id: 'u-1' },
+        time: 1767323045.5,
+      }),
     ].join('\n')
     const response = await request(tenant, '/v1/logs/ndjson', { method: 'POST', body })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ accepted: 2, rejected: 0, duplicate: false })
-    const result = (await queryRange(tenant, { query: '{app="nd"}', start: '1767323000', end: '1767323100', direction: 'forward' })).data.result
+    const result = (
+      await queryRange(tenant, {
+        query: '{app="nd"}',
+        start: '1767323000',
+        end: '1767323100',
+        direction: 'forward',
+      })
+    ).data.result
     expect(result).toEqual([
       { stream: { app: 'nd' }, values: [['1767323045123456789', 'one']] },
       { stream: { app: 'nd', user_id: 'u-1' }, values: [['1767323045500000000', 'two']] },

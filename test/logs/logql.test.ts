@@ -1,7 +1,15 @@
 /** Every LogQL feature through the Loki API over the fixed corpus (corpus.ts). */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ANCHOR_MS, API, at, CORPUS, NGINX, STACK_TRACE, TRACE_ID, WINDOW, WORKER } from './corpus'
-import { linesOf, type LokiResponse, newTenant, pushJson, queryRange, request, type StreamsResult, type Tenant } from './support'
+import {
+  type LokiResponse,
+  linesOf,
+  newTenant,
+  pushJson,
+  queryRange,
+  request,
+  type Tenant,
+} from './support'
 
 let tenant: Tenant
 
@@ -12,7 +20,10 @@ beforeAll(async () => {
 })
 
 const lines = async (query: string, extra: Record<string, string> = {}) =>
-  linesOf((await queryRange(tenant, { query, ...WINDOW, limit: '100', ...extra })).data.result, extra.direction !== 'forward')
+  linesOf(
+    (await queryRange(tenant, { query, ...WINDOW, limit: '100', ...extra })).data.result,
+    extra.direction !== 'forward',
+  )
 
 describe('stream selectors', () => {
   it.each([
@@ -65,7 +76,8 @@ describe('parsers and label filters', () => {
   })
 
   it('adds parsed fields to the stream labels (nested keys joined with _)', async () => {
-    const result = (await queryRange(tenant, { query: '{app="api"} | json | level="error"', ...WINDOW })).data.result
+    const result = (await queryRange(tenant, { query: '{app="api"} | json | level="error"', ...WINDOW })).data
+      .result
     expect(result).toEqual([
       {
         stream: {
@@ -93,7 +105,9 @@ describe('parsers and label filters', () => {
 
   it('keeps structured metadata as labels of the line', async () => {
     const result = (await queryRange(tenant, { query: '{app="worker"} |= "failed"', ...WINDOW })).data.result
-    expect(result).toEqual([{ stream: { app: 'worker', env: 'staging', trace_id: TRACE_ID }, values: [[at(2200), WORKER[1]]] }])
+    expect(result).toEqual([
+      { stream: { app: 'worker', env: 'staging', trace_id: TRACE_ID }, values: [[at(2200), WORKER[1]]] },
+    ])
   })
 })
 
@@ -104,7 +118,14 @@ describe('direction and limit', () => {
   })
 
   it('applies the limit across streams', async () => {
-    const result = (await queryRange(tenant, { query: '{env=~"prod|staging"}', ...WINDOW, limit: '3', direction: 'forward' })).data.result
+    const result = (
+      await queryRange(tenant, {
+        query: '{env=~"prod|staging"}',
+        ...WINDOW,
+        limit: '3',
+        direction: 'forward',
+      })
+    ).data.result
     expect(linesOf(result, false)).toEqual([NGINX[0], WORKER[0], API[0]])
   })
 })
@@ -113,7 +134,10 @@ type Vector = Array<{ metric: Record<string, string>; value: [number, string] }>
 type Matrix = Array<{ metric: Record<string, string>; values: Array<[number, string]> }>
 
 async function instant(query: string, timeMs: number): Promise<LokiResponse<Vector>> {
-  const response = await request(tenant, `/loki/api/v1/query?${new URLSearchParams({ query, time: String(timeMs / 1000) + '.0' })}`)
+  const response = await request(
+    tenant,
+    `/loki/api/v1/query?${new URLSearchParams({ query, time: `${timeMs / 1000}.0` })}`,
+  )
   expect(response.status).toBe(200)
   return (await response.json()) as LokiResponse<Vector>
 }
@@ -121,7 +145,11 @@ async function instant(query: string, timeMs: number): Promise<LokiResponse<Vect
 describe('metric queries', () => {
   it('count_over_time as an instant vector', async () => {
     const { data } = await instant('count_over_time({app="nginx"}[1m])', ANCHOR_MS + 60_000)
-    expect(data).toEqual({ resultType: 'vector', result: [{ metric: { app: 'nginx', env: 'prod' }, value: [(ANCHOR_MS + 60_000) / 1000, '5'] }], stats: {} })
+    expect(data).toEqual({
+      resultType: 'vector',
+      result: [{ metric: { app: 'nginx', env: 'prod' }, value: [(ANCHOR_MS + 60_000) / 1000, '5'] }],
+      stats: {},
+    })
   })
 
   it('rate is the count per second of the range', async () => {
@@ -137,7 +165,8 @@ describe('metric queries', () => {
 
   it('sum by, avg, max and topk', async () => {
     const time = ANCHOR_MS + 3_600_000
-    const values = async (query: string) => (await instant(query, time)).data.result.map((r) => [r.metric, r.value[1]])
+    const values = async (query: string) =>
+      (await instant(query, time)).data.result.map((r) => [r.metric, r.value[1]])
     expect(await values('sum by (app) (count_over_time({env="prod"}[1h]))')).toEqual([
       [{ app: 'api' }, '5'],
       [{ app: 'nginx' }, '5'],
@@ -157,7 +186,9 @@ describe('metric queries', () => {
       [{ env: 'prod' }, '2'],
       [{ env: 'staging' }, '2'],
     ])
-    expect(await values('topk(1, sum by (app) (count_over_time({app=~"api|worker"}[1h])))')).toEqual([[{ app: 'api' }, '5']])
+    expect(await values('topk(1, sum by (app) (count_over_time({app=~"api|worker"}[1h])))')).toEqual([
+      [{ app: 'api' }, '5'],
+    ])
     // The stack trace is no JSON: it has no level, so it counts in the group without one.
     expect(await values('sum by (level) (count_over_time({app="api"} | json [1h]))')).toEqual([
       [{ level: 'error' }, '1'],
@@ -177,7 +208,16 @@ describe('metric queries', () => {
     const s = ANCHOR_MS / 1000
     expect(result.data).toMatchObject({
       resultType: 'matrix',
-      result: [{ metric: { app: 'nginx', env: 'prod' }, values: [[s + 2, '2'], [s + 4, '2'], [s + 6, '1']] }],
+      result: [
+        {
+          metric: { app: 'nginx', env: 'prod' },
+          values: [
+            [s + 2, '2'],
+            [s + 4, '2'],
+            [s + 6, '1'],
+          ],
+        },
+      ],
     })
   })
 })
@@ -196,7 +236,13 @@ describe('labels, values and series', () => {
     const params = range()
     params.append('match[]', '{env="prod"}')
     const series = await (await request(tenant, `/loki/api/v1/series?${params}`)).json()
-    expect(series).toEqual({ status: 'success', data: [{ app: 'api', env: 'prod' }, { app: 'nginx', env: 'prod' }] })
+    expect(series).toEqual({
+      status: 'success',
+      data: [
+        { app: 'api', env: 'prod' },
+        { app: 'nginx', env: 'prod' },
+      ],
+    })
   })
 })
 
@@ -208,7 +254,10 @@ describe('query errors', () => {
     ['count_over_time({app="nginx"})', 'parse error'],
     ['nosuch({app="nginx"}[1m])', 'parse error'],
   ])('%s answers 400 in plain text', async (query) => {
-    const response = await request(tenant, `/loki/api/v1/query_range?${new URLSearchParams({ query, ...WINDOW })}`)
+    const response = await request(
+      tenant,
+      `/loki/api/v1/query_range?${new URLSearchParams({ query, ...WINDOW })}`,
+    )
     expect(response.status).toBe(400)
     expect(response.headers.get('content-type')).toContain('text/plain')
     expect(await response.text()).toMatch(/^parse error/)
@@ -222,5 +271,3 @@ describe('query errors', () => {
     expect(response.status).toBe(400)
   })
 })
-
-export type { StreamsResult }

@@ -23,8 +23,14 @@ function exportRequest(timeNs: bigint, line: string, extra: (record: ProtoWriter
           kv(record, 6, 'user.id', (v) => v.stringField(1, 'u-42'))
           kv(record, 6, 'http.status_code', (v) => v.int64Field(3, 503n))
           kv(record, 6, 'retry', (v) => v.uintField(2, 1))
-          record.bytesField(9, Uint8Array.from({ length: 16 }, (_, i) => i))
-          record.bytesField(10, Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i))
+          record.bytesField(
+            9,
+            Uint8Array.from({ length: 16 }, (_, i) => i),
+          )
+          record.bytesField(
+            10,
+            Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i),
+          )
           extra(record)
         })
       })
@@ -32,7 +38,8 @@ function exportRequest(timeNs: bigint, line: string, extra: (record: ProtoWriter
     .finish()
 }
 
-const query = (tenant: Tenant, q: string) => queryRange(tenant, { query: q, start: '0', end: ns(Date.now() + 3_600_000), limit: '100' })
+const query = (tenant: Tenant, q: string) =>
+  queryRange(tenant, { query: q, start: '0', end: ns(Date.now() + 3_600_000), limit: '100' })
 
 describe('OTLP logs', () => {
   it('maps resource attributes to labels and the rest to structured metadata (protobuf)', async () => {
@@ -80,7 +87,14 @@ describe('OTLP logs', () => {
                 {
                   timeUnixNano: time,
                   severityText: 'INFO',
-                  body: { kvlistValue: { values: [{ key: 'event', value: { stringValue: 'added' } }, { key: 'qty', value: { intValue: '2' } }] } },
+                  body: {
+                    kvlistValue: {
+                      values: [
+                        { key: 'event', value: { stringValue: 'added' } },
+                        { key: 'qty', value: { intValue: '2' } },
+                      ],
+                    },
+                  },
                   traceId: '5b8efff798038103d269b633813fc60c',
                   spanId: 'eee19b7ec3c1b174',
                 },
@@ -90,17 +104,29 @@ describe('OTLP logs', () => {
         },
       ],
     }
-    const response = await request(tenant, '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const response = await request(tenant, '/v1/logs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({})
     const result = (await query(tenant, '{service_name="cart"} | json | qty > 1')).data.result
     expect(result[0]?.values).toEqual([[time, '{"event":"added","qty":2}']])
-    expect(result[0]?.stream).toMatchObject({ trace_id: '5b8efff798038103d269b633813fc60c', span_id: 'eee19b7ec3c1b174', event: 'added' })
+    expect(result[0]?.stream).toMatchObject({
+      trace_id: '5b8efff798038103d269b633813fc60c',
+      span_id: 'eee19b7ec3c1b174',
+      event: 'added',
+    })
   })
 
   it('answers partialSuccess for lines over the size limit and stores the others', async () => {
     const tenant = await newTenant('otlp')
-    await request(tenant, '/v1/logs/settings', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"maxLineBytes":64}' })
+    await request(tenant, '/v1/logs/settings', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"maxLineBytes":64}',
+    })
     const now = Date.now()
     const body = {
       resourceLogs: [
@@ -117,10 +143,17 @@ describe('OTLP logs', () => {
         },
       ],
     }
-    const response = await request(tenant, '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const response = await request(tenant, '/v1/logs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({
-      partialSuccess: { rejectedLogRecords: '1', errorMessage: 'a line of 65 bytes is over the 64-byte limit' },
+      partialSuccess: {
+        rejectedLogRecords: '1',
+        errorMessage: 'a line of 65 bytes is over the 64-byte limit',
+      },
     })
     const protobuf = await request(tenant, '/v1/logs', {
       method: 'POST',
@@ -132,7 +165,9 @@ describe('OTLP logs', () => {
     const partial = reply.message()
     expect(partial.next()).toEqual({ field: 1, wire: 0 })
     expect(partial.varint()).toBe(1)
-    const lines = (await query(tenant, '{service_name=~".+"}')).data.result.flatMap((s) => s.values.map(([, l]) => l))
+    const lines = (await query(tenant, '{service_name=~".+"}')).data.result.flatMap((s) =>
+      s.values.map(([, l]) => l),
+    )
     expect(lines).toEqual(['fits'])
   })
 
@@ -147,10 +182,18 @@ describe('OTLP logs', () => {
     const status = new ProtoReader(new Uint8Array(await bad.arrayBuffer()))
     expect(status.next()).toEqual({ field: 1, wire: 0 })
     expect(status.varint()).toBe(3)
-    const badJson = await request(tenant, '/v1/logs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceLogs": 5}' })
+    const badJson = await request(tenant, '/v1/logs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"resourceLogs": 5}',
+    })
     expect(badJson.status).toBe(400)
     expect(await badJson.json()).toMatchObject({ code: 3 })
-    const text = await request(tenant, '/v1/logs', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })
+    const text = await request(tenant, '/v1/logs', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    })
     expect(text.status).toBe(415)
     const shards = (await (await request(tenant, '/v1/logs/shards')).json()) as { shards: unknown[] }
     expect(shards.shards).toEqual([])
@@ -158,7 +201,11 @@ describe('OTLP logs', () => {
 
   it('answers 429 with Retry-After (an OTLP-retryable status) over the ingest rate', async () => {
     const tenant = await newTenant('otlp')
-    await request(tenant, '/v1/logs/settings', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"linesPerSecond":1}' })
+    await request(tenant, '/v1/logs/settings', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"linesPerSecond":1}',
+    })
     const send = (i: number) =>
       request(tenant, '/v1/logs', {
         method: 'POST',
@@ -166,7 +213,8 @@ describe('OTLP logs', () => {
         body: new ProtoWriter()
           .message(1, (rl) =>
             rl.message(2, (sl) => {
-              for (let j = 0; j < 10; j++) sl.message(2, (r) => r.message(5, (b) => b.stringField(1, `line ${i}.${j}`)))
+              for (let j = 0; j < 10; j++)
+                sl.message(2, (r) => r.message(5, (b) => b.stringField(1, `line ${i}.${j}`)))
             }),
           )
           .finish(),

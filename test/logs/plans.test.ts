@@ -7,7 +7,11 @@ let tenant: Tenant
 
 beforeAll(async () => {
   tenant = await newTenant('plans')
-  await request(tenant, '/v1/logs/settings', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"shards":1}' })
+  await request(tenant, '/v1/logs/settings', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: '{"shards":1}',
+  })
   expect((await pushJson(tenant, CORPUS)).status).toBe(204)
 })
 
@@ -50,7 +54,14 @@ describe('query plans', () => {
   it('selects streams through the label index', async () => {
     const shards = await explain('{app="nginx", env="prod"}')
     expect(shards).toHaveLength(1)
-    expect(shards[0]?.plan).toEqual({ streamLabels: [['app', 'nginx'], ['env', 'prod']], words: [], fields: [] })
+    expect(shards[0]?.plan).toEqual({
+      streamLabels: [
+        ['app', 'nginx'],
+        ['env', 'prod'],
+      ],
+      words: [],
+      fields: [],
+    })
     expect(shards[0]?.sqlite.join('\n')).toMatch(/entries/)
   })
 

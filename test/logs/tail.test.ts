@@ -5,7 +5,10 @@ import { newTenant, ns, pushJson, request } from './support'
 
 /** Resolves with the first value `next` produces, or rejects once `ms` have passed. */
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms))])
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms)),
+  ])
 }
 
 describe('live tail', () => {
@@ -27,12 +30,23 @@ describe('live tail', () => {
     )
     const time = ns(Date.now())
     const pushed = await pushJson(tenant, [
-      { stream: { app: 'web' }, values: [[time, 'level=error status=503 msg=upstream'], [time, 'level=info status=200']] },
+      {
+        stream: { app: 'web' },
+        values: [
+          [time, 'level=error status=503 msg=upstream'],
+          [time, 'level=info status=200'],
+        ],
+      },
       { stream: { app: 'other' }, values: [[time, 'level=error status=500']] },
     ])
     expect(pushed.status).toBe(204)
     expect(await within(1000, first)).toEqual({
-      streams: [{ stream: { app: 'web', level: 'error', status: '503', msg: 'upstream' }, values: [[time, 'level=error status=503 msg=upstream']] }],
+      streams: [
+        {
+          stream: { app: 'web', level: 'error', status: '503', msg: 'upstream' },
+          values: [[time, 'level=error status=503 msg=upstream']],
+        },
+      ],
       dropped_entries: null,
     })
     socket.close(1000, 'done')
@@ -40,7 +54,11 @@ describe('live tail', () => {
 
   it('refuses metric queries and plain GETs on the WebSocket endpoint', async () => {
     const tenant = await newTenant('tail')
-    const metric = await request(tenant, `/loki/api/v1/tail?${new URLSearchParams({ query: 'rate({app="x"}[1m])' })}`, { headers: { upgrade: 'websocket' } })
+    const metric = await request(
+      tenant,
+      `/loki/api/v1/tail?${new URLSearchParams({ query: 'rate({app="x"}[1m])' })}`,
+      { headers: { upgrade: 'websocket' } },
+    )
     expect(metric.status).toBe(400)
     const plain = await request(tenant, `/loki/api/v1/tail?${new URLSearchParams({ query: '{app="x"}' })}`)
     expect(plain.status).toBe(400)
@@ -66,7 +84,10 @@ describe('live tail', () => {
     const event = nextEvent()
     const time = ns(Date.now())
     await pushJson(tenant, [{ stream: { app: 'sse' }, values: [[time, 'hello over sse']] }])
-    expect(await within(1000, event)).toEqual({ streams: [{ stream: { app: 'sse' }, values: [[time, 'hello over sse']] }], dropped_entries: null })
+    expect(await within(1000, event)).toEqual({
+      streams: [{ stream: { app: 'sse' }, values: [[time, 'hello over sse']] }],
+      dropped_entries: null,
+    })
     await reader.cancel()
   })
 })

@@ -122,7 +122,9 @@ describe('snappy (block format)', () => {
   })
 
   it('rejects corrupt blocks with SnappyError', () => {
-    expect(() => snappyDecompress(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 1000)).toThrow(SnappyError)
+    expect(() => snappyDecompress(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 1000)).toThrow(
+      SnappyError,
+    )
     expect(() => snappyDecompress(Uint8Array.from([0x0a, 0xf0, 0x01]), 1000)).toThrow(SnappyError)
     expect(() => snappyDecompress(new TextEncoder().encode('{"streams":[]}'), 1 << 20)).toThrow(SnappyError)
   })
