@@ -1,15 +1,7 @@
 /** Every LogQL feature through the Loki API over the fixed corpus (corpus.ts). */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ANCHOR_MS, API, at, CORPUS, NGINX, STACK_TRACE, TRACE_ID, WINDOW, WORKER } from './corpus'
-import {
-  type LokiResponse,
-  linesOf,
-  newTenant,
-  pushJson,
-  queryRange,
-  request,
-  type Tenant,
-} from './support'
+import { type LokiResponse, linesOf, newTenant, pushJson, queryRange, request, type Tenant } from './support'
 
 let tenant: Tenant
 
