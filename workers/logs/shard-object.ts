@@ -47,6 +47,8 @@ export interface ShardStats {
   archivedLines: number
   rawBytes: number
   storedBytes: number
+  /** The shard's SQLite database: hot lines, their indexes and the archive index. */
+  sqliteBytes: number
 }
 
 export class LogShard extends DurableObject<Env> {
@@ -108,7 +110,7 @@ export class LogShard extends DurableObject<Env> {
   }
 
   async stats(): Promise<ShardStats> {
-    return this.store.counts()
+    return { ...this.store.counts(), sqliteBytes: this.ctx.storage.sql.databaseSize }
   }
 
   override async alarm(): Promise<void> {

@@ -81,7 +81,9 @@ function tokenize(input: string): Token[] {
       i += word.length
       continue
     }
-    const number = /^-?\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y)*/.exec(input.slice(i))?.[0]
+    const number = /^-?\d+(?:\.\d+)?(?:(?:ms|s|m|h|d|w|y)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))*)?/.exec(
+      input.slice(i),
+    )?.[0]
     if (number) {
       tokens.push({ kind: DURATION.test(number) ? 'duration' : 'number', text: number, at: i })
       i += number.length
