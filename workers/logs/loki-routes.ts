@@ -9,12 +9,12 @@ import { Hono } from 'hono'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
-import { ingestStreams, tenantDirectory } from './ingest'
+import { tenantDirectory } from './ingest'
 import { LogQLError } from './logql/parser'
 import { readQueryParams } from './loki-params'
 import { decodeLokiJson, decodeLokiProtobuf, IngestError } from './loki-push'
 import { listSeries, parseQuery, runQuery } from './query'
-import { batchHash, readBody, unsnappy, wireError } from './wire'
+import { ingestRequest, unsnappy, wireError } from './wire'
 
 const tags = ['logs (Loki API)']
 const NS_PER_MS = 1_000_000n
@@ -57,23 +57,22 @@ export const lokiRoutes = new Hono<AuthEnv>()
     requireScope('logs:write'),
     async function lokiPush(c) {
       try {
-        const body = await readBody(c.req.raw)
         const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
-        let streams: ReturnType<typeof decodeLokiJson>
-        if (type === 'application/x-protobuf') streams = decodeLokiProtobuf(unsnappy(body))
-        else if (type === 'application/json' || type === '')
-          streams = decodeLokiJson(new TextDecoder().decode(body))
-        else
+        if (type !== 'application/x-protobuf' && type !== 'application/json' && type !== '') {
           throw new IngestError(
             415,
             `unsupported Content-Type "${type}"; send application/json or application/x-protobuf`,
           )
-        const outcome = await ingestStreams(
+        }
+        const outcome = await ingestRequest(
           c.env,
           tenantOf(c),
-          streams,
-          await batchHash(c.req.raw, body),
+          c.req.raw,
           (p) => c.executionCtx.waitUntil(p),
+          (body) =>
+            type === 'application/x-protobuf'
+              ? decodeLokiProtobuf(unsnappy(body))
+              : decodeLokiJson(new TextDecoder().decode(body)),
         )
         if (outcome.rejected > 0)
           return new Response(`${outcome.rejected} lines rejected: ${outcome.rejectedReason}`, {

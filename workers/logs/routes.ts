@@ -12,7 +12,7 @@ import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { forgetSettings, ingestStreams, shardStub, tenantDirectory } from './ingest'
+import { forgetSettings, shardStub, tenantDirectory } from './ingest'
 import { logQueryOf } from './logql/ast'
 import { LogQLError } from './logql/parser'
 import { decodeNdjson, IngestError } from './loki-push'
@@ -20,7 +20,7 @@ import { openTail } from './loki-routes'
 import { decodeOtlpJson, decodeOtlpProtobuf, otlpResponse, otlpStatus } from './otlp'
 import { parseQuery } from './query'
 import type { ShardKey } from './tenant-object'
-import { batchHash, readBody, wireError } from './wire'
+import { ingestRequest, wireError } from './wire'
 
 const tags = ['logs']
 
@@ -65,17 +65,14 @@ export const logsRoutes = new Hono<AuthEnv>()
             `unsupported Content-Type "${type}"; send application/x-protobuf or application/json`,
           )
         }
-        const body = await readBody(c.req.raw)
         const now = Date.now()
-        const streams = json
-          ? decodeOtlpJson(new TextDecoder().decode(body), now)
-          : decodeOtlpProtobuf(body, now)
-        const outcome = await ingestStreams(
+        const outcome = await ingestRequest(
           c.env,
           tenantOf(c),
-          streams,
-          await batchHash(c.req.raw, body),
+          c.req.raw,
           (p) => c.executionCtx.waitUntil(p),
+          (body) =>
+            json ? decodeOtlpJson(new TextDecoder().decode(body), now) : decodeOtlpProtobuf(body, now),
         )
         const reply = otlpResponse(outcome.rejected, outcome.rejectedReason, json)
         return new Response(reply, {
@@ -108,14 +105,12 @@ export const logsRoutes = new Hono<AuthEnv>()
     requireScope('logs:write'),
     async function ndjsonIngest(c) {
       try {
-        const body = await readBody(c.req.raw)
-        const streams = decodeNdjson(new TextDecoder().decode(body), Date.now())
-        const outcome = await ingestStreams(
+        const outcome = await ingestRequest(
           c.env,
           tenantOf(c),
-          streams,
-          await batchHash(c.req.raw, body),
+          c.req.raw,
           (p) => c.executionCtx.waitUntil(p),
+          (body) => decodeNdjson(new TextDecoder().decode(body), Date.now()),
         )
         return c.json({
           accepted: outcome.accepted,

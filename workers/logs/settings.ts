@@ -3,6 +3,7 @@
  * own values (`PUT /v1/logs/settings`) replace them field by field.
  */
 import * as v from 'valibot'
+import { positiveInteger } from '../platform/config'
 import type { Env } from '../platform/env'
 
 declare global {
@@ -29,15 +30,7 @@ export interface LogSettings {
   shards: number
 }
 
-const whole = (fallback: number, min: number, max: number) =>
-  v.pipe(
-    v.optional(v.string(), String(fallback)),
-    v.transform(Number),
-    v.number(),
-    v.integer(),
-    v.minValue(min),
-    v.maxValue(max),
-  )
+const whole = positiveInteger
 
 const DEFAULTS = v.object({
   LOGS_RETENTION_DAYS: whole(30, 1, 3650),

@@ -7,8 +7,11 @@
 import { LOGS_LIMITS } from '../../schemas/logs'
 import { DecompressionError, gunzip } from '../platform/compression'
 import { sha256Hex } from '../platform/encoding'
+import type { Env } from '../platform/env'
 import { AppError, asAppError } from '../platform/errors'
 import { SnappyError, snappyDecompress } from '../platform/snappy'
+import type { Stream } from './entries'
+import { type IngestOutcome, ingestStreams } from './ingest'
 import { LogQLError } from './logql/parser'
 import { IngestError } from './loki-push'
 
@@ -68,4 +71,17 @@ export function wireError(error: unknown): WireError {
     return { status: 503, message: 'temporarily unavailable; retry', headers: { 'Retry-After': '1' } }
   }
   return { status: app.status, message: app.detail, headers: app.headers }
+}
+
+/** Reads a request's body, decodes it with `decode` and ingests it under the batch's hash. */
+export async function ingestRequest(
+  env: Env,
+  tenant: string,
+  request: Request,
+  waitUntil: (promise: Promise<unknown>) => void,
+  decode: (body: Uint8Array) => Stream[],
+): Promise<IngestOutcome> {
+  const body = await readBody(request)
+  const streams = decode(body)
+  return ingestStreams(env, tenant, streams, await batchHash(request, body), waitUntil)
 }
