@@ -25,6 +25,12 @@ export interface Block {
   routes: Hono<any>
   /** The body limit of the block's routes in bytes, when not the platform default. */
   maxBodyBytes?: number
+  /**
+   * Standard protocol endpoints served outside `/v1/<block>` at the paths real clients use
+   * (e.g. Loki's `/loki/api/v1`); they share the block's body limit.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: sub-apps have their own typed variables
+  protocolRoutes?: Array<{ path: string; routes: Hono<any> }>
   /** Called by the Worker's `scheduled()` (Cron Triggers). */
   scheduled?: (env: Env, controller: ScheduledController) => Promise<void>
   /**
@@ -34,6 +40,12 @@ export interface Block {
    * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
    */
   hostTarget?: HostTarget
+}
+
+/** The block serving `path`: under its `/v1/<block>` path or one of its protocol paths. */
+export function blockForPath(path: string): Block | undefined {
+  const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`)
+  return BLOCKS.find((b) => under(b.path) || (b.protocolRoutes ?? []).some((p) => under(p.path)))
 }
 
 export interface HostTarget {
@@ -105,14 +117,7 @@ export const BLOCKS: Block[] = [
     routes: logsRoutes,
     // Compressed batches up to 10 MiB (decompressed, 32 MiB); bigger bodies answer 413.
     maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
-  },
-  {
-    // The logs block's Loki-compatible HTTP API, at the path Loki clients and Grafana use.
-    name: 'logs-loki',
-    version: '1',
-    path: '/loki/api/v1',
-    description: 'The logs block through the Loki HTTP API (push, query, query_range, labels, series, tail)',
-    routes: lokiRoutes,
-    maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
+    // Loki's HTTP API at the path Loki clients and Grafana use.
+    protocolRoutes: [{ path: '/loki/api/v1', routes: lokiRoutes }],
   },
 ]
