@@ -19,7 +19,7 @@ import { DAY_MS, type Stream } from './entries'
 import type { LogLine, MetricPartial } from './evaluate'
 import type { LogQuery } from './logql/ast'
 import { type LogRequest, type MetricRequest, queryLogs, queryMetric, select } from './shard-query'
-import { type ChunkRef, type Row, ShardStore } from './shard-store'
+import { type ChunkRef, type Row, type ShardCounts, ShardStore } from './shard-store'
 
 declare global {
   namespace Cloudflare {
@@ -40,13 +40,7 @@ export interface ShardConfig {
   compactAfterHours: number
 }
 
-export interface ShardStats {
-  lines: number
-  streams: number
-  chunks: number
-  archivedLines: number
-  rawBytes: number
-  storedBytes: number
+export interface ShardStats extends ShardCounts {
   /** The shard's SQLite database: hot lines, their indexes and the archive index. */
   sqliteBytes: number
 }

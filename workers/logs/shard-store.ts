@@ -6,7 +6,7 @@
  * Tables: `streams` (canonical label set), `stream_labels` (label index: name, value →
  * stream), `entries` (the hot tier: time, line, metadata), `lines` (FTS5 trigram over the
  * lines, external content), `fields` (field index: name, value → entry), `batches` (hashes
- * of ingested batches: a retried batch stores nothing), `chunks` (the archive tier's index:
+ * of ingested batches, kept as long as the shard: a retried batch stores nothing), `chunks` (the archive tier's index:
  * one row per compressed chunk in object storage, by stream and time range).
  *
  * Guarantees: a batch is stored whole or not at all and at most once per batch id; every
@@ -54,6 +54,16 @@ export interface ChunkRef {
   minMs: number
   maxMs: number
   lines: number
+  rawBytes: number
+  storedBytes: number
+}
+
+/** Lines (both tiers), streams, and the archive's chunks, lines and bytes (raw and compressed). */
+export interface ShardCounts {
+  lines: number
+  streams: number
+  chunks: number
+  archivedLines: number
   rawBytes: number
   storedBytes: number
 }
@@ -298,19 +308,7 @@ export class ShardStore {
     this.sql.exec('DELETE FROM entries WHERE id <= ?', maxId)
   }
 
-  /** Forgets batch hashes older than `before` (a retry after that long is stored again). */
-  pruneBatches(before: number): void {
-    this.sql.exec('DELETE FROM batches WHERE at < ?', before)
-  }
-
-  counts(): {
-    lines: number
-    streams: number
-    chunks: number
-    archivedLines: number
-    rawBytes: number
-    storedBytes: number
-  } {
+  counts(): ShardCounts {
     const hot = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM entries').one().n
     const streams = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM streams').one().n
     const archive = this.sql
