@@ -10,7 +10,8 @@ import { requestId } from 'hono/request-id'
 import { timing } from 'hono/timing'
 import * as v from 'valibot'
 import { BlockList, Health } from '../schemas/platform'
-import { BLOCKS } from './blocks'
+import { BLOCKS, blockForPath } from './blocks'
+import { requestLogs } from './logs/request-logs'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
 import { streamTicketRoutes } from './platform/auth/ticket-routes'
@@ -35,6 +36,8 @@ export function createApp() {
   const allowedMethods = allowedMethodsFinder(app as never)
 
   app.use(requestId({ limitLength: 128 }))
+  // The platform's own request logs into tenant `platform` (LOGS_REQUEST_LOGS), after each response.
+  app.use(requestLogs())
   app.use(timing({ crossOrigin: false }))
   app.use(async function mutableResponse(c, next) {
     await next()
@@ -48,7 +51,7 @@ export function createApp() {
   })
   app.use(async function bodyLimitMiddleware(c, next) {
     const path = new URL(c.req.url).pathname
-    const block = BLOCKS.find((b) => path.startsWith(`${b.path}/`) || path === b.path)
+    const block = blockForPath(path)
     const maxSize = block?.maxBodyBytes ?? readConfig(c.env).bodyLimitBytes
     return bodyLimit({
       maxSize,
@@ -120,6 +123,8 @@ export function createApp() {
   app.route('/v1/tokens', tokenRoutes)
   app.route('/v1/stream-tickets', streamTicketRoutes)
   for (const block of BLOCKS) app.route(block.path, block.routes)
+  for (const block of BLOCKS)
+    for (const extra of block.protocolRoutes ?? []) app.route(extra.path, extra.routes)
 
   app.get('/openapi.json', openApiDocument(app as never, VERSION))
   app.get('/docs', (c) => c.html(DOCS_HTML))

@@ -5,9 +5,12 @@
  */
 import type { Hono } from 'hono'
 import { CACHE_BOUNDS } from '../schemas/cache'
+import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { cacheRoutes } from './cache/routes'
 import { counterRoutes } from './counters/routes'
+import { lokiRoutes } from './logs/loki-routes'
+import { logsRoutes } from './logs/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -24,6 +27,12 @@ export interface Block {
   routes: Hono<any>
   /** The body limit of the block's routes in bytes, when not the platform default. */
   maxBodyBytes?: number
+  /**
+   * Standard protocol endpoints served outside `/v1/<block>` at the paths real clients use
+   * (e.g. Loki's `/loki/api/v1`); they share the block's body limit.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: sub-apps have their own typed variables
+  protocolRoutes?: Array<{ path: string; routes: Hono<any> }>
   /** Called by the Worker's `scheduled()` (Cron Triggers). */
   scheduled?: (env: Env, controller: ScheduledController) => Promise<void>
   /**
@@ -33,6 +42,12 @@ export interface Block {
    * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
    */
   hostTarget?: HostTarget
+}
+
+/** The block serving `path`: under its `/v1/<block>` path or one of its protocol paths. */
+export function blockForPath(path: string): Block | undefined {
+  const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`)
+  return BLOCKS.find((b) => under(b.path) || (b.protocolRoutes ?? []).some((p) => under(p.path)))
 }
 
 export interface HostTarget {
@@ -104,5 +119,17 @@ export const BLOCKS: Block[] = [
     routes: cacheRoutes,
     // Pipelines of up to 1,000 commands; a single argument is at most 1 MiB (a Redis error past that).
     maxBodyBytes: CACHE_BOUNDS.maxBodyBytes,
+  },
+  {
+    name: 'logs',
+    version: '1',
+    path: '/v1/logs',
+    description:
+      'Distributed logging: Loki and OTLP ingest, label, word and field indexes, LogQL, live tail, archives',
+    routes: logsRoutes,
+    // Compressed batches up to 10 MiB (decompressed, 32 MiB); bigger bodies answer 413.
+    maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
+    // Loki's HTTP API at the path Loki clients and Grafana use.
+    protocolRoutes: [{ path: '/loki/api/v1', routes: lokiRoutes }],
   },
 ]

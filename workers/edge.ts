@@ -8,6 +8,8 @@ import type { Env } from './platform/env'
 
 export { CacheNode } from './cache/object'
 export { CounterAggregator, CounterShard } from './counters/object'
+export { LogShard } from './logs/shard-object'
+export { LogTenant } from './logs/tenant-object'
 export { StreamTicketLedger } from './platform/auth/ticket-ledger'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'

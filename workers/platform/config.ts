@@ -7,7 +7,8 @@ import * as v from 'valibot'
 import { TENANT_PATTERN } from '../../schemas/platform'
 import type { Env } from './env'
 
-const positiveInteger = (fallback: number, min: number, max: number) =>
+/** A whole-number setting read from a string variable, with its default and bounds. */
+export const positiveInteger = (fallback: number, min: number, max: number) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
     v.transform(Number),

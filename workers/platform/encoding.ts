@@ -53,8 +53,9 @@ export function base64ToBytes(text: string): Uint8Array | undefined {
   return base64urlToBytes(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
 }
 
-/** SHA-256 of the UTF-8 text, as lowercase hex (content hashes, request fingerprints). */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
+/** SHA-256 of the UTF-8 text (or of the bytes), as lowercase hex (content hashes, request fingerprints). */
+export async function sha256Hex(text: string | Uint8Array): Promise<string> {
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('')
 }

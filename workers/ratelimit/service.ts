@@ -127,6 +127,18 @@ export async function checkKeys(
   }
 }
 
+/** Checks one object, through the denial cache (e.g. a block's own ingest limit). */
+export async function checkObject(
+  namespace: DurableObjectNamespace<RateLimitBucket>,
+  policy: KeyPolicy,
+  object: string,
+  cost: number,
+): Promise<Decision> {
+  const [decision] = await decideAll(namespace, policy, [object], cost, true)
+  if (!decision) throw new Error('A check of one object always decides')
+  return decision
+}
+
 function keyPolicyOf(policy: ActivePolicy): KeyPolicy {
   const { algorithm, limit, periodMs, burst, fingerprint } = policy
   return { algorithm, limit, periodMs, ...(burst !== undefined ? { burst } : {}), fingerprint }
