@@ -4,8 +4,10 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
+import { kvRoutes } from './kv/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -92,5 +94,15 @@ export const BLOCKS: Block[] = [
     description:
       'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
     routes: schedulerRoutes,
+  },
+  {
+    name: 'kv',
+    version: '1',
+    path: '/v1/kv',
+    description:
+      'Dynamo-style key-value store on libSQL replicas: N/R/W quorums, vector-clock siblings, hinted handoff, strong mode',
+    routes: kvRoutes,
+    // A 1 MiB value, or a bulk request of 1,000 entries.
+    maxBodyBytes: KV_MAX_BODY_BYTES,
   },
 ]

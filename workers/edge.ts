@@ -7,6 +7,8 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
 export { CounterAggregator, CounterShard } from './counters/object'
+export { KvHints } from './kv/hints-object'
+export { KvLeader } from './kv/leader-object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { RateLimitBucket } from './ratelimit/object'

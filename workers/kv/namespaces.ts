@@ -1,0 +1,99 @@
+/**
+ * Namespaces: a registry row per tenant and name (kind `kv-namespace`) holding N/R/W, the
+ * conflict policy, TTL and size limits, and an incarnation id: the namespace's data on the
+ * storage nodes lives under `<tenant>/<name>/<incarnation>`, so a namespace deleted and
+ * created again never sees the old data. Cached per isolate for a few seconds.
+ */
+import type { CreateNamespaceInput } from '../../schemas/kv'
+import type { Env } from '../platform/env'
+import { AppError } from '../platform/errors'
+import { IsolateCache } from '../platform/isolate-cache'
+import {
+  createResource,
+  deleteResource,
+  getResource,
+  listResources,
+  type Resource,
+} from '../platform/registry'
+import { storageNodes } from '../platform/storage-nodes'
+import type { ConflictPolicy } from './versions'
+
+export const KV_KIND = 'kv-namespace'
+const CACHE_MS = 5_000
+
+export interface NamespaceConfig {
+  replicas: number
+  readQuorum: number
+  writeQuorum: number
+  conflict: ConflictPolicy
+  defaultTtlSeconds: number | null
+  maxValueBytes: number
+  tombstoneGraceSeconds: number
+  incarnation: string
+}
+
+export interface Namespace {
+  tenant: string
+  name: string
+  /** Storage id on the nodes. */
+  ns: string
+  config: NamespaceConfig
+}
+
+const cache = new IsolateCache<Namespace>(CACHE_MS)
+
+export function namespaceView(resource: Resource<NamespaceConfig>) {
+  const { incarnation: _incarnation, ...settings } = resource.config
+  return {
+    name: resource.name,
+    version: resource.version,
+    createdAt: resource.createdAt,
+    updatedAt: resource.updatedAt,
+    settings,
+  }
+}
+
+export async function createNamespace(env: Env, tenant: string, name: string, input: CreateNamespaceInput) {
+  const nodes = storageNodes(env).length
+  if (input.replicas > nodes) {
+    throw new AppError('validation_failed', `replicas (N) must be at most the ${nodes} storage nodes.`, {
+      errors: [{ path: 'body/replicas', message: `At most ${nodes} (the storage nodes)` }],
+    })
+  }
+  const config: NamespaceConfig = { ...input, incarnation: crypto.randomUUID().slice(0, 8) }
+  return namespaceView(await createResource(env, tenant, KV_KIND, name, config))
+}
+
+export async function getNamespace(env: Env, tenant: string, name: string): Promise<Namespace> {
+  const key = `${tenant}\n${name}`
+  const cached = cache.lookup(key)
+  if (cached) return cached.value
+  const resource = await getResource<NamespaceConfig>(env, tenant, KV_KIND, name)
+  return cache.set(key, {
+    tenant,
+    name,
+    ns: `${tenant}/${name}/${resource.config.incarnation}`,
+    config: resource.config,
+  })
+}
+
+export async function namespaceResource(env: Env, tenant: string, name: string) {
+  return namespaceView(await getResource<NamespaceConfig>(env, tenant, KV_KIND, name))
+}
+
+export async function listNamespaces(
+  env: Env,
+  tenant: string,
+  page: { limit: number; cursor?: string | undefined },
+) {
+  const result = await listResources<NamespaceConfig>(env, tenant, KV_KIND, page)
+  return {
+    items: result.items.map(namespaceView),
+    ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}),
+  }
+}
+
+export async function deleteNamespace(env: Env, tenant: string, name: string): Promise<void> {
+  await deleteResource(env, tenant, KV_KIND, name)
+  cache.delete(`${tenant}\n${name}`)
+}
