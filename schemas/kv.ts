@@ -196,10 +196,13 @@ export const WriteResult = v.object({
   siblings: v.number(),
 })
 
-export const RepairResult = v.object({
-  ranges: v.number(),
+export const AntiEntropyResult = v.object({
+  nodesAnswered: v.number(),
   differingLeaves: v.number(),
+  hashesCompared: v.number(),
   versionsCopied: v.number(),
   bytesExchanged: v.number(),
+  purged: v.number(),
+  /** Each answering node's Merkle root for the namespace (hex). */
   roots: v.record(v.string(), v.string()),
 })

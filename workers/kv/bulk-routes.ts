@@ -2,7 +2,14 @@
  * `/v1/kv` collection routes: bulk writes, listings by prefix, and the storage nodes.
  */
 import { Hono } from 'hono'
-import { BulkRequest, BulkResult, KeyList, ListQuery, NamespaceParam } from '../../schemas/kv'
+import {
+  AntiEntropyResult,
+  BulkRequest,
+  BulkResult,
+  KeyList,
+  ListQuery,
+  NamespaceParam,
+} from '../../schemas/kv'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { AppError, asAppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
@@ -13,7 +20,7 @@ import { expiryOf, putKey } from './api'
 import { cursorPosition, type KeyVersions, mergePages, requireSomeNode } from './listing'
 import { getNamespace } from './namespaces'
 import { listVersions } from './replica'
-import { connect } from './service'
+import { connect, maintenanceStub } from './service'
 
 const tags = ['kv']
 const BULK_CONCURRENCY = 16
@@ -160,6 +167,29 @@ export const bulkRoutes = new Hono<AuthEnv>()
         })),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       })
+    },
+  )
+  .post(
+    '/namespaces/:namespace/anti-entropy',
+    describe({
+      tags,
+      summary: "Run the namespace's anti-entropy now",
+      description:
+        'Compares the Merkle trees of every storage node, copies the versions of the differing buckets to ' +
+        'the replicas that lack them, and purges tombstones past the grace period (only when every node ' +
+        'answered). It also runs every 10 minutes on its own.',
+      scope: 'kv:write',
+      responses: { 200: { description: 'What the run compared and copied', schema: AntiEntropyResult } },
+      problems: [404],
+    }),
+    requireScope('kv:write'),
+    validate('param', NamespaceParam),
+    async function antiEntropyRoute(c) {
+      const tenant = tenantOf(c)
+      const namespace = await getNamespace(c.env, tenant, c.req.valid('param').namespace)
+      const stats = await maintenanceStub(c.env, tenant, namespace.name).run()
+      if (!stats) throw new AppError('not_found', `No namespace "${namespace.name}".`)
+      return c.json(stats)
     },
   )
   .get(

@@ -16,6 +16,7 @@ import {
   type Resource,
 } from '../platform/registry'
 import { storageNodes } from '../platform/storage-nodes'
+import { maintenanceStub } from './service'
 import type { ConflictPolicy } from './versions'
 
 export const KV_KIND = 'kv-namespace'
@@ -42,6 +43,10 @@ export interface Namespace {
 
 const cache = new IsolateCache<Namespace>(CACHE_MS)
 
+function storageId(tenant: string, name: string, config: NamespaceConfig): string {
+  return `${tenant}/${name}/${config.incarnation}`
+}
+
 export function namespaceView(resource: Resource<NamespaceConfig>) {
   const { incarnation: _incarnation, ...settings } = resource.config
   return {
@@ -61,7 +66,14 @@ export async function createNamespace(env: Env, tenant: string, name: string, in
     })
   }
   const config: NamespaceConfig = { ...input, incarnation: crypto.randomUUID().slice(0, 8) }
-  return namespaceView(await createResource(env, tenant, KV_KIND, name, config))
+  const view = namespaceView(await createResource(env, tenant, KV_KIND, name, config))
+  await maintenanceStub(env, tenant, name).schedule({
+    ns: storageId(tenant, name, config),
+    replicas: config.replicas,
+    policy: config.conflict,
+    graceMs: config.tombstoneGraceSeconds * 1000,
+  })
+  return view
 }
 
 export async function getNamespace(env: Env, tenant: string, name: string): Promise<Namespace> {
@@ -72,7 +84,7 @@ export async function getNamespace(env: Env, tenant: string, name: string): Prom
   return cache.set(key, {
     tenant,
     name,
-    ns: `${tenant}/${name}/${resource.config.incarnation}`,
+    ns: storageId(tenant, name, resource.config),
     config: resource.config,
   })
 }
@@ -96,4 +108,5 @@ export async function listNamespaces(
 export async function deleteNamespace(env: Env, tenant: string, name: string): Promise<void> {
   await deleteResource(env, tenant, KV_KIND, name)
   cache.delete(`${tenant}\n${name}`)
+  await maintenanceStub(env, tenant, name).forget()
 }

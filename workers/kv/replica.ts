@@ -226,3 +226,41 @@ export async function listVersions(
   })
   return result.rows.map(rowToVersion)
 }
+
+/** The namespace's Merkle leaves on this node: versions and digest sum per non-empty bucket. */
+export async function leafDigests(client: Client, ns: string) {
+  const result = await client.execute({
+    sql: 'SELECT bucket, count(*) AS n, sum(digest) % 4294967296 AS s FROM kv_versions WHERE ns = ? GROUP BY bucket',
+    args: [ns],
+  })
+  return result.rows.map((row) => ({ bucket: Number(row.bucket), count: Number(row.n), sum: Number(row.s) }))
+}
+
+/** Every version in the given buckets. */
+export async function bucketVersions(client: Client, ns: string, buckets: number[]) {
+  const result = await client.execute({
+    sql: `SELECT ${COLUMNS} FROM kv_versions WHERE ns = ? AND bucket IN (SELECT value FROM json_each(?)) ORDER BY key, id`,
+    args: [ns, JSON.stringify(buckets)],
+  })
+  return result.rows.map(rowToVersion)
+}
+
+/** Purges tombstones written before `tombstonesBefore` and versions expired before `expiredBefore`. */
+export async function purge(client: Client, ns: string, tombstonesBefore: number, expiredBefore: number) {
+  const result = await client.execute({
+    sql: `DELETE FROM kv_versions WHERE ns = ? AND ((deleted = 1 AND written_at < ?) OR (expires_at IS NOT NULL AND expires_at < ?))`,
+    args: [ns, tombstonesBefore, expiredBefore],
+  })
+  return result.rowsAffected
+}
+
+/** Removes every row of a namespace (after it was deleted). */
+export async function dropNamespace(client: Client, ns: string): Promise<void> {
+  await client.batch(
+    [
+      { sql: 'DELETE FROM kv_versions WHERE ns = ?', args: [ns] },
+      { sql: 'DELETE FROM kv_dots WHERE ns = ?', args: [ns] },
+    ],
+    'write',
+  )
+}

@@ -15,6 +15,7 @@ declare global {
     interface Env {
       KV_HINTS: DurableObjectNamespace<import('./hints-object').KvHints>
       KV_LEADERS: DurableObjectNamespace<import('./leader-object').KvLeader>
+      KV_MAINTENANCE: DurableObjectNamespace<import('./maintenance-object').KvMaintenance>
       /** Per-request timeout of one storage node call, in ms (default 2000). */
       KV_NODE_TIMEOUT_MS?: string
     }
@@ -22,6 +23,7 @@ declare global {
 }
 
 export const HINTS_KIND = 'kv-hints'
+export const MAINTENANCE_KIND = 'kv-maintenance'
 export const VIRTUAL_NODES = 64
 
 const rings = new WeakMap<object, ConsistentHashRing>()
@@ -87,4 +89,10 @@ export function coordinatorDeps(
       await Promise.all([...byHome].map(([home, list]) => hintsStub(env, tenant, home).add(home, list)))
     },
   }
+}
+
+export function maintenanceStub(env: Env, tenant: string, namespace: string) {
+  return env.KV_MAINTENANCE.get(
+    env.KV_MAINTENANCE.idFromName(objectName(tenant, MAINTENANCE_KIND, namespace)),
+  )
 }

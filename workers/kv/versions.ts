@@ -73,11 +73,26 @@ export function causalContext(versions: Iterable<Version>): VectorClock {
   return clock
 }
 
-/** The versions a GET shows: no tombstones, nothing expired. */
+function sameContent(a: Version, b: Version): boolean {
+  if (a.contentType !== b.contentType || a.metadata !== b.metadata || a.expiresAt !== b.expiresAt)
+    return false
+  const x = a.value ?? new Uint8Array()
+  const y = b.value ?? new Uint8Array()
+  return x.length === y.length && x.every((byte, i) => byte === y[i])
+}
+
+/**
+ * The versions a GET shows: no tombstones, nothing expired, and one of each distinct
+ * content (a write retried on another coordinator after an ambiguous failure leaves two
+ * siblings with the same bytes: they read as one; the context still covers both).
+ */
 export function visible(versions: Version[], now: number): Version[] {
-  return versions.filter(
-    (version) => !version.deleted && (version.expiresAt === null || version.expiresAt > now),
-  )
+  const shown: Version[] = []
+  for (const version of versions) {
+    if (version.deleted || (version.expiresAt !== null && version.expiresAt <= now)) continue
+    if (!shown.some((other) => sameContent(other, version))) shown.push(version)
+  }
+  return shown
 }
 
 /** True when the two sets hold the same version ids. */
