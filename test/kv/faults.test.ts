@@ -62,12 +62,18 @@ describe('kv faults', () => {
       expect(state[NODE_IDS[1] as string]?.length).toBeGreaterThan(0)
     }
     // Anti-entropy brings the restarted node to the same Merkle root as the others.
-    const repair = await kv.call(`/v1/kv/namespaces/${kv.namespace}/anti-entropy`, { method: 'POST', token: kv.token })
+    const repair = await kv.call(`/v1/kv/namespaces/${kv.namespace}/anti-entropy`, {
+      method: 'POST',
+      token: kv.token,
+    })
     expect(repair.status).toBe(200)
     const roots = repair.body.roots as Record<string, string>
     expect(Object.keys(roots)).toHaveLength(3)
     expect(new Set(Object.values(roots)).size).toBe(1)
-    const again = await kv.call(`/v1/kv/namespaces/${kv.namespace}/anti-entropy`, { method: 'POST', token: kv.token })
+    const again = await kv.call(`/v1/kv/namespaces/${kv.namespace}/anti-entropy`, {
+      method: 'POST',
+      token: kv.token,
+    })
     expect(again.body).toMatchObject({ differingLeaves: 0, versionsCopied: 0 })
     for (const [key, value] of acked) {
       const read = await kv.get(key, 'consistency=eventual')
