@@ -16,6 +16,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export interface RunningPlatform {
   url: string
   libsqlUrl: string
+  /** The storage nodes' URLs (libSQL server processes started by the dev script). */
+  storageNodeUrls: string[]
   rootKey: string
   /** Mints a token for `tenant` with `scopes` through the API. */
   token(tenant: string, scopes: string[]): Promise<string>
@@ -53,6 +55,7 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
       .join('\n'),
   )
   const [port, libsqlPort] = [await freePort(), await freePort()]
+  const nodePorts = [await freePort(), await freePort(), await freePort()]
   let output = ''
   const child: ChildProcess = spawn(
     process.execPath,
@@ -70,6 +73,10 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
       join(dir, 'libsql'),
       '--persist',
       join(dir, 'state'),
+      '--node-ports',
+      nodePorts.join(','),
+      '--nodes-data',
+      join(dir, 'nodes'),
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   )
@@ -98,6 +105,7 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
   return {
     url,
     libsqlUrl: `http://127.0.0.1:${libsqlPort}`,
+    storageNodeUrls: nodePorts.map((nodePort) => `http://127.0.0.1:${nodePort}`),
     rootKey,
     async token(tenant, scopes) {
       const response = await fetch(`${url}/v1/tokens`, {
