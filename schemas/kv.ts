@@ -206,3 +206,11 @@ export const AntiEntropyResult = v.object({
   /** Each answering node's Merkle root for the namespace (hex). */
   roots: v.record(v.string(), v.string()),
 })
+
+/** `?after=<seq>` of the changefeed (or the `Last-Event-ID` header). */
+export const FeedQuery = v.object({
+  after: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'A sequence number'))),
+})
+export const FeedHeaders = v.object({
+  'last-event-id': v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'A sequence number'))),
+})

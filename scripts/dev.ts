@@ -98,7 +98,9 @@ if (!vars.STORAGE_NODES) {
   const ports = flags['node-ports'].split(',').map(Number)
   storageNodes = await startStorageNodes({ count: ports.length, dataDir: flags['nodes-data'], ports })
   storageNodes.urls.forEach((url, i) => {
-    console.log(`node-${i}     ${url} (pid ${storageNodes?.pid(i)}, data in ${flags['nodes-data']}/node-${i})`)
+    console.log(
+      `node-${i}     ${url} (pid ${storageNodes?.pid(i)}, data in ${flags['nodes-data']}/node-${i})`,
+    )
   })
 }
 

@@ -7,6 +7,7 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
 export { CounterAggregator, CounterShard } from './counters/object'
+export { KvFeed } from './kv/feed-object'
 export { KvHints } from './kv/hints-object'
 export { KvLeader } from './kv/leader-object'
 export { KvMaintenance } from './kv/maintenance-object'

@@ -10,7 +10,7 @@ import type { KeySpec } from './coordinator'
 import type { Namespace } from './namespaces'
 import { type ReadResult, readKey, type WriteRequest, writeKey } from './operations'
 import { bucketOf } from './replica'
-import { coordinatorDeps } from './service'
+import { coordinatorDeps, feedStub } from './service'
 import { decodeContext } from './versions'
 
 export const LEADER_KIND = 'kv-leader'
@@ -71,9 +71,22 @@ export async function putKey(
   defer: (work: Promise<unknown>) => void,
 ) {
   const spec = keySpec(namespace, key)
-  if (consistency === 'strong') return leaderStub(env, namespace, key).write(namespace.tenant, spec, request)
-  const deps = coordinatorDeps(env, namespace.tenant, defer)
-  return writeKey(deps, spec, request, levels(namespace, consistency), Date.now(), false)
+  const result =
+    consistency === 'strong'
+      ? await leaderStub(env, namespace, key).write(namespace.tenant, spec, request)
+      : await writeKey(
+          coordinatorDeps(env, namespace.tenant, defer),
+          spec,
+          request,
+          levels(namespace, consistency),
+          Date.now(),
+          false,
+        )
+  // Acknowledged: the change joins the namespace's changefeed before the client hears of it.
+  await feedStub(env, namespace.tenant, namespace.name).append([
+    { key, version: result.version.id, deleted: result.version.deleted, at: Date.now() },
+  ])
+  return result
 }
 
 /** When a value written now with `ttlSeconds` (or the namespace default) expires. */

@@ -1,11 +1,14 @@
 /**
- * `/v1/kv` collection routes: bulk writes, listings by prefix, and the storage nodes.
+ * `/v1/kv` collection routes: bulk writes, listings by prefix, anti-entropy, the changefeed
+ * and the storage nodes.
  */
 import { Hono } from 'hono'
 import {
   AntiEntropyResult,
   BulkRequest,
   BulkResult,
+  FeedHeaders,
+  FeedQuery,
   KeyList,
   ListQuery,
   NamespaceParam,
@@ -20,7 +23,7 @@ import { expiryOf, putKey } from './api'
 import { cursorPosition, type KeyVersions, mergePages, requireSomeNode } from './listing'
 import { getNamespace } from './namespaces'
 import { listVersions } from './replica'
-import { connect, maintenanceStub } from './service'
+import { connect, feedStub, maintenanceStub } from './service'
 
 const tags = ['kv']
 const BULK_CONCURRENCY = 16
@@ -190,6 +193,37 @@ export const bulkRoutes = new Hono<AuthEnv>()
       const stats = await maintenanceStub(c.env, tenant, namespace.name).run()
       if (!stats) throw new AppError('not_found', `No namespace "${namespace.name}".`)
       return c.json(stats)
+    },
+  )
+  .get(
+    '/namespaces/:namespace/changes',
+    describe({
+      tags,
+      summary: "The namespace's changefeed (WebSocket or Server-Sent Events)",
+      description:
+        'Every acknowledged write and delete, in order: frames `{ seq, key, version, deleted, at }`. With ' +
+        '`Upgrade: websocket` a WebSocket, otherwise `text/event-stream` with `id: <seq>`. Resume with ' +
+        '`?after=<seq>` or `Last-Event-ID` (the last 10,000 changes are kept); without, new changes only.',
+      scope: 'kv:read',
+      responses: {
+        101: { description: 'WebSocket' },
+        200: { description: 'Server-Sent Events', mediaType: 'text/event-stream' },
+      },
+      problems: [404],
+    }),
+    requireScope('kv:read'),
+    validate('param', NamespaceParam),
+    validate('query', FeedQuery),
+    validate('header', FeedHeaders),
+    async function changesRoute(c) {
+      const tenant = tenantOf(c)
+      const namespace = await getNamespace(c.env, tenant, c.req.valid('param').namespace)
+      const after = c.req.valid('query').after ?? c.req.valid('header')['last-event-id']
+      const url = new URL('https://kv-feed.internal/stream')
+      if (after !== undefined) url.searchParams.set('after', after)
+      if (c.req.header('upgrade')?.toLowerCase() === 'websocket')
+        url.searchParams.set('transport', 'websocket')
+      return feedStub(c.env, tenant, namespace.name).fetch(new Request(url, { headers: c.req.raw.headers }))
     },
   )
   .get(

@@ -16,6 +16,7 @@ declare global {
       KV_HINTS: DurableObjectNamespace<import('./hints-object').KvHints>
       KV_LEADERS: DurableObjectNamespace<import('./leader-object').KvLeader>
       KV_MAINTENANCE: DurableObjectNamespace<import('./maintenance-object').KvMaintenance>
+      KV_FEEDS: DurableObjectNamespace<import('./feed-object').KvFeed>
       /** Per-request timeout of one storage node call, in ms (default 2000). */
       KV_NODE_TIMEOUT_MS?: string
     }
@@ -24,6 +25,7 @@ declare global {
 
 export const HINTS_KIND = 'kv-hints'
 export const MAINTENANCE_KIND = 'kv-maintenance'
+export const FEED_KIND = 'kv-feed'
 export const VIRTUAL_NODES = 64
 
 const rings = new WeakMap<object, ConsistentHashRing>()
@@ -95,4 +97,8 @@ export function maintenanceStub(env: Env, tenant: string, namespace: string) {
   return env.KV_MAINTENANCE.get(
     env.KV_MAINTENANCE.idFromName(objectName(tenant, MAINTENANCE_KIND, namespace)),
   )
+}
+
+export function feedStub(env: Env, tenant: string, namespace: string) {
+  return env.KV_FEEDS.get(env.KV_FEEDS.idFromName(objectName(tenant, FEED_KIND, namespace)))
 }
