@@ -26,7 +26,6 @@ import {
   storeVersions,
 } from '../workers/kv/replica'
 import type { Version } from '../workers/kv/versions'
-import { ConsistentHashRing } from '../workers/platform/hashing'
 import { type LoadResult, loadRow, printTable, runLoad } from './harness'
 
 const CONCURRENCY = 16
@@ -151,7 +150,6 @@ async function antiEntropySection(dir: string) {
     const ids = ['node-0', 'node-1', 'node-2']
     const clients = nodes.urls.map((url) => createClient({ url }))
     for (const [i, client] of clients.entries()) await ensureSchema(client as never, ids[i] as string)
-    const ring = new ConsistentHashRing(ids, 64)
     const ns = 'bench/ae/1'
     const version = (i: number): Version => ({
       id: `node-0:${i + 1}`,
@@ -185,12 +183,20 @@ async function antiEntropySection(dir: string) {
       },
       purge: (node: string, a: number, b: number) => purge(clients[ids.indexOf(node)] as never, ns, a, b),
     }
-    const spec = { ns, replicas: 3, policy: 'siblings' as const, graceMs: 86_400_000 }
+    const spec = {
+      tenant: 'bench',
+      name: 'ae',
+      ns,
+      members: ids,
+      replicas: 3,
+      policy: 'siblings' as const,
+      graceMs: 86_400_000,
+    }
     const t0 = performance.now()
-    const repair = await runAntiEntropy(port, ring, ids, spec, BUCKETS, Date.now())
+    const repair = await runAntiEntropy(port, spec, BUCKETS, Date.now())
     const repairMs = performance.now() - t0
     const t1 = performance.now()
-    const idle = await runAntiEntropy(port, ring, ids, spec, BUCKETS, Date.now())
+    const idle = await runAntiEntropy(port, spec, BUCKETS, Date.now())
     const idleMs = performance.now() - t1
     const converged = new Set(Object.values(repair.roots)).size === 1
     printTable(

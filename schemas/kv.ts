@@ -70,6 +70,8 @@ export const NamespaceView = v.object({
   createdAt: v.number(),
   updatedAt: v.number(),
   settings: NamespaceSettings,
+  /** The storage nodes of the namespace's ring, and the next ring during a rebalance. */
+  ring: v.object({ members: v.array(v.string()), next: v.nullable(v.array(v.string())) }),
 })
 export const NamespaceList = v.object({ items: v.array(NamespaceView), nextCursor: v.optional(v.string()) })
 
@@ -213,4 +215,13 @@ export const FeedQuery = v.object({
 })
 export const FeedHeaders = v.object({
   'last-event-id': v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'A sequence number'))),
+})
+
+export const RebalanceRequest = v.strictObject({
+  /** The storage node ids of the new ring (at least N, each configured in STORAGE_NODES). */
+  members: v.pipe(
+    v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'A node id'))),
+    v.minLength(1),
+    v.maxLength(256),
+  ),
 })

@@ -6,6 +6,7 @@
  */
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { keySpec } from '../../workers/kv/api'
 import type { ReplicaPort } from '../../workers/kv/coordinator'
 import { getNamespace } from '../../workers/kv/namespaces'
 import { majority, readKey, writeKey } from '../../workers/kv/operations'
@@ -99,7 +100,6 @@ describe('kv strong mode', () => {
   it('fails the checker when the leader step is bypassed', async () => {
     const kv = await kvClient({ replicas: 3 })
     const namespace = await getNamespace(env, kv.tenant, kv.namespace)
-    const spec = { ns: namespace.ns, replicas: 3, policy: namespace.config.conflict }
     // Concurrent writers meet at the coordinating write: both have read before either writes,
     // which is exactly the interleaving the leader's per-key serialization forbids.
     const real = replicaPort(env)
@@ -123,7 +123,7 @@ describe('kv strong mode', () => {
       async write(key, value) {
         await writeKey(
           deps,
-          { ...spec, key },
+          keySpec(namespace, key),
           {
             deleted: false,
             value: new TextEncoder().encode(value),
@@ -139,7 +139,7 @@ describe('kv strong mode', () => {
         return 'ok'
       },
       async read(key) {
-        const result = await readKey(deps, { ...spec, key }, quorum, Date.now())
+        const result = await readKey(deps, keySpec(namespace, key), quorum, Date.now())
         if (result.versions.length === 0) return null
         return result.versions
           .map((version) => new TextDecoder().decode(version.value ?? undefined))

@@ -18,7 +18,6 @@
  * more bytes). Cost: 24 bytes per non-empty bucket per node, plus the differing buckets'
  * versions (counted in `bytesExchanged`).
  */
-import type { ConsistentHashRing } from '../platform/hashing'
 import { preferenceOrder } from './coordinator'
 import { buildTree, differingLeaves, type LeafDigest, type MerkleTree, rootOf } from './merkle'
 import type { ConflictPolicy, Version } from './versions'
@@ -34,7 +33,12 @@ export interface AntiEntropyPort {
 }
 
 export interface AntiEntropySpec {
+  tenant: string
+  /** The namespace's name. */
+  name: string
   ns: string
+  /** The ring's storage nodes. */
+  members: string[]
   replicas: number
   policy: ConflictPolicy
   graceMs: number
@@ -84,12 +88,11 @@ async function trees(port: AntiEntropyPort, nodes: string[], buckets: number) {
 
 export async function runAntiEntropy(
   port: AntiEntropyPort,
-  ring: ConsistentHashRing,
-  nodes: string[],
   spec: AntiEntropySpec,
   buckets: number,
   now: number,
 ): Promise<AntiEntropyStats> {
+  const nodes = spec.members
   const before = await trees(port, nodes, buckets)
   let bytes = before.bytes
   let compared = 0
@@ -122,7 +125,7 @@ export async function runAntiEntropy(
         [...held.values()].flatMap((byKey) => byKey.get(key) ?? []),
         spec.policy,
       )
-      const homes = preferenceOrder(ring, spec.ns, key).slice(0, spec.replicas)
+      const homes = preferenceOrder(spec.members, spec.ns, key).slice(0, spec.replicas)
       for (const home of homes) {
         if (!held.has(home)) continue
         const ids = new Set((held.get(home)?.get(key) ?? []).map((version) => version.id))

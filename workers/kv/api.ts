@@ -17,7 +17,14 @@ export const LEADER_KIND = 'kv-leader'
 export const LEADER_RANGES = 16
 
 export function keySpec(namespace: Namespace, key: string): KeySpec {
-  return { ns: namespace.ns, key, replicas: namespace.config.replicas, policy: namespace.config.conflict }
+  return {
+    ns: namespace.ns,
+    key,
+    replicas: namespace.config.replicas,
+    policy: namespace.config.conflict,
+    members: namespace.config.members,
+    next: namespace.config.next,
+  }
 }
 
 /** The leader object of the key's range (bucket ranges of the Merkle tree). */

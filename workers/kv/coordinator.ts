@@ -19,7 +19,7 @@
  */
 
 import { AppError } from '../platform/errors'
-import type { ConsistentHashRing } from '../platform/hashing'
+import { ConsistentHashRing } from '../platform/hashing'
 import type { FailureDetector } from '../platform/storage-nodes'
 import type { ConflictPolicy, Version } from './versions'
 import { reconcile, sameVersions } from './versions'
@@ -53,7 +53,6 @@ export interface Hint {
 }
 
 export interface CoordinatorDeps {
-  ring: ConsistentHashRing
   replicas: ReplicaPort
   detector: FailureDetector
   recordHints(hints: Hint[]): Promise<void>
@@ -67,9 +66,30 @@ export interface KeySpec {
   key: string
   replicas: number
   policy: ConflictPolicy
+  /** The storage nodes of the namespace's ring. */
+  members: string[]
+  /** The ring being moved to during a rebalance: writes also reach its homes. */
+  next?: string[] | null | undefined
 }
 
-export function preferenceOrder(ring: ConsistentHashRing, ns: string, key: string): string[] {
+/** Virtual nodes per storage node on the ring. */
+export const VIRTUAL_NODES = 64
+const rings = new Map<string, ConsistentHashRing>()
+
+/** The ring over `members` (built once per isolate per member list). */
+export function ringOf(members: string[]): ConsistentHashRing {
+  const id = members.join(',')
+  let ring = rings.get(id)
+  if (!ring) {
+    ring = new ConsistentHashRing(members, VIRTUAL_NODES)
+    rings.set(id, ring)
+  }
+  return ring
+}
+
+/** Every member, in the key's preference order (its N homes first). */
+export function preferenceOrder(members: string[], ns: string, key: string): string[] {
+  const ring = ringOf(members)
   return ring.preferenceList(`${ns}\n${key}`, ring.size)
 }
 
@@ -90,7 +110,7 @@ export async function quorumRead(
   spec: KeySpec,
   r: number,
 ): Promise<{ versions: Version[]; answered: number }> {
-  const order = preferenceOrder(deps.ring, spec.ns, spec.key)
+  const order = preferenceOrder(spec.members, spec.ns, spec.key)
   const healthy = order.filter((node) => !deps.detector.isSuspected(node))
   const targets = (healthy.length >= r ? healthy : order).slice(0, spec.replicas)
   const replies = new Map<string, Version[]>()
@@ -160,8 +180,12 @@ export async function quorumWrite(
   draft: Omit<Version, 'id' | 'node' | 'counter'>,
   w: number,
 ): Promise<{ version: Version; survivors: Version[]; acks: number }> {
-  const order = preferenceOrder(deps.ring, spec.ns, spec.key)
+  const order = preferenceOrder(spec.members, spec.ns, spec.key)
   const homes = order.slice(0, spec.replicas)
+  if (spec.next) {
+    for (const node of preferenceOrder(spec.next, spec.ns, spec.key).slice(0, spec.replicas))
+      if (!homes.includes(node)) homes.push(node)
+  }
   const byHealth = [
     ...order.filter((node) => !deps.detector.isSuspected(node)),
     ...order.filter((node) => deps.detector.isSuspected(node)),

@@ -14,13 +14,15 @@ import {
   getResource,
   listResources,
   type Resource,
+  updateResource,
 } from '../platform/registry'
 import { storageNodes } from '../platform/storage-nodes'
 import { maintenanceStub } from './service'
 import type { ConflictPolicy } from './versions'
 
 export const KV_KIND = 'kv-namespace'
-const CACHE_MS = 5_000
+/** How long an isolate keeps a namespace's settings (and ring) before reading them again. */
+export const NAMESPACE_CACHE_MS = 5_000
 
 export interface NamespaceConfig {
   replicas: number
@@ -31,6 +33,10 @@ export interface NamespaceConfig {
   maxValueBytes: number
   tombstoneGraceSeconds: number
   incarnation: string
+  /** The storage nodes of the namespace's ring (all nodes when it was created). */
+  members: string[]
+  /** During a rebalance: the ring being moved to (writes reach both). */
+  next: string[] | null
 }
 
 export interface Namespace {
@@ -41,37 +47,47 @@ export interface Namespace {
   config: NamespaceConfig
 }
 
-const cache = new IsolateCache<Namespace>(CACHE_MS)
+const cache = new IsolateCache<Namespace>(NAMESPACE_CACHE_MS)
 
 function storageId(tenant: string, name: string, config: NamespaceConfig): string {
   return `${tenant}/${name}/${config.incarnation}`
 }
 
 export function namespaceView(resource: Resource<NamespaceConfig>) {
-  const { incarnation: _incarnation, ...settings } = resource.config
+  const { incarnation: _incarnation, members, next, ...settings } = resource.config
   return {
     name: resource.name,
     version: resource.version,
     createdAt: resource.createdAt,
     updatedAt: resource.updatedAt,
     settings,
+    ring: { members, next },
   }
 }
 
 export async function createNamespace(env: Env, tenant: string, name: string, input: CreateNamespaceInput) {
-  const nodes = storageNodes(env).length
+  const members = storageNodes(env).map((node) => node.id)
+  const nodes = members.length
   if (input.replicas > nodes) {
     throw new AppError('validation_failed', `replicas (N) must be at most the ${nodes} storage nodes.`, {
       errors: [{ path: 'body/replicas', message: `At most ${nodes} (the storage nodes)` }],
     })
   }
-  const config: NamespaceConfig = { ...input, incarnation: crypto.randomUUID().slice(0, 8) }
+  const config: NamespaceConfig = {
+    ...input,
+    incarnation: crypto.randomUUID().slice(0, 8),
+    members,
+    next: null,
+  }
   const view = namespaceView(await createResource(env, tenant, KV_KIND, name, config))
   await maintenanceStub(env, tenant, name).schedule({
+    tenant,
+    name,
     ns: storageId(tenant, name, config),
     replicas: config.replicas,
     policy: config.conflict,
     graceMs: config.tombstoneGraceSeconds * 1000,
+    members,
   })
   return view
 }
@@ -105,8 +121,43 @@ export async function listNamespaces(
   }
 }
 
+/** Drops the isolate's cached copy (after its ring changed). */
+export function forgetNamespace(tenant: string, name: string): void {
+  cache.delete(`${tenant}\n${name}`)
+}
+
 export async function deleteNamespace(env: Env, tenant: string, name: string): Promise<void> {
   await deleteResource(env, tenant, KV_KIND, name)
   cache.delete(`${tenant}\n${name}`)
   await maintenanceStub(env, tenant, name).forget()
+}
+
+/** Records `members` as the namespace's next ring and starts the rebalance (rebalance.ts). */
+export async function beginRebalance(env: Env, tenant: string, name: string, members: string[]) {
+  const known = new Set(storageNodes(env).map((node) => node.id))
+  const resource = await getResource<NamespaceConfig>(env, tenant, KV_KIND, name)
+  const unknown = members.filter((member) => !known.has(member))
+  const problems = [
+    ...(unknown.length > 0 ? [`Unknown storage nodes: ${unknown.join(', ')}`] : []),
+    ...(new Set(members).size !== members.length ? ['Members must be distinct'] : []),
+    ...(members.length < resource.config.replicas
+      ? [`At least ${resource.config.replicas} members (N)`]
+      : []),
+  ]
+  if (problems.length > 0) {
+    throw new AppError('validation_failed', problems.join('; '), {
+      errors: problems.map((message) => ({ path: 'body/members', message })),
+    })
+  }
+  if (resource.config.next)
+    throw new AppError('conflict', 'A rebalance of this namespace is already under way.')
+  const config = { ...resource.config, next: [...members].sort() }
+  const updated = await updateResource(env, tenant, KV_KIND, name, config, { ifVersion: resource.version })
+  forgetNamespace(tenant, name)
+  await maintenanceStub(env, tenant, name).startRebalance({
+    to: config.next,
+    version: updated.version,
+    config,
+  })
+  return namespaceView(updated)
 }

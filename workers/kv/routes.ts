@@ -12,6 +12,7 @@ import {
   NamespaceParam,
   NamespaceView,
   ReadQuery,
+  RebalanceRequest,
   SiblingsView,
   WriteHeaders,
   WriteQuery,
@@ -26,6 +27,7 @@ import { validate } from '../platform/validation'
 import { expiryOf, getKey, parseContext, putKey } from './api'
 import { bulkRoutes } from './bulk-routes'
 import {
+  beginRebalance,
   createNamespace,
   deleteNamespace,
   getNamespace,
@@ -122,6 +124,27 @@ export const kvRoutes = new Hono<AuthEnv>()
     async function deleteNamespaceRoute(c) {
       await deleteNamespace(c.env, tenantOf(c), c.req.valid('param').namespace)
       return c.json({ deleted: true })
+    },
+  )
+  .post(
+    '/namespaces/:namespace/rebalance',
+    describe({
+      tags,
+      summary: 'Move the namespace to a new ring of storage nodes',
+      description:
+        'Writes reach both rings at once; after every isolate has seen that (~6 s) the maintenance alarm ' +
+        'copies the keys whose homes change (only those) to their new homes, then switches reads to the new ' +
+        'ring. `ring.next` is set until the switch. 409 while a rebalance is under way.',
+      scope: 'kv:write',
+      responses: { 202: { description: 'The rebalance is under way', schema: NamespaceView } },
+      problems: [404, 409],
+    }),
+    requireScope('kv:write'),
+    validate('param', NamespaceParam),
+    validate('json', RebalanceRequest),
+    async function rebalanceRoute(c) {
+      const { namespace } = c.req.valid('param')
+      return c.json(await beginRebalance(c.env, tenantOf(c), namespace, c.req.valid('json').members), 202)
     },
   )
   .get(

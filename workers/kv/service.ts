@@ -1,10 +1,9 @@
 /**
- * Wiring: the coordinator's ports from the Worker's env — the ring over `STORAGE_NODES`
+ * Wiring: the coordinator's ports from the Worker's env —
  * (one per env object), libSQL clients per node, the shared failure detector, and hints
  * recorded in each home node's hint object of the tenant.
  */
 import type { Env } from '../platform/env'
-import { ConsistentHashRing } from '../platform/hashing'
 import { failureDetector, nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
 import { objectName } from '../platform/tenancy'
 import type { CoordinatorDeps, Hint, ReplicaPort } from './coordinator'
@@ -26,21 +25,6 @@ declare global {
 export const HINTS_KIND = 'kv-hints'
 export const MAINTENANCE_KIND = 'kv-maintenance'
 export const FEED_KIND = 'kv-feed'
-export const VIRTUAL_NODES = 64
-
-const rings = new WeakMap<object, ConsistentHashRing>()
-
-export function ringFor(env: Env): ConsistentHashRing {
-  let ring = rings.get(env)
-  if (!ring) {
-    ring = new ConsistentHashRing(
-      storageNodes(env).map((node) => node.id),
-      VIRTUAL_NODES,
-    )
-    rings.set(env, ring)
-  }
-  return ring
-}
 
 export function nodeById(env: Env, id: string): StorageNode {
   const node = storageNodes(env).find((candidate) => candidate.id === id)
@@ -81,7 +65,6 @@ export function coordinatorDeps(
   replicas: ReplicaPort = replicaPort(env),
 ): CoordinatorDeps {
   return {
-    ring: ringFor(env),
     replicas,
     detector: failureDetector,
     defer,
