@@ -96,6 +96,19 @@ export async function putKey(
   return result
 }
 
+/** A delete: a tombstone over `context` (or over what a read at the level sees). */
+export function tombstone(context: WriteRequest['context'], ifMatch?: string): WriteRequest {
+  return {
+    deleted: true,
+    value: null,
+    contentType: 'application/octet-stream',
+    metadata: null,
+    expiresAt: null,
+    context,
+    ifMatch,
+  }
+}
+
 /** When a value written now with `ttlSeconds` (or the namespace default) expires. */
 export function expiryOf(namespace: Namespace, ttlSeconds: number | undefined, now: number): number | null {
   const ttl = ttlSeconds ?? namespace.config.defaultTtlSeconds

@@ -19,7 +19,7 @@ import { describe } from '../platform/openapi'
 import { probe, storageNodes } from '../platform/storage-nodes'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { expiryOf, putKey } from './api'
+import { expiryOf, putKey, tombstone } from './api'
 import { cursorPosition, type KeyVersions, mergePages, requireSomeNode } from './listing'
 import { getNamespace } from './namespaces'
 import { listVersions } from './replica'
@@ -104,23 +104,7 @@ export const bulkRoutes = new Hono<AuthEnv>()
           ),
           ...body.delete.map(
             (key) => () =>
-              run('delete', key, () =>
-                putKey(
-                  c.env,
-                  namespace,
-                  key,
-                  {
-                    deleted: true,
-                    value: null,
-                    contentType: 'application/octet-stream',
-                    metadata: null,
-                    expiresAt: null,
-                    context: undefined,
-                  },
-                  'quorum',
-                  defer,
-                ),
-              ),
+              run('delete', key, () => putKey(c.env, namespace, key, tombstone(undefined), 'quorum', defer)),
           ),
         ],
         BULK_CONCURRENCY,

@@ -24,7 +24,7 @@ import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { expiryOf, getKey, parseContext, putKey } from './api'
+import { expiryOf, getKey, parseContext, putKey, tombstone } from './api'
 import { bulkRoutes } from './bulk-routes'
 import {
   beginRebalance,
@@ -268,16 +268,7 @@ export const kvRoutes = new Hono<AuthEnv>()
         c.env,
         namespace,
         key,
-        {
-          deleted: true,
-          value: null,
-          contentType: 'application/octet-stream',
-          metadata: null,
-          expiresAt: null,
-          context,
-          ifMatch: headers['if-match'],
-          ifNoneMatch: false,
-        },
+        tombstone(context, headers['if-match']),
         c.req.valid('query').consistency,
         (work) => c.executionCtx.waitUntil(work),
       )
