@@ -17,14 +17,8 @@ import { createClient } from '@libsql/client'
 import { freePort, type RunningPlatform, startPlatform } from '../scripts/platform-process'
 import { startStorageNodes } from '../scripts/storage-nodes'
 import { runAntiEntropy, versionBytes } from '../workers/kv/anti-entropy'
-import {
-  BUCKETS,
-  bucketVersions,
-  ensureSchema,
-  leafDigests,
-  purge,
-  storeVersions,
-} from '../workers/kv/replica'
+import { BUCKETS, ensureSchema } from '../workers/kv/replica'
+import { antiEntropyPort, storeMany } from '../workers/kv/replica-ranges'
 import type { Version } from '../workers/kv/versions'
 import { type LoadResult, loadRow, printTable, runLoad } from './harness'
 
@@ -164,25 +158,21 @@ async function antiEntropySection(dir: string) {
       expiresAt: null,
     })
     let fullBytes = 0
-    const writes: Array<() => Promise<unknown>> = []
+    const perNode: Array<Array<{ key: string; versions: Version[] }>> = [[], [], []]
     for (let i = 0; i < 20_000; i++) {
       const key = `key-${i}`
       const v = version(i)
       fullBytes += versionBytes({ ...v, key })
       const targets = i < 10_000 ? [0, 1, 2] : [0, 1] // node-2 misses the second 10,000 writes
-      for (const t of targets)
-        writes.push(() => storeVersions(clients[t] as never, ns, key, [v], 'siblings', 0))
+      for (const t of targets) perNode[t]?.push({ key, versions: [v] })
     }
-    for (let i = 0; i < writes.length; i += 64) await Promise.all(writes.slice(i, i + 64).map((w) => w()))
-    const port = {
-      leaves: (node: string) => leafDigests(clients[ids.indexOf(node)] as never, ns),
-      versions: (node: string, buckets: number[]) =>
-        bucketVersions(clients[ids.indexOf(node)] as never, ns, buckets),
-      store: async (node: string, key: string, versions: Version[]) => {
-        await storeVersions(clients[ids.indexOf(node)] as never, ns, key, versions, 'siblings', 0)
-      },
-      purge: (node: string, a: number, b: number) => purge(clients[ids.indexOf(node)] as never, ns, a, b),
-    }
+    await Promise.all(
+      perNode.map(async (items, t) => {
+        for (let i = 0; i < items.length; i += 200)
+          await storeMany(clients[t] as never, ns, items.slice(i, i + 200), 'siblings', 0)
+      }),
+    )
+    const port = antiEntropyPort(async (node) => clients[ids.indexOf(node)] as never, ns, 'siblings', 0)
     const spec = {
       tenant: 'bench',
       name: 'ae',

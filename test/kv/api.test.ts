@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { listVersions } from '../../workers/kv/replica'
+import { listVersions } from '../../workers/kv/replica-ranges'
 import { connect } from '../../workers/kv/service'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { kvClient, NODE_IDS, replicaState } from './support'

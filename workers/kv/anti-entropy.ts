@@ -4,9 +4,11 @@
  *
  * 1. Each node sends its 1,024 leaf digests (one GROUP BY; no rows).
  * 2. Each node's tree is compared with the first node's; the leaves that differ anywhere
- *    are the only buckets whose versions are fetched, from every node.
- * 3. Per key in those buckets, the versions are reconciled and each of the key's N home
- *    nodes receives the versions it lacks (merged there as any write is).
+ *    are the only buckets whose version headers (dot, context, clock; no value) are
+ *    fetched, from every node.
+ * 3. Per key in those buckets, the headers are reconciled; each version some home lacks is
+ *    fetched once, with its value, from a node that has it, and stored on the homes that
+ *    lack it (merged there as any write is, many keys per transaction).
  * 4. With every node answering, tombstones and expired versions older than the grace
  *    period are purged everywhere (a delete has then reached every replica, so it cannot
  *    be resurrected by one that missed it); with a node down nothing is purged.
@@ -15,8 +17,9 @@
  * holds the reconciled versions; with N equal to the node count all roots are equal.
  * With more nodes than N, nodes hold different ranges by design, so their trees differ
  * in the buckets they do not share and those buckets are exchanged too (still correct,
- * more bytes). Cost: 24 bytes per non-empty bucket per node, plus the differing buckets'
- * versions (counted in `bytesExchanged`).
+ * more bytes). Cost: 24 bytes per non-empty bucket per node, the headers of the differing
+ * buckets from every node, and each missing version once in and once out per home lacking
+ * it (all counted in `bytesExchanged`).
  */
 import { preferenceOrder } from './coordinator'
 import { buildTree, differingLeaves, type LeafDigest, type MerkleTree, rootOf } from './merkle'
@@ -27,10 +30,16 @@ type KeyVersion = Version & { key: string }
 
 export interface AntiEntropyPort {
   leaves(node: string): Promise<LeafDigest[]>
-  versions(node: string, buckets: number[]): Promise<KeyVersion[]>
-  store(node: string, key: string, versions: Version[]): Promise<void>
+  /** The versions of the buckets without values. */
+  heads(node: string, buckets: number[]): Promise<KeyVersion[]>
+  /** Full versions by key and id. */
+  fetch(node: string, refs: Array<{ key: string; id: string }>): Promise<KeyVersion[]>
+  storeMany(node: string, items: Array<{ key: string; versions: Version[] }>): Promise<void>
   purge(node: string, tombstonesBefore: number, expiredBefore: number): Promise<number>
 }
+
+const STORE_CHUNK = 200
+const FETCH_CHUNK = 500
 
 export interface AntiEntropySpec {
   tenant: string
@@ -109,7 +118,7 @@ export async function runAntiEntropy(
     const held = new Map<string, Map<string, KeyVersion[]>>()
     await Promise.all(
       answered.map(async (node) => {
-        const rows = await port.versions(node, [...differing]).catch(() => [])
+        const rows = await port.heads(node, [...differing]).catch(() => [])
         const byKey = new Map<string, KeyVersion[]>()
         for (const row of rows) {
           bytes += versionBytes(row)
@@ -118,25 +127,55 @@ export async function runAntiEntropy(
         held.set(node, byKey)
       }),
     )
+    // What each home lacks, and one node to fetch each missing version from.
+    const lacking = new Map<string, Array<{ key: string; ids: string[] }>>()
+    const sources = new Map<string, Map<string, { key: string; id: string }>>()
     const keys = new Set([...held.values()].flatMap((byKey) => [...byKey.keys()]))
-    const pushes: Array<Promise<void>> = []
     for (const key of keys) {
       const merged = reconcile(
         [...held.values()].flatMap((byKey) => byKey.get(key) ?? []),
         spec.policy,
       )
-      const homes = preferenceOrder(spec.members, spec.ns, key).slice(0, spec.replicas)
-      for (const home of homes) {
+      for (const home of preferenceOrder(spec.members, spec.ns, key).slice(0, spec.replicas)) {
         if (!held.has(home)) continue
-        const ids = new Set((held.get(home)?.get(key) ?? []).map((version) => version.id))
-        const missing = merged.filter((version) => !ids.has(version.id))
+        const has = new Set((held.get(home)?.get(key) ?? []).map((version) => version.id))
+        const missing = merged.filter((version) => !has.has(version.id))
         if (missing.length === 0) continue
-        copied += missing.length
-        for (const version of missing) bytes += versionBytes(version)
-        pushes.push(port.store(home, key, missing).catch(() => undefined))
+        lacking.set(home, [...(lacking.get(home) ?? []), { key, ids: missing.map((version) => version.id) }])
+        for (const version of missing) {
+          const source = [...held].find(([, byKey]) => byKey.get(key)?.some((v) => v.id === version.id))?.[0]
+          if (source === undefined) continue
+          const refs = sources.get(source) ?? new Map()
+          refs.set(`${key}\n${version.id}`, { key, id: version.id })
+          sources.set(source, refs)
+        }
       }
     }
-    await Promise.all(pushes)
+    const full = new Map<string, KeyVersion>()
+    for (const [source, refs] of sources) {
+      const list = [...refs.values()]
+      for (let i = 0; i < list.length; i += FETCH_CHUNK) {
+        for (const version of await port.fetch(source, list.slice(i, i + FETCH_CHUNK)).catch(() => [])) {
+          bytes += versionBytes(version)
+          full.set(`${version.key}\n${version.id}`, version)
+        }
+      }
+    }
+    await Promise.all(
+      [...lacking].map(async ([home, items]) => {
+        const batches = items.map(({ key, ids }) => ({
+          key,
+          versions: ids.flatMap((id) => full.get(`${key}\n${id}`) ?? []),
+        }))
+        for (const item of batches) {
+          copied += item.versions.length
+          for (const version of item.versions) bytes += versionBytes(version)
+        }
+        for (let i = 0; i < batches.length; i += STORE_CHUNK) {
+          await port.storeMany(home, batches.slice(i, i + STORE_CHUNK)).catch(() => undefined)
+        }
+      }),
+    )
   }
   let purged = 0
   if (answered.length === nodes.length) {

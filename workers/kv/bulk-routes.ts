@@ -22,7 +22,7 @@ import { validate } from '../platform/validation'
 import { expiryOf, putKey, tombstone } from './api'
 import { cursorPosition, type KeyVersions, mergePages, requireSomeNode } from './listing'
 import { getNamespace } from './namespaces'
-import { listVersions } from './replica'
+import { listVersions } from './replica-ranges'
 import { connect, feedStub, maintenanceStub } from './service'
 
 const tags = ['kv']

@@ -12,7 +12,8 @@ import { storageNodes } from '../platform/storage-nodes'
 import { type AntiEntropySpec, type AntiEntropyStats, runAntiEntropy } from './anti-entropy'
 import { forgetNamespace, KV_KIND, NAMESPACE_CACHE_MS, type NamespaceConfig } from './namespaces'
 import { type RebalanceStats, rebalance } from './rebalance'
-import { BUCKETS, bucketVersions, dropNamespace, leafDigests, purge, storeVersions } from './replica'
+import { BUCKETS, storeVersions } from './replica'
+import { antiEntropyPort, bucketVersions, dropNamespace } from './replica-ranges'
 import { connect } from './service'
 
 export const ANTI_ENTROPY_INTERVAL_MS = 10 * 60_000
@@ -118,15 +119,7 @@ export class KvMaintenance extends DurableObject<Env> {
   private antiEntropy(spec: AntiEntropySpec, now: number): Promise<AntiEntropyStats> {
     const env = this.env
     return runAntiEntropy(
-      {
-        leaves: async (node) => leafDigests(await connect(env, node), spec.ns),
-        versions: async (node, buckets) => bucketVersions(await connect(env, node), spec.ns, buckets),
-        store: async (node, key, versions) => {
-          await storeVersions(await connect(env, node), spec.ns, key, versions, spec.policy, now)
-        },
-        purge: async (node, tombstonesBefore, expiredBefore) =>
-          purge(await connect(env, node), spec.ns, tombstonesBefore, expiredBefore),
-      },
+      antiEntropyPort((node) => connect(env, node), spec.ns, spec.policy, now),
       spec,
       BUCKETS,
       now,

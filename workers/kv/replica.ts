@@ -43,7 +43,7 @@ const SCHEMA = [
      PRIMARY KEY (ns, key)) WITHOUT ROWID`,
 ]
 
-const COLUMNS =
+export const COLUMNS =
   'key, id, node, counter, context, hlc, deleted, value, content_type, metadata, expires_at, written_at'
 
 const initialized = new Set<string>()
@@ -72,7 +72,7 @@ export function rowToVersion(row: Row): Version & { key: string } {
   }
 }
 
-function insertVersion(ns: string, key: string, version: Version, now: number): InStatement {
+export function insertVersion(ns: string, key: string, version: Version, now: number): InStatement {
   return {
     sql: `INSERT OR IGNORE INTO kv_versions (ns, ${COLUMNS}, bucket, digest)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -97,7 +97,7 @@ function insertVersion(ns: string, key: string, version: Version, now: number): 
 }
 
 /** Deletes the key's versions another version supersedes (covered dot; LWW loser). */
-function pruneStatements(ns: string, key: string, policy: ConflictPolicy): InStatement[] {
+export function pruneStatements(ns: string, key: string, policy: ConflictPolicy): InStatement[] {
   const statements: InStatement[] = [
     {
       sql: `DELETE FROM kv_versions AS a WHERE a.ns = ? AND a.key = ? AND EXISTS (
@@ -207,60 +207,4 @@ export async function dropVersion(client: Client, ns: string, key: string, id: s
     sql: 'DELETE FROM kv_versions WHERE ns = ? AND key = ? AND id = ?',
     args: [ns, key, id],
   })
-}
-
-/** The versions of the first `limit` keys after `after` that start with `prefix`, in key order. */
-export async function listVersions(
-  client: Client,
-  ns: string,
-  prefix: string,
-  after: string,
-  limit: number,
-): Promise<Array<Version & { key: string }>> {
-  const result = await client.execute({
-    sql: `SELECT ${COLUMNS} FROM kv_versions WHERE ns = ? AND key IN (
-            SELECT DISTINCT key FROM kv_versions WHERE ns = ? AND key > ? AND key >= ? AND substr(key, 1, ?) = ?
-            ORDER BY key LIMIT ?)
-          ORDER BY key, id`,
-    args: [ns, ns, after, prefix, prefix.length, prefix, limit],
-  })
-  return result.rows.map(rowToVersion)
-}
-
-/** The namespace's Merkle leaves on this node: versions and digest sum per non-empty bucket. */
-export async function leafDigests(client: Client, ns: string) {
-  const result = await client.execute({
-    sql: 'SELECT bucket, count(*) AS n, sum(digest) % 4294967296 AS s FROM kv_versions WHERE ns = ? GROUP BY bucket',
-    args: [ns],
-  })
-  return result.rows.map((row) => ({ bucket: Number(row.bucket), count: Number(row.n), sum: Number(row.s) }))
-}
-
-/** Every version in the given buckets. */
-export async function bucketVersions(client: Client, ns: string, buckets: number[]) {
-  const result = await client.execute({
-    sql: `SELECT ${COLUMNS} FROM kv_versions WHERE ns = ? AND bucket IN (SELECT value FROM json_each(?)) ORDER BY key, id`,
-    args: [ns, JSON.stringify(buckets)],
-  })
-  return result.rows.map(rowToVersion)
-}
-
-/** Purges tombstones written before `tombstonesBefore` and versions expired before `expiredBefore`. */
-export async function purge(client: Client, ns: string, tombstonesBefore: number, expiredBefore: number) {
-  const result = await client.execute({
-    sql: `DELETE FROM kv_versions WHERE ns = ? AND ((deleted = 1 AND written_at < ?) OR (expires_at IS NOT NULL AND expires_at < ?))`,
-    args: [ns, tombstonesBefore, expiredBefore],
-  })
-  return result.rowsAffected
-}
-
-/** Removes every row of a namespace (after it was deleted). */
-export async function dropNamespace(client: Client, ns: string): Promise<void> {
-  await client.batch(
-    [
-      { sql: 'DELETE FROM kv_versions WHERE ns = ?', args: [ns] },
-      { sql: 'DELETE FROM kv_dots WHERE ns = ?', args: [ns] },
-    ],
-    'write',
-  )
 }
