@@ -4,7 +4,7 @@
  */
 import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { hintsStub } from '../../workers/kv/service'
+import { hintsStub, maintenanceStub } from '../../workers/kv/service'
 import { killNode, kvClient, NODE_IDS, replicaState, restartNode } from './support'
 
 async function deliverHints(tenant: string): Promise<number> {
@@ -114,5 +114,31 @@ describe('kv faults', () => {
     expect(new Set(Object.values(state).map((ids) => JSON.stringify(ids)))).toEqual(
       new Set([JSON.stringify([deleted.json.version])]),
     )
+  })
+
+  it('purges tombstones only after the grace period and only when every node answered', async () => {
+    const kv = await kvClient({ tombstoneGraceSeconds: 60 })
+    await kv.put('t', 'v')
+    const deleted = await kv.del('t')
+    const stub = maintenanceStub(env, kv.tenant, kv.namespace)
+    const ns = await kv.ns()
+    const soon = await runInDurableObject(stub, (object) => object.run(Date.now() + 30_000))
+    expect(soon?.purged).toBe(0)
+    await killNode(0)
+    try {
+      const partial = await runInDurableObject(stub, (object) => object.run(Date.now() + 120_000))
+      expect(partial).toMatchObject({ nodesAnswered: 2, purged: 0 })
+    } finally {
+      await restartNode(0)
+    }
+    expect(Object.values(await replicaState(ns, 't'))).toEqual([
+      [deleted.json.version],
+      [deleted.json.version],
+      [deleted.json.version],
+    ])
+    const later = await runInDurableObject(stub, (object) => object.run(Date.now() + 120_000))
+    expect(later?.purged).toBe(3)
+    expect(Object.values(await replicaState(ns, 't'))).toEqual([[], [], []])
+    expect((await kv.get('t')).status).toBe(404)
   })
 })

@@ -4,11 +4,11 @@
  *
  * 1. Each node sends its 1,024 leaf digests (one GROUP BY; no rows).
  * 2. Each node's tree is compared with the first node's; the leaves that differ anywhere
- *    are the only buckets whose version headers (dot, context, clock; no value) are
- *    fetched, from every node.
- * 3. Per key in those buckets, the headers are reconciled; each version some home lacks is
- *    fetched once, with its value, from a node that has it, and stored on the homes that
- *    lack it (merged there as any write is, many keys per transaction).
+ *    are the only buckets whose (key, version id) pairs are fetched, from every node.
+ * 3. Each version one of a key's N homes lacks is fetched once, with its value, from a node
+ *    that has it, and stored on the homes that lack it, merged there as any write is (many
+ *    keys per transaction): a version another one supersedes is dropped on arrival, so
+ *    sending it is only wasted bytes, never a resurrection.
  * 4. With every node answering, tombstones and expired versions older than the grace
  *    period are purged everywhere (a delete has then reached every replica, so it cannot
  *    be resurrected by one that missed it); with a node down nothing is purged.
@@ -17,21 +17,20 @@
  * holds the reconciled versions; with N equal to the node count all roots are equal.
  * With more nodes than N, nodes hold different ranges by design, so their trees differ
  * in the buckets they do not share and those buckets are exchanged too (still correct,
- * more bytes). Cost: 24 bytes per non-empty bucket per node, the headers of the differing
- * buckets from every node, and each missing version once in and once out per home lacking
- * it (all counted in `bytesExchanged`).
+ * more bytes). Cost: 24 bytes per non-empty bucket per node, the (key, id) pairs of the
+ * differing buckets from every node, and each missing version once in and once out per
+ * home lacking it (all counted in `bytesExchanged`).
  */
 import { preferenceOrder } from './coordinator'
 import { buildTree, differingLeaves, type LeafDigest, type MerkleTree, rootOf } from './merkle'
 import type { ConflictPolicy, Version } from './versions'
-import { reconcile } from './versions'
 
 type KeyVersion = Version & { key: string }
 
 export interface AntiEntropyPort {
   leaves(node: string): Promise<LeafDigest[]>
-  /** The versions of the buckets without values. */
-  heads(node: string, buckets: number[]): Promise<KeyVersion[]>
+  /** The (key, version id) pairs of the buckets. */
+  ids(node: string, buckets: number[]): Promise<Array<{ key: string; id: string }>>
   /** Full versions by key and id. */
   fetch(node: string, refs: Array<{ key: string; id: string }>): Promise<KeyVersion[]>
   storeMany(node: string, items: Array<{ key: string; versions: Version[] }>): Promise<void>
@@ -115,14 +114,14 @@ export async function runAntiEntropy(
   }
   let copied = 0
   if (differing.size > 0) {
-    const held = new Map<string, Map<string, KeyVersion[]>>()
+    const held = new Map<string, Map<string, Set<string>>>()
     await Promise.all(
       answered.map(async (node) => {
-        const rows = await port.heads(node, [...differing]).catch(() => [])
-        const byKey = new Map<string, KeyVersion[]>()
+        const rows = await port.ids(node, [...differing]).catch(() => [])
+        const byKey = new Map<string, Set<string>>()
         for (const row of rows) {
-          bytes += versionBytes(row)
-          byKey.set(row.key, [...(byKey.get(row.key) ?? []), row])
+          bytes += row.key.length + row.id.length + 8
+          byKey.set(row.key, (byKey.get(row.key) ?? new Set()).add(row.id))
         }
         held.set(node, byKey)
       }),
@@ -132,21 +131,19 @@ export async function runAntiEntropy(
     const sources = new Map<string, Map<string, { key: string; id: string }>>()
     const keys = new Set([...held.values()].flatMap((byKey) => [...byKey.keys()]))
     for (const key of keys) {
-      const merged = reconcile(
-        [...held.values()].flatMap((byKey) => byKey.get(key) ?? []),
-        spec.policy,
-      )
+      const holders = new Map<string, string>()
+      for (const [node, byKey] of held)
+        for (const id of byKey.get(key) ?? []) if (!holders.has(id)) holders.set(id, node)
       for (const home of preferenceOrder(spec.members, spec.ns, key).slice(0, spec.replicas)) {
         if (!held.has(home)) continue
-        const has = new Set((held.get(home)?.get(key) ?? []).map((version) => version.id))
-        const missing = merged.filter((version) => !has.has(version.id))
+        const has = held.get(home)?.get(key) ?? new Set<string>()
+        const missing = [...holders.keys()].filter((id) => !has.has(id))
         if (missing.length === 0) continue
-        lacking.set(home, [...(lacking.get(home) ?? []), { key, ids: missing.map((version) => version.id) }])
-        for (const version of missing) {
-          const source = [...held].find(([, byKey]) => byKey.get(key)?.some((v) => v.id === version.id))?.[0]
-          if (source === undefined) continue
+        lacking.set(home, [...(lacking.get(home) ?? []), { key, ids: missing }])
+        for (const id of missing) {
+          const source = holders.get(id) as string
           const refs = sources.get(source) ?? new Map()
-          refs.set(`${key}\n${version.id}`, { key, id: version.id })
+          refs.set(`${key}\n${id}`, { key, id })
           sources.set(source, refs)
         }
       }

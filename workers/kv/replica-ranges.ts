@@ -62,14 +62,13 @@ export async function dropNamespace(client: Client, ns: string): Promise<void> {
   )
 }
 
-/** The versions in the given buckets without their values (`value` null): what anti-entropy compares. */
-export async function bucketHeads(client: Client, ns: string, buckets: number[]) {
+/** The (key, version id) pairs in the given buckets: what anti-entropy compares. */
+export async function bucketIds(client: Client, ns: string, buckets: number[]) {
   const result = await client.execute({
-    sql: `SELECT ${COLUMNS.replace('value,', 'NULL AS value,')} FROM kv_versions
-          WHERE ns = ? AND bucket IN (SELECT value FROM json_each(?)) ORDER BY key, id`,
+    sql: 'SELECT key, id FROM kv_versions WHERE ns = ? AND bucket IN (SELECT value FROM json_each(?)) ORDER BY key, id',
     args: [ns, JSON.stringify(buckets)],
   })
-  return result.rows.map(rowToVersion)
+  return result.rows.map((row) => ({ key: String(row.key), id: String(row.id) }))
 }
 
 /** Full versions by (key, id). */
@@ -107,7 +106,7 @@ export function antiEntropyPort(
 ) {
   return {
     leaves: async (node: string) => leafDigests(await connectTo(node), ns),
-    heads: async (node: string, buckets: number[]) => bucketHeads(await connectTo(node), ns, buckets),
+    ids: async (node: string, buckets: number[]) => bucketIds(await connectTo(node), ns, buckets),
     fetch: async (node: string, refs: Array<{ key: string; id: string }>) =>
       versionsByRef(await connectTo(node), ns, refs),
     storeMany: async (node: string, items: Array<{ key: string; versions: Version[] }>) =>
