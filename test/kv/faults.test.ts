@@ -4,7 +4,8 @@
  */
 import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { hintsStub, maintenanceStub } from '../../workers/kv/service'
+import { dropVersion, readVersions, storeVersions } from '../../workers/kv/replica'
+import { connect, hintsStub, maintenanceStub } from '../../workers/kv/service'
 import { killNode, kvClient, NODE_IDS, replicaState, restartNode } from './support'
 
 async function deliverHints(tenant: string): Promise<number> {
@@ -83,12 +84,15 @@ describe('kv faults', () => {
 
   it('repairs a stale replica on read, returning the newest value', async () => {
     const kv = await kvClient({ replicas: 3, readQuorum: 3, writeQuorum: 2 })
+    const ns = await kv.ns()
     const first = await kv.put('doc', 'v1')
-    await killNode(2)
+    const node2 = await connect(env, NODE_IDS[2] as string)
+    const old = await readVersions(node2, ns, 'doc')
     const second = await kv.put('doc', 'v2', { headers: { 'x-kv-context': first.json.context as string } })
     expect(second.status).toBe(200)
-    await restartNode(2)
-    const ns = await kv.ns()
+    // node-2 goes back to the state before the second write, as if it had missed it
+    await dropVersion(node2, ns, 'doc', second.json.version as string)
+    await storeVersions(node2, ns, 'doc', old, 'siblings', Date.now())
     const stale = await replicaState(ns, 'doc')
     expect(stale[NODE_IDS[2] as string]).toEqual([first.json.version])
     const read = await kv.get('doc')
