@@ -30,7 +30,13 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { ...TEST_BINDINGS, LIBSQL_URL: inject('libsqlUrl') } },
+            miniflare: {
+              bindings: {
+                ...TEST_BINDINGS,
+                LIBSQL_URL: inject('libsqlUrl'),
+                STORAGE_NODES: inject('storageNodes'),
+              },
+            },
           })),
         ],
         test: {

@@ -2,7 +2,9 @@
  * `npm run dev`: the whole platform on this machine, as a user runs it.
  *
  * 1. Creates `.dev.vars` with random secrets if it is missing (never overwrites it).
- * 2. Starts the local libSQL server (apps/libsql) and applies the migrations.
+ * 2. Starts the local libSQL server (apps/libsql) and applies the migrations, and three
+ *    storage nodes (libSQL server processes for the key-value store, `STORAGE_NODES`) unless
+ *    `.dev.vars` names its own; each prints its pid, so `kill -9 <pid>` crashes one.
  * 3. Starts `wrangler dev` on 127.0.0.1 with the settings, waits until `/healthz` answers.
  * 4. Prints the URL, the docs URL and a token for tenant `dev` with every scope.
  * Ctrl-C (SIGINT) or SIGTERM stops all of it; so does a `kill -9` of this process (a
@@ -10,7 +12,8 @@
  * and stops a wrangler an earlier run left behind (scripts/dev-guard.ts).
  *
  * Flags (for running a second copy, e.g. the e2e suite): --port 8787, --libsql-port 8080,
- * --vars .dev.vars, --data .data/libsql, --persist .wrangler/state.
+ * --vars .dev.vars, --data .data/libsql, --persist .wrangler/state, --node-ports 8081,8082,8083,
+ * --nodes-data .data/nodes.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -23,6 +26,7 @@ import { startLibsqlServer } from '../apps/libsql/server'
 import { mintToken } from '../workers/platform/auth/token'
 import { claimDevPorts, guardDevProcess, releaseDevPorts } from './dev-guard'
 import { migrateDatabase } from './migrate'
+import { type LocalStorageNodes, startStorageNodes } from './storage-nodes'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { values: flags } = parseArgs({
@@ -32,6 +36,8 @@ const { values: flags } = parseArgs({
     vars: { type: 'string', default: resolve(root, '.dev.vars') },
     data: { type: 'string', default: resolve(root, '.data/libsql') },
     persist: { type: 'string', default: resolve(root, '.wrangler/state') },
+    'node-ports': { type: 'string', default: '8081,8082,8083' },
+    'nodes-data': { type: 'string', default: resolve(root, '.data/nodes') },
   },
 })
 
@@ -99,7 +105,22 @@ const libsql = await startLibsqlServer({
 await migrateDatabase(libsql.url)
 console.log(`libSQL     ${libsql.url} (data in ${flags.data}, migrations applied)`)
 
-const settings: Record<string, string> = { ...vars, LIBSQL_URL: libsql.url }
+let storageNodes: LocalStorageNodes | undefined
+if (!vars.STORAGE_NODES) {
+  const ports = flags['node-ports'].split(',').map(Number)
+  storageNodes = await startStorageNodes({ count: ports.length, dataDir: flags['nodes-data'], ports })
+  storageNodes.urls.forEach((url, i) => {
+    console.log(
+      `node-${i}     ${url} (pid ${storageNodes?.pid(i)}, data in ${flags['nodes-data']}/node-${i})`,
+    )
+  })
+}
+
+const settings: Record<string, string> = {
+  ...vars,
+  LIBSQL_URL: libsql.url,
+  ...(storageNodes ? { STORAGE_NODES: storageNodes.setting } : {}),
+}
 const wranglerArgs = [
   'dev',
   '--ip',
@@ -133,6 +154,7 @@ async function stop(code: number) {
       // already gone
     }
   }
+  await storageNodes?.stop()
   await libsql.close()
   releaseDevPorts(pidFile)
   process.exit(code)

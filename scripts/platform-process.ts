@@ -16,6 +16,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export interface RunningPlatform {
   url: string
   libsqlUrl: string
+  /** The storage nodes' URLs (libSQL server processes started by the dev script). */
+  storageNodeUrls: string[]
   rootKey: string
   /** The dev process's pid (`scripts/dev.ts`). */
   pid: number
@@ -38,7 +40,7 @@ export function freePort(): Promise<number> {
 }
 
 /** `node` arguments that run `npm run dev` on these ports with `.dev.vars`, data and state under `dir`. */
-export function devProcessArgs(dir: string, port: number, libsqlPort: number): string[] {
+export function devProcessArgs(dir: string, port: number, libsqlPort: number, nodePorts: number[]): string[] {
   return [
     '--import',
     'tsx',
@@ -53,6 +55,10 @@ export function devProcessArgs(dir: string, port: number, libsqlPort: number): s
     join(dir, 'libsql'),
     '--persist',
     join(dir, 'state'),
+    '--node-ports',
+    nodePorts.join(','),
+    '--nodes-data',
+    join(dir, 'nodes'),
   ]
 }
 
@@ -74,8 +80,9 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
       .join('\n'),
   )
   const [port, libsqlPort] = [await freePort(), await freePort()]
+  const nodePorts = [await freePort(), await freePort(), await freePort()]
   let output = ''
-  const child: ChildProcess = spawn(process.execPath, devProcessArgs(dir, port, libsqlPort), {
+  const child: ChildProcess = spawn(process.execPath, devProcessArgs(dir, port, libsqlPort, nodePorts), {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
@@ -105,6 +112,7 @@ export async function startPlatform(extraVars: Record<string, string> = {}): Pro
   return {
     url,
     libsqlUrl: `http://127.0.0.1:${libsqlPort}`,
+    storageNodeUrls: nodePorts.map((nodePort) => `http://127.0.0.1:${nodePort}`),
     rootKey,
     pid: child.pid ?? 0,
     async token(tenant, scopes) {

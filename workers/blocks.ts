@@ -5,10 +5,12 @@
  */
 import type { Hono } from 'hono'
 import { CACHE_BOUNDS } from '../schemas/cache'
+import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { cacheRoutes } from './cache/routes'
 import { counterRoutes } from './counters/routes'
+import { kvRoutes } from './kv/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
 import type { Env } from './platform/env'
@@ -131,5 +133,15 @@ export const BLOCKS: Block[] = [
     maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
     // Loki's HTTP API at the path Loki clients and Grafana use.
     protocolRoutes: [{ path: '/loki/api/v1', routes: lokiRoutes }],
+  },
+  {
+    name: 'kv',
+    version: '1',
+    path: '/v1/kv',
+    description:
+      'Dynamo-style key-value store on libSQL replicas: N/R/W quorums, vector-clock siblings, hinted handoff, strong mode',
+    routes: kvRoutes,
+    // A 1 MiB value, or a bulk request of 1,000 entries.
+    maxBodyBytes: KV_MAX_BODY_BYTES,
   },
 ]

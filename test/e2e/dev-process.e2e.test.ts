@@ -33,9 +33,13 @@ describe('npm run dev', () => {
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve))
     const dir = await mkdtemp(join(tmpdir(), 'edgeblocks-dev-'))
     try {
-      const child = spawn(process.execPath, devProcessArgs(dir, port, await freePort()), {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child = spawn(
+        process.execPath,
+        devProcessArgs(dir, port, await freePort(), [await freePort(), await freePort(), await freePort()]),
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       let output = ''
       child.stdout.on('data', (chunk) => {
         output += chunk
