@@ -93,10 +93,13 @@ export async function tenantSnapshot(
   token: string,
   params: Record<string, string>,
   fallback: string,
+  /** Only the reads under this path prefix (e.g. one block's `/v1/queues`). */
+  prefix = '',
 ): Promise<Record<string, unknown>> {
   const snapshot: Record<string, unknown> = {}
   const reads = operations.filter(
-    (op) => op.method === 'GET' && op.auth === 'bearer' && !op.wire && !isStream(op),
+    (op) =>
+      op.method === 'GET' && op.auth === 'bearer' && !op.wire && !isStream(op) && op.path.startsWith(prefix),
   )
   for (const op of reads) {
     const path = fillPath(op.path, params, fallback)

@@ -68,7 +68,8 @@ export function wrapStub<S extends object>(stub: S): S {
     get(target, property) {
       const value = (target as Record<PropertyKey, unknown>)[property]
       if (typeof property !== 'string' || PASS_THROUGH.has(property)) {
-        return typeof value === 'function' ? value.bind(target) : value
+        // The stub's own methods run against the stub; `constructor` stays the class itself.
+        return typeof value === 'function' && property !== 'constructor' ? value.bind(target) : value
       }
       return async function hostedCall(...args: unknown[]) {
         const result = await (target as unknown as Invoker).invoke(property, args)
