@@ -11,6 +11,8 @@ import { timing } from 'hono/timing'
 import * as v from 'valibot'
 import { BlockList, Health } from '../schemas/platform'
 import { BLOCKS } from './blocks'
+import { dohRoutes } from './dns/doh'
+import { hostnameRouting } from './dns/hostnames'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
 import { readConfig } from './platform/config'
@@ -33,6 +35,8 @@ export function createApp() {
   const app = new Hono<AuthEnv & { Variables: { requestId: string } }>()
   const allowedMethods = allowedMethodsFinder(app as never)
 
+  // Requests for a tenant's own hostname leave here; the platform's hostnames pay a set lookup.
+  app.use(hostnameRouting(() => BLOCKS.flatMap((block) => (block.hostTarget ? [block.hostTarget] : []))))
   app.use(requestId({ limitLength: 128 }))
   app.use(timing({ crossOrigin: false }))
   app.use(async function mutableResponse(c, next) {
@@ -57,6 +61,9 @@ export function createApp() {
     })(c, next)
   })
   app.use('/v1/*', gatewayRateLimit())
+  // The public DNS endpoints carry no token: the gateway limits them per client address.
+  app.use('/dns-query', gatewayRateLimit())
+  app.use('/resolve', gatewayRateLimit())
 
   app.onError((error, c) => toProblemResponse(c, error))
   app.notFound((c) => {
@@ -117,6 +124,7 @@ export function createApp() {
   )
   app.route('/v1/tokens', tokenRoutes)
   for (const block of BLOCKS) app.route(block.path, block.routes)
+  app.route('/', dohRoutes)
 
   app.get('/openapi.json', openApiDocument(app as never, VERSION))
   app.get('/docs', (c) => c.html(DOCS_HTML))

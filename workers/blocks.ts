@@ -6,6 +6,7 @@
 import type { Hono } from 'hono'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
+import { dnsRoutes } from './dns/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -92,5 +93,15 @@ export const BLOCKS: Block[] = [
     description:
       'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
     routes: schedulerRoutes,
+  },
+  {
+    name: 'dns',
+    version: '1',
+    path: '/v1/dns',
+    description:
+      'Authoritative DNS zones, a delegation tree, DNS-over-HTTPS, routing policies, DNSSEC, hostname routing',
+    routes: dnsRoutes,
+    // A zone file of 1 MiB (the import limit) plus slack; JSON PATCH bodies are far smaller.
+    maxBodyBytes: 1024 * 1024 + 1024,
   },
 ]
