@@ -125,6 +125,7 @@ export function answerQuestion(zone: Zone, question: Question, context: ClientCo
       const target = rdataTarget(TYPE.CNAME, (cname.records[0] as { data: Uint8Array }).data) as string
       const stop = seen.has(lowerName(target)) || seen.size >= MAX_CNAME_CHAIN || !zone.contains(target)
       if (stop) {
+        name = target
         return finish({ rcode: RCODE.NOERROR, aa: true, authorities: [], additionals: [], kind: 'cname-out' })
       }
       name = target
