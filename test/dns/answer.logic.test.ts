@@ -57,7 +57,9 @@ describe('authoritative answers', () => {
   })
 
   it('synthesizes wildcard answers under the query name, over several labels (RFC 4592)', () => {
-    expect(show(ask('anything.apps.example.com', TYPE.A).answers)).toEqual(['anything.apps.example.com 3600 A 192.0.2.100'])
+    expect(show(ask('anything.apps.example.com', TYPE.A).answers)).toEqual([
+      'anything.apps.example.com 3600 A 192.0.2.100',
+    ])
     expect(ask('x.y.apps.example.com', TYPE.A).kind).toBe('answer')
     expect(ask('apps.example.com', TYPE.A).kind).toBe('nodata')
     expect(ask('anything.apps.example.com', TYPE.MX).kind).toBe('nodata')
@@ -77,7 +79,10 @@ describe('authoritative answers', () => {
   })
 
   it('serves unknown types (RFC 3597) and a 0-TTL-free SOA at the apex', () => {
-    const zone3 = zoneFrom('$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nx TYPE65400 \\# 2 ABCD\n', 'u.test')
+    const zone3 = zoneFrom(
+      '$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nx TYPE65400 \\# 2 ABCD\n',
+      'u.test',
+    )
     const answer = answerQuestion(zone3, question('x.u.test', 65400), context)
     expect(show(answer.answers)).toEqual(['x.u.test 60 TYPE65400 \\# 2 ABCD'])
   })

@@ -11,6 +11,9 @@ describe('authoritative answers over DoH', () => {
     expect(answer.rcode).toBe('NOERROR')
     expect(answer.flag_aa).toBe(true)
     expect(answer.questions?.[0]?.name).toBe(`WwW.${zone.toUpperCase()}`)
-    expect(answer.answers?.map((a) => (a as { data: unknown }).data).sort()).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(answer.answers?.map((a) => (a as { data: unknown }).data).sort()).toEqual([
+      '192.0.2.1',
+      '192.0.2.2',
+    ])
   })
 })

@@ -16,7 +16,12 @@ export interface QueryOptions {
   ecs?: string
 }
 
-export type Packet = dnsPacket.Packet & { rcode?: string; flag_aa?: boolean; flag_tc?: boolean; flag_ra?: boolean }
+export type Packet = dnsPacket.Packet & {
+  rcode?: string
+  flag_aa?: boolean
+  flag_tc?: boolean
+  flag_ra?: boolean
+}
 
 /** A zone name nobody else in the file uses. */
 export function uniqueZone(prefix = 'z'): string {
@@ -64,7 +69,10 @@ export interface DnsTenant {
   tenant: string
   token: string
   createZone(zone: string, body?: Record<string, unknown>): Promise<Record<string, unknown>>
-  patch(zone: string, rrsets: Array<Record<string, unknown>>): Promise<{ status: number; body: Record<string, unknown> }>
+  patch(
+    zone: string,
+    rrsets: Array<Record<string, unknown>>,
+  ): Promise<{ status: number; body: Record<string, unknown> }>
   replace(zone: string, name: string, type: string, contents: string[], ttl?: number): Promise<void>
 }
 

@@ -10,7 +10,7 @@ import { RCODE, TYPE, typeCode } from '../../workers/dns/wire/types'
 import { randomInt, seededBytes, seededRandom } from '../support/seeded'
 
 /** Presentation text of every type the zones hold, as `dig` prints it. */
-export const SAMPLES: Array<[string, string]> = [
+const SAMPLES: Array<[string, string]> = [
   ['A', '192.0.2.1'],
   ['AAAA', '2001:db8::1'],
   ['CNAME', 'target.example.com.'],
@@ -42,12 +42,21 @@ describe('record data', () => {
     const response = emptyMessage(1)
     response.qr = true
     for (const [type, text] of SAMPLES.slice(0, 10)) {
-      response.answers.push({ name: 'x.example.com', type: typeCode(type) as number, class: 1, ttl: 60, data: rdata(type, text) })
+      response.answers.push({
+        name: 'x.example.com',
+        type: typeCode(type) as number,
+        class: 1,
+        ttl: 60,
+        data: rdata(type, text),
+      })
     }
     const decoded = dnsPacket.decode(Buffer.from(encodeMessage(response)))
     expect(decoded.answers?.map((a) => a.type)).toEqual(SAMPLES.slice(0, 10).map(([type]) => type))
-    expect((decoded.answers?.[3] as { data: unknown }).data).toEqual({ preference: 10, exchange: 'mail.example.com' })
-    expect((decoded.answers?.[6] as { data: { serial: number } }).data.serial).toBe(2024010101)
+    expect((decoded.answers as Array<{ data: unknown }>)[3]?.data).toEqual({
+      preference: 10,
+      exchange: 'mail.example.com',
+    })
+    expect((decoded.answers as Array<{ data: { serial: number } }>)[6]?.data.serial).toBe(2024010101)
   })
 
   it('refuses bad data: a long TXT string, a bad address, too few fields', () => {
@@ -65,10 +74,16 @@ describe('messages', () => {
       id: 77,
       flags: dnsPacket.RECURSION_DESIRED,
       questions: [{ type: 'AAAA', name: 'WwW.ExAmple.COM' }],
-      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: dnsPacket.DNSSEC_OK, options: [] } as never],
+      additionals: [
+        { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: dnsPacket.DNSSEC_OK, options: [] } as never,
+      ],
     })
     const message = decodeMessage(new Uint8Array(bytes))
-    expect(message).toMatchObject({ id: 77, rd: true, questions: [{ name: 'WwW.ExAmple.COM', type: TYPE.AAAA }] })
+    expect(message).toMatchObject({
+      id: 77,
+      rd: true,
+      questions: [{ name: 'WwW.ExAmple.COM', type: TYPE.AAAA }],
+    })
     expect(message.edns).toMatchObject({ udpSize: 1232, dnssecOk: true, version: 0 })
   })
 
@@ -77,12 +92,24 @@ describe('messages', () => {
     response.qr = true
     response.questions = [question('www.example.com', TYPE.A)]
     for (let i = 0; i < 5; i++)
-      response.answers.push({ name: 'www.example.com', type: TYPE.A, class: 1, ttl: 60, data: Uint8Array.of(192, 0, 2, i) })
+      response.answers.push({
+        name: 'www.example.com',
+        type: TYPE.A,
+        class: 1,
+        ttl: 60,
+        data: Uint8Array.of(192, 0, 2, i),
+      })
     const bytes = encodeMessage(response)
     // Header 12 + question 21 (17-byte name), then five records whose owner is a 2-byte pointer (16 each).
     expect(bytes.length).toBe(12 + 21 + 5 * 16)
     const decoded = dnsPacket.decode(Buffer.from(bytes))
-    expect(decoded.answers?.map((a) => (a as { data: string }).data)).toEqual(['192.0.2.0', '192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'])
+    expect(decoded.answers?.map((a) => (a as { data: string }).data)).toEqual([
+      '192.0.2.0',
+      '192.0.2.1',
+      '192.0.2.2',
+      '192.0.2.3',
+      '192.0.2.4',
+    ])
   })
 
   it('truncates to the size limit: header and question with TC, OPT kept', () => {
@@ -91,7 +118,13 @@ describe('messages', () => {
     response.questions = [question('big.example.com', TYPE.TXT)]
     response.edns = { udpSize: 512, version: 0, dnssecOk: false, options: [] }
     for (let i = 0; i < 10; i++)
-      response.answers.push({ name: 'big.example.com', type: TYPE.TXT, class: 1, ttl: 60, data: rdata('TXT', `"${'y'.repeat(100)}${i}"`) })
+      response.answers.push({
+        name: 'big.example.com',
+        type: TYPE.TXT,
+        class: 1,
+        ttl: 60,
+        data: rdata('TXT', `"${'y'.repeat(100)}${i}"`),
+      })
     const bytes = encodeMessage(response, 512)
     expect(bytes.length).toBeLessThanOrEqual(512)
     const decoded = decodeMessage(bytes)
@@ -114,7 +147,9 @@ describe('messages', () => {
     expect(() => decodeMessage(Uint8Array.from([...header, 0xc0, 12, 0, 1, 0, 1]))).toThrow(WireError)
     expect(() => decodeMessage(Uint8Array.from([...header, 0xc0, 40, 0, 1, 0, 1]))).toThrow(WireError)
     expect(() => decodeMessage(Uint8Array.from([...header, 0, 0, 1, 0, 1, 9]))).toThrow(WireError)
-    expect(decodeMessage(Uint8Array.from([...header, 0, 0, 1, 0, 1])).questions).toEqual([{ name: '', type: 1, class: 1 }])
+    expect(decodeMessage(Uint8Array.from([...header, 0, 0, 1, 0, 1])).questions).toEqual([
+      { name: '', type: 1, class: 1 },
+    ])
   })
 })
 
@@ -135,7 +170,9 @@ describe('fuzzing the query path (seeded)', () => {
       id: 1,
       flags: 0,
       questions: [{ type: 'A', name: 'a.example.com' }],
-      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, options: [{ code: 'PADDING', length: 8 }] } as never],
+      additionals: [
+        { type: 'OPT', name: '.', udpPayloadSize: 4096, options: [{ code: 'PADDING', length: 8 }] } as never,
+      ],
     }),
   )
 
