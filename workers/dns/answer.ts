@@ -5,7 +5,7 @@
  * and no wildcard exist, NODATA (NOERROR, empty answer) when the name exists without the
  * type, both with the zone's SOA in the authority section whose TTL is the negative TTL
  * min(SOA TTL, SOA MINIMUM); CNAME chains followed inside the zone (at most 8 links, a loop
- * stops the chain); wildcards synthesize the query name as owner; a delegation point below
+ * or a target below a zone cut ends the chain); wildcards synthesize the query name as owner; a delegation point below
  * the apex answers with its NS RRset and in-zone glue; ANY gets one RRset. Owner names that
  * match the query keep the query's case (0x20). Costs: O(labels × chain length) map lookups.
  */
@@ -123,7 +123,11 @@ export function answerQuestion(zone: Zone, question: Question, context: ClientCo
     if (cname && question.type !== TYPE.CNAME && question.type !== TYPE.ANY) {
       answers.push(...toRecords(cname, name, context))
       const target = rdataTarget(TYPE.CNAME, (cname.records[0] as { data: Uint8Array }).data) as string
-      const stop = seen.has(lowerName(target)) || seen.size >= MAX_CNAME_CHAIN || !zone.contains(target)
+      const stop =
+        seen.has(lowerName(target)) ||
+        seen.size >= MAX_CNAME_CHAIN ||
+        !zone.contains(target) ||
+        findCut(zone, target) !== undefined
       if (stop) {
         name = target
         return finish({ rcode: RCODE.NOERROR, aa: true, authorities: [], additionals: [], kind: 'cname-out' })
