@@ -87,7 +87,7 @@ export function parseZoneFile(text: string, zone: string): RRsetChange[] {
     }
   } catch (error) {
     if (error instanceof PresentationError || error instanceof NameError) {
-      const message = `Line ${lineNumber}: ${error.message}`
+      const message = lineNumber > 0 ? `Line ${lineNumber}: ${error.message}` : error.message
       throw new AppError('validation_failed', message, { errors: [{ path: 'body', message }] })
     }
     throw error
