@@ -78,7 +78,7 @@ describe('DNS-over-HTTPS (RFC 8484)', () => {
     })
     expect(garbage.status).toBe(200)
     const bytes = new Uint8Array(await garbage.arrayBuffer())
-    expect([bytes[0], bytes[1], bytes[3] & 0xf]).toEqual([0xab, 0xcd, 1])
+    expect([bytes[0], bytes[1], (bytes[3] ?? 0) & 0xf]).toEqual([0xab, 0xcd, 1])
   })
 
   it('echoes EDNS: the UDP size and DO bit; REFUSED with an Extended DNS Error outside the hosted zones', async () => {

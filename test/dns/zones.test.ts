@@ -108,7 +108,7 @@ describe('RRsets', () => {
       { name: `mail.${zone}`, type: 'MX', ttl: 3600, records: [{ content: `10 mx.${zone}.` }] },
     ])
     const soa = await query(zone, 'SOA', { rd: false })
-    expect((soa.answers?.[0] as { data: { serial: number } }).data.serial).toBe(3)
+    expect((soa.answers as Array<{ data: { serial: number } }>)[0]?.data.serial).toBe(3)
   })
 
   it('bad record data: 400 listing each field, nothing stored, serial unchanged', async () => {

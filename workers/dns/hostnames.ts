@@ -10,7 +10,7 @@
  * A host in no hosted zone is 404; a hosted name without a usable record is 404 too, and a
  * CNAME to an internal kind no block serves is 502.
  *
- * Cost for the platform's own hostnames: a header read and a set lookup, nothing else.
+ * Cost for the platform's own hostnames: a scan of the URL's host and a set lookup, nothing else.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import type { HostTarget } from '../blocks'
@@ -18,20 +18,23 @@ import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { clientInfo, resolver, serverPorts } from './doh'
 import { closestZone } from './manage'
-import type { ResolverPorts } from './resolver'
+import { INTERNAL_DOMAIN, type ResolverPorts } from './resolver'
 import { dnsSettings } from './settings'
 import type { ResourceRecord } from './wire/message'
 import { lowerName } from './wire/names'
 import { formatRdata, rdataTarget } from './wire/rdata'
 import { CLASS_IN, RCODE, TYPE } from './wire/types'
 
-export const INTERNAL_SUFFIX = '.edgeblocks.internal'
+export const INTERNAL_SUFFIX = `.${INTERNAL_DOMAIN}`
 
-/** The host without its port, lowercase; `[::1]` keeps its brackets. */
-export function hostOf(header: string | undefined): string {
-  const host = (header ?? '').toLowerCase()
+/** The request URL's host without its port, lowercase; `[::1]` keeps its brackets. */
+export function hostOf(url: string): string {
+  const start = url.indexOf('//') + 2
+  let end = start
+  while (end < url.length && !'/?#'.includes(url[end] as string)) end++
+  const host = url.slice(start, end).toLowerCase()
   if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1)
-  const colon = host.indexOf(':')
+  const colon = host.lastIndexOf(':')
   return colon < 0 ? host : host.slice(0, colon)
 }
 
@@ -96,7 +99,7 @@ function forwardTo(request: Request, target: URL, host: string): Promise<Respons
 
 export function hostnameRouting(targets: () => HostTarget[]): MiddlewareHandler<{ Bindings: Env }> {
   return async function hostnameRoutingMiddleware(c: Context<{ Bindings: Env }>, next) {
-    const host = hostOf(c.req.header('host'))
+    const host = hostOf(c.req.url)
     if (isPlatformHost(c.env, host)) return next()
     const zone = await closestZone(c.env, host)
     if (!zone) throw new AppError('not_found', `The host ${host} is not served here.`)

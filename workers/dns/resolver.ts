@@ -5,7 +5,7 @@
  * zone above the name (the tree's "root hints": which zone objects exist), asks that zone,
  * and follows each referral to the child zone it names — answers come only from walking,
  * never by jumping to the deepest zone. CNAMEs leaving a zone are chased across zones and
- * out to upstream servers. Limits: 16 referrals per name, 8 CNAME links; a referral out of
+ * out to upstream servers (except into `edgeblocks.internal`, the hostname-routing targets). Limits: 16 referrals per name, 8 CNAME links; a referral out of
  * the hosted tree, a delegation loop, an unreachable zone or failing upstreams give
  * SERVFAIL with an Extended DNS Error (RFC 8914) saying which.
  *
@@ -16,7 +16,7 @@
 import { IsolateCache } from '../platform/isolate-cache'
 import type { Answer } from './answer'
 import type { Message, Question, ResourceRecord } from './wire/message'
-import { ancestorsOf, lowerName } from './wire/names'
+import { ancestorsOf, isAtOrBelow, lowerName } from './wire/names'
 import { rdataTarget } from './wire/rdata'
 import { EDE, RCODE, TYPE } from './wire/types'
 
@@ -24,6 +24,8 @@ export const MAX_REFERRALS = 16
 export const MAX_CNAME_LINKS = 8
 /** Longest time anything stays cached, whatever its TTL says (seconds). */
 export const MAX_CACHE_TTL = 86_400
+/** Targets of hostname routing (`<name>.<kind>.edgeblocks.internal`): a chain ends there, never resolved. */
+export const INTERNAL_DOMAIN = 'edgeblocks.internal'
 
 export interface ResolverPorts {
   /** Which of these names are hosted zones (lowercase). */
@@ -82,6 +84,7 @@ export class Resolver {
       const last = step.answers.at(-1)
       if (question.type === TYPE.CNAME || last?.type !== TYPE.CNAME) return { ...step, answers }
       const target = rdataTarget(TYPE.CNAME, last.data) as string
+      if (isAtOrBelow(target, INTERNAL_DOMAIN)) return { ...step, answers }
       if (seen.has(lowerName(target))) return servfail(EDE.OTHER, `CNAME loop at ${target}`)
       if (link + 1 >= MAX_CNAME_LINKS) return servfail(EDE.OTHER, `More than ${MAX_CNAME_LINKS} CNAME links`)
       name = target
