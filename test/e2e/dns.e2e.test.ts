@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import dnsPacket from 'dns-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Bridge, startBridge, startHttp2Front } from '../../scripts/dns-bridge'
 import { freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
-import { type Bridge, startBridge, startHttp2Front } from './dns-bridge'
 
 const run = promisify(execFile)
 const zone = `e2e-${crypto.randomUUID().slice(0, 8)}.test`

@@ -1,13 +1,18 @@
 /**
- * Classic DNS clients speak UDP and TCP, the platform speaks DoH: this bridge, started by a
- * test on 127.0.0.1, relays each UDP datagram and each TCP message (2-byte length prefix,
+ * Bridges for DNS clients that cannot speak the platform's HTTP/1.1 DoH directly.
+ * Run `npx tsx scripts/dns-bridge.ts [--target http://127.0.0.1:8787] [--http2 8053]
+ * [--udp 5353]` next to `npm run dev`; the e2e suite starts the same bridges itself.
+ *
+ * Classic DNS clients speak UDP and TCP, the platform speaks DoH: this bridge, on
+ * 127.0.0.1, relays each UDP datagram and each TCP message (2-byte length prefix,
  * RFC 1035 §4.2.2) to `/dns-query` as a POST. A UDP answer larger than the client's EDNS
  * payload size (512 bytes without EDNS) is cut with TC set by the platform's own encoder,
  * so a client retries over TCP, as with any authoritative server.
  */
 import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
-import { decodeMessage, encodeMessage } from '../../workers/dns/wire/message'
+import { parseArgs } from 'node:util'
+import { decodeMessage, encodeMessage } from '../workers/dns/wire/message'
 
 export interface Bridge {
   port: number
@@ -111,4 +116,28 @@ export async function startHttp2Front(
     : http2.createServer(handler)
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   return { port, stop: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      target: { type: 'string', default: 'http://127.0.0.1:8787' },
+      http2: { type: 'string', default: '8053' },
+      udp: { type: 'string', default: '5353' },
+    },
+  })
+  const front = await startHttp2Front(values.target, Number(values.http2))
+  const bridge = await startBridge(`${values.target}/dns-query`, Number(values.udp))
+  console.log(
+    `DoH over h2c  http://127.0.0.1:${front.port}/dns-query   (dig +http-plain=/dns-query -p ${front.port} @127.0.0.1 …)`,
+  )
+  console.log(
+    `UDP and TCP   127.0.0.1:${bridge.port}                   (dig -p ${bridge.port} @127.0.0.1 …, delv)`,
+  )
+  const stop = async () => {
+    await Promise.all([front.stop(), bridge.stop()])
+    process.exit(0)
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
 }
