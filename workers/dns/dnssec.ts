@@ -15,7 +15,8 @@ import { IsolateCache } from '../platform/isolate-cache'
 import { Writer } from './wire/bytes'
 import type { ResourceRecord } from './wire/message'
 import { labelsOf, lowerName, nameToWire } from './wire/names'
-import { formatRdata, writeBitmap } from './wire/rdata'
+import { writeBitmap } from './wire/nsec-rrsig'
+import { formatRdata } from './wire/rdata'
 import { CLASS_IN, TYPE } from './wire/types'
 
 export const ALGORITHM_ECDSAP256SHA256 = 13

@@ -85,6 +85,20 @@ function jsonRecord(record: ResourceRecord) {
   }
 }
 
+/** One DoH query's bytes (≤ 65,535, else 413) to the wire response. */
+async function answerQuery(env: Env, request: Request, bytes: Uint8Array): Promise<Response> {
+  if (bytes.length > DNS_LIMITS.maxMessageBytes)
+    throw new AppError('payload_too_large', 'A DNS message is at most 65535 bytes.')
+  const message = await respondToBytes(
+    bytes,
+    serverPorts(env, request),
+    resolver,
+    clientInfo(request),
+    Date.now(),
+  )
+  return wireResponse(message)
+}
+
 export const dohRoutes = new Hono<AuthEnv>()
   .get(
     '/dns-query',
@@ -101,17 +115,7 @@ export const dohRoutes = new Hono<AuthEnv>()
       if (!bytes || bytes.length === 0) {
         throw new AppError('bad_request', 'The "dns" query parameter must hold a DNS message in base64url.')
       }
-      if (bytes.length > DNS_LIMITS.maxMessageBytes)
-        throw new AppError('payload_too_large', 'A DNS message is at most 65535 bytes.')
-      return wireResponse(
-        await respondToBytes(
-          bytes,
-          serverPorts(c.env, c.req.raw),
-          resolver,
-          clientInfo(c.req.raw),
-          Date.now(),
-        ),
-      )
+      return answerQuery(c.env, c.req.raw, bytes)
     },
   )
   .post(
@@ -128,17 +132,7 @@ export const dohRoutes = new Hono<AuthEnv>()
         throw new AppError('unsupported_media_type', `Send the query as ${DNS_MESSAGE}.`)
       }
       const bytes = new Uint8Array(await c.req.arrayBuffer())
-      if (bytes.length > DNS_LIMITS.maxMessageBytes)
-        throw new AppError('payload_too_large', 'A DNS message is at most 65535 bytes.')
-      return wireResponse(
-        await respondToBytes(
-          bytes,
-          serverPorts(c.env, c.req.raw),
-          resolver,
-          clientInfo(c.req.raw),
-          Date.now(),
-        ),
-      )
+      return answerQuery(c.env, c.req.raw, bytes)
     },
   )
   .get(

@@ -13,8 +13,8 @@ import { type Answer, answerQuestion } from './answer'
 import { generateKeyMaterial, type KeyMaterial, publishedKeys, ZoneSigner } from './dnssec'
 import { runHealthCheck } from './health'
 import {
+  apexRRsets,
   applyPatch,
-  parseContent,
   type RRsetChange,
   type RRsetView,
   rrsetKey,
@@ -25,7 +25,7 @@ import {
 import { signAnswer } from './signing'
 import { type HealthRow, ZoneStore } from './store'
 import type { Question } from './wire/message'
-import { fqdn, lowerName } from './wire/names'
+import { lowerName } from './wire/names'
 import { TYPE, typeCode, typeName } from './wire/types'
 import { type RRset, Zone } from './zone'
 import { formatZoneFile, parseZoneFile } from './zonefile'
@@ -132,24 +132,7 @@ export class DnsZone extends DurableObject<Env> {
   /** Creates the zone (forgetting anything stored under this name before) with its SOA and NS. */
   async initialize(init: ZoneInit): Promise<ZoneSummary> {
     const origin = init.origin
-    const soa = parseContent(
-      TYPE.SOA,
-      `${fqdn(init.nameservers[0] ?? `ns1.${origin}`)} hostmaster.${origin}. 1 7200 3600 1209600 300`,
-      origin,
-      'soa',
-    )
-    const base = new Map<string, RRset>([
-      [rrsetKey(origin, TYPE.SOA), { name: origin, type: TYPE.SOA, ttl: 3600, records: [soa] }],
-      [
-        rrsetKey(origin, TYPE.NS),
-        {
-          name: origin,
-          type: TYPE.NS,
-          ttl: 3600,
-          records: init.nameservers.map((ns) => parseContent(TYPE.NS, fqdn(ns), origin, 'ns')),
-        },
-      ],
-    ])
+    const base = apexRRsets(origin, init.nameservers)
     const rrsets = init.changes.length > 0 ? applyPatch(base, origin, init.changes) : base
     const material = init.dnssec ? await generateKeyMaterial() : undefined
     this.ctx.storage.transactionSync(() => {

@@ -214,3 +214,19 @@ export function toView(
   }
   return view
 }
+
+/** A new zone's SOA (serial 1) and NS RRsets, keyed by `rrsetKey`. */
+export function apexRRsets(origin: string, nameservers: string[]): Map<string, RRset> {
+  const primary = nameservers[0] ?? `ns1.${origin}`
+  const soa = parseContent(
+    TYPE.SOA,
+    `${primary}. hostmaster.${origin}. 1 7200 3600 1209600 300`,
+    origin,
+    'soa',
+  )
+  const ns = nameservers.map((name) => parseContent(TYPE.NS, `${name}.`, origin, 'ns'))
+  return new Map<string, RRset>([
+    [rrsetKey(origin, TYPE.SOA), { name: origin, type: TYPE.SOA, ttl: 3600, records: [soa] }],
+    [rrsetKey(origin, TYPE.NS), { name: origin, type: TYPE.NS, ttl: 3600, records: ns }],
+  ])
+}
