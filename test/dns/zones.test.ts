@@ -70,6 +70,17 @@ describe('zones', () => {
     expect((await query(`www.${zone}`, 'A')).answers).toHaveLength(1)
   })
 
+  it('two tenants racing for one name: exactly one gets it', async () => {
+    const tenants = await Promise.all(Array.from({ length: 4 }, () => dnsTenant()))
+    const zone = uniqueZone('race')
+    const results = await Promise.all(
+      tenants.map((t) => call(`/v1/dns/zones/${zone}`, { method: 'PUT', token: t.token, body: {} })),
+    )
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409])
+    const owners = await Promise.all(tenants.map((t) => call(`/v1/dns/zones/${zone}`, { token: t.token })))
+    expect(owners.filter((r) => r.status === 200)).toHaveLength(1)
+  })
+
   it('needs a token with the dns scopes', async () => {
     const zone = uniqueZone()
     expect((await call(`/v1/dns/zones/${zone}`, { method: 'PUT', body: {} })).status).toBe(401)
@@ -109,6 +120,23 @@ describe('RRsets', () => {
     ])
     const soa = await query(zone, 'SOA', { rd: false })
     expect((soa.answers as Array<{ data: { serial: number } }>)[0]?.data.serial).toBe(3)
+  })
+
+  it('concurrent PATCHes all apply, each bumping the serial once', async () => {
+    const t = await dnsTenant()
+    const zone = uniqueZone()
+    await t.createZone(zone)
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.patch(zone, [
+          { name: `h${i}`, type: 'A', changetype: 'REPLACE', records: [{ content: `192.0.2.${i}` }] },
+        ]),
+      ),
+    )
+    expect(results.map((r) => (r.body as { serial: number }).serial).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 2),
+    )
+    expect((await rrsets(t.token, zone, '?type=A')).body.items).toHaveLength(20)
   })
 
   it('bad record data: 400 listing each field, nothing stored, serial unchanged', async () => {
