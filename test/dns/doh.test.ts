@@ -165,6 +165,9 @@ describe('the JSON API', () => {
     expect(missing.body.Status).toBe(3)
     expect((await call(`/resolve?name=${zone}&type=BOGUS`)).status).toBe(400)
     expect((await call('/resolve')).status).toBe(400)
+    const idn = await call<{ Question: unknown }>('/resolve?name=b%C3%BCcher.test')
+    expect(idn.body.Question).toEqual([{ name: 'xn--bcher-kva.test.', type: 1 }])
+    expect((await call(`/resolve?name=${'a'.repeat(64)}.test`)).status).toBe(400)
   })
 })
 

@@ -85,10 +85,12 @@ describe('hostname routing at the edge', () => {
     }
   })
 
-  it('the platform’s own hostnames go straight to the API', async () => {
+  it('the platform’s own hostnames go straight to the API, without a lookup', async () => {
+    const spy = vi.spyOn(globalThis, 'fetch')
     for (const host of ['edge.test', '127.0.0.1:8787', 'localhost', 'x.workers.dev']) {
       const response = await SELF.fetch(`http://${host}/healthz`)
       expect(await response.json()).toEqual({ status: 'ok' })
     }
+    expect(spy).not.toHaveBeenCalled()
   })
 })

@@ -15,6 +15,7 @@ import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { validate } from '../platform/validation'
 import { closestZone, hostedZones, zoneStub } from './manage'
+import { toAsciiName } from './records'
 import { Resolver } from './resolver'
 import { type ClientInfo, respond, respondToBytes, type ServerPorts } from './server'
 import { FORWARDED_HEADER, forwardUpstream } from './upstream'
@@ -152,7 +153,9 @@ export const dohRoutes = new Hono<AuthEnv>()
       const query = emptyMessage(0)
       query.rd = true
       query.cd = cd === '1' || cd === 'true'
-      query.questions = [{ name: name.replace(/\.$/, ''), type: code, class: CLASS_IN }]
+      const ascii = toAsciiName(name.replace(/\.$/, ''))
+      if (ascii === undefined) throw new AppError('bad_request', `"${name}" is not a domain name.`)
+      query.questions = [{ name: ascii, type: code, class: CLASS_IN }]
       const dnssecOk = dnssec === '1' || dnssec === 'true'
       query.edns = { udpSize: 4096, version: 0, dnssecOk, options: [] }
       let response: Message

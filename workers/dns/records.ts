@@ -33,23 +33,28 @@ function invalid(path: string, message: string): AppError {
   return new AppError('validation_failed', message, { errors: [{ path, message }] })
 }
 
+/** Labels with non-ASCII characters as punycode (IDNA, RFC 5891); undefined when one cannot be. */
+export function toAsciiName(name: string): string | undefined {
+  if (!/[^\x20-\x7e]/.test(name)) return name
+  try {
+    return name
+      .split('.')
+      .map((label) =>
+        /[^\x20-\x7e]/.test(label) ? new URL(`http://${label}.invalid`).hostname.slice(0, -8) : label,
+      )
+      .join('.')
+  } catch {
+    return undefined
+  }
+}
+
 /** A domain name as users write it → lowercase ASCII without the trailing dot; throws a 400 problem. */
 export function normalizeName(input: string, path = 'name'): string {
-  let text = input.trim().replace(/\.$/, '')
-  if (text === '' || text === '@') throw invalid(path, 'Expected a domain name')
-  if (/[^\x20-\x7e]/.test(text)) {
-    try {
-      text = text
-        .split('.')
-        .map((label) =>
-          /[^\x20-\x7e]/.test(label) ? new URL(`http://${label}.invalid`).hostname.slice(0, -8) : label,
-        )
-        .join('.')
-    } catch {
-      throw invalid(path, `"${input}" is not a valid internationalized name`)
-    }
-  }
-  text = lowerName(text)
+  const trimmed = input.trim().replace(/\.$/, '')
+  if (trimmed === '' || trimmed === '@') throw invalid(path, 'Expected a domain name')
+  const ascii = toAsciiName(trimmed)
+  if (ascii === undefined) throw invalid(path, `"${input}" is not a valid internationalized name`)
+  const text = lowerName(ascii)
   if (text.length > DNS_LIMITS.maxNameLength) throw invalid(path, 'A name is at most 253 characters')
   const labels = text.split('.')
   for (const [i, label] of labels.entries()) {

@@ -123,14 +123,20 @@ export class Writer {
   /** A name, compressed against every name written before when `compress` (the default). */
   name(name: string, compress = true): void {
     const labels = labelsOf(name)
+    // Suffix keys from the right: lowercase labels joined by a separator no label byte can be.
+    const keys: string[] = new Array(labels.length)
+    let key = ''
+    for (let i = labels.length - 1; i >= 0; i--) {
+      key = `${lowerName(labels[i] as string)}\u0100${key}`
+      keys[i] = key
+    }
     for (let i = 0; i < labels.length; i++) {
-      const key = lowerName(nameOf(labels.slice(i)))
-      const earlier = compress ? this.suffixes.get(key) : undefined
+      const earlier = compress ? this.suffixes.get(keys[i] as string) : undefined
       if (earlier !== undefined) {
         this.u16(0xc000 | earlier)
         return
       }
-      if (compress && this.length < 0x4000) this.suffixes.set(key, this.length)
+      if (compress && this.length < 0x4000) this.suffixes.set(keys[i] as string, this.length)
       const label = labels[i] as string
       this.u8(label.length)
       for (let j = 0; j < label.length; j++) this.u8(label.charCodeAt(j))

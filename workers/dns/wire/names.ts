@@ -17,6 +17,7 @@ export class NameError extends Error {}
 export function labelsOf(name: string): string[] {
   if (name === '' || name === '.') return []
   const text = name.endsWith('.') && !name.endsWith('\\.') ? name.slice(0, -1) : name
+  if (!text.includes('\\')) return checkLabels(name, text.split('.'))
   const labels: string[] = []
   let label = ''
   for (let i = 0; i < text.length; i++) {
@@ -35,9 +36,15 @@ export function labelsOf(name: string): string[] {
     } else label += char
   }
   labels.push(label)
+  return checkLabels(name, labels)
+}
+
+function checkLabels(name: string, labels: string[]): string[] {
   let octets = 1
   for (const each of labels) {
     if (each.length === 0) throw new NameError(`Empty label in "${name}"`)
+    if ([...each].some((char) => char.charCodeAt(0) > 0xff))
+      throw new NameError(`"${name}" has characters outside single octets (use punycode)`)
     if (each.length > MAX_LABEL_OCTETS) throw new NameError(`A label of "${name}" is over 63 octets`)
     octets += each.length + 1
   }
