@@ -166,38 +166,51 @@ function inProcess(): void {
       data,
     })),
   }
-  const iterations = 100_000
+  const iterations = 50_000
   const buffer = Buffer.from(query)
-  const baseline = opsPerSecond(iterations, () => {
-    dnsPacket.decode(buffer)
-    dnsPacket.encode(packetResponse)
-  })
-  const codecOnly = opsPerSecond(iterations, () => {
-    const message = decodeMessage(query)
-    const response = emptyMessage(message.id)
-    response.questions = message.questions
-    encodeMessage(response)
-  })
-  const full = opsPerSecond(iterations, () => {
-    const message = decodeMessage(query)
-    const answer = answerQuestion(zone, message.questions[0] as never, context)
-    const response = emptyMessage(message.id)
-    response.qr = true
-    response.aa = answer.aa
-    response.questions = message.questions
-    response.answers = answer.answers
-    encodeMessage(response)
-  })
+  const subjects = {
+    baseline: () => {
+      dnsPacket.decode(buffer)
+      dnsPacket.encode(packetResponse)
+    },
+    codecOnly: () => {
+      const message = decodeMessage(query)
+      const response = emptyMessage(message.id)
+      response.questions = message.questions
+      encodeMessage(response)
+    },
+    full: () => {
+      const message = decodeMessage(query)
+      const answer = answerQuestion(zone, message.questions[0] as never, context)
+      const response = emptyMessage(message.id)
+      response.qr = true
+      response.aa = answer.aa
+      response.questions = message.questions
+      response.answers = answer.answers
+      encodeMessage(response)
+    },
+  }
+  // Five interleaved rounds, the best of each: the machine is shared, so the slow rounds are noise.
+  const best = { baseline: 0, codecOnly: 0, full: 0 }
+  for (let round = 0; round < 5; round++) {
+    for (const [name, body] of Object.entries(subjects) as Array<[keyof typeof best, () => void]>) {
+      best[name] = Math.max(best[name], opsPerSecond(iterations, body))
+    }
+  }
+  const { baseline, codecOnly, full } = best
   const row = (subject: string, value: number) => ({
     subject,
     'ops/s': value,
     'vs dns-packet': value === baseline ? '1.00× (baseline)' : `${(value / baseline).toFixed(2)}×`,
   })
-  printTable(`In process: one query to one response (${iterations.toLocaleString('en-US')} iterations)`, [
-    row('dns-packet decode + encode (baseline, no answer computed)', baseline),
-    row('own codec: decode + encode an empty response', codecOnly),
-    row('own codec + authoritative answer (decode, answer, encode)', full),
-  ])
+  printTable(
+    `In process: one query to one response (best of 5 rounds of ${iterations.toLocaleString('en-US')})`,
+    [
+      row('dns-packet decode + encode (baseline, no answer computed)', baseline),
+      row('own codec: decode + encode an empty response', codecOnly),
+      row('own codec + authoritative answer (decode, answer, encode)', full),
+    ],
+  )
 }
 
 try {
