@@ -11,7 +11,7 @@
  */
 import { type ClientContext, selectRecords } from './policy'
 import type { Question, ResourceRecord } from './wire/message'
-import { ancestorsOf, isAtOrBelow, labelsOf, lowerName, nameOf, sameName } from './wire/names'
+import { escapeLabel, labelsOf, lowerName, nameOf, sameName } from './wire/names'
 import { rdataTarget } from './wire/rdata'
 import { CLASS_IN, RCODE, TYPE } from './wire/types'
 import type { RRset, Zone } from './zone'
@@ -50,10 +50,17 @@ export function negativeSoa(zone: Zone): ResourceRecord {
   return { name: zone.origin, type: TYPE.SOA, class: CLASS_IN, ttl: Math.min(soa.ttl, minimum), data }
 }
 
-/** The delegation point at or above `name` and strictly below the apex, if any. */
+/** The delegation point at or above `name` and strictly below the apex, if any (topmost first). */
 export function findCut(zone: Zone, name: string): RRset | undefined {
-  const below = ancestorsOf(name).filter((n) => !sameName(n, zone.origin) && isAtOrBelow(n, zone.origin))
-  for (const candidate of below.reverse()) {
+  const origin = lowerName(zone.origin)
+  const lowered = lowerName(name)
+  if (lowered === origin || !zone.contains(lowered)) return undefined
+  // Names between the apex (exclusive) and `name` (inclusive), from the top down.
+  const relative = lowered.slice(0, lowered.length - origin.length - (origin === '' ? 0 : 1))
+  const labels = relative.includes('\\') ? labelsOf(relative).map(escapeLabel) : relative.split('.')
+  let candidate = origin
+  for (let i = labels.length - 1; i >= 0; i--) {
+    candidate = candidate === '' ? (labels[i] as string) : `${labels[i]}.${candidate}`
     const ns = zone.get(candidate, TYPE.NS)
     if (ns) return ns
   }
