@@ -11,6 +11,8 @@ import { timing } from 'hono/timing'
 import * as v from 'valibot'
 import { BlockList, Health } from '../schemas/platform'
 import { BLOCKS, blockForPath } from './blocks'
+import { dohRoutes } from './dns/doh'
+import { hostnameRouting } from './dns/hostnames'
 import { requestLogs } from './logs/request-logs'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
@@ -35,6 +37,8 @@ export function createApp() {
   const app = new Hono<AuthEnv & { Variables: { requestId: string } }>()
   const allowedMethods = allowedMethodsFinder(app as never)
 
+  // Requests for a tenant's own hostname leave here; the platform's hostnames pay a set lookup.
+  app.use(hostnameRouting(() => BLOCKS.flatMap((block) => (block.hostTarget ? [block.hostTarget] : []))))
   app.use(requestId({ limitLength: 128 }))
   // The platform's own request logs into tenant `platform` (LOGS_REQUEST_LOGS), after each response.
   app.use(requestLogs())
@@ -61,6 +65,9 @@ export function createApp() {
     })(c, next)
   })
   app.use('/v1/*', gatewayRateLimit())
+  // The public DNS endpoints carry no token: the gateway limits them per client address.
+  app.use('/dns-query', gatewayRateLimit())
+  app.use('/resolve', gatewayRateLimit())
 
   app.onError((error, c) => toProblemResponse(c, error))
   app.notFound((c) => {
@@ -125,6 +132,7 @@ export function createApp() {
   for (const block of BLOCKS) app.route(block.path, block.routes)
   for (const block of BLOCKS)
     for (const extra of block.protocolRoutes ?? []) app.route(extra.path, extra.routes)
+  app.route('/', dohRoutes)
 
   app.get('/openapi.json', openApiDocument(app as never, VERSION))
   app.get('/docs', (c) => c.html(DOCS_HTML))

@@ -10,6 +10,7 @@ import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { cacheRoutes } from './cache/routes'
 import { counterRoutes } from './counters/routes'
+import { dnsRoutes } from './dns/routes'
 import { kvRoutes } from './kv/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
@@ -143,5 +144,15 @@ export const BLOCKS: Block[] = [
     routes: kvRoutes,
     // A 1 MiB value, or a bulk request of 1,000 entries.
     maxBodyBytes: KV_MAX_BODY_BYTES,
+  },
+  {
+    name: 'dns',
+    version: '1',
+    path: '/v1/dns',
+    description:
+      'Authoritative DNS zones, a delegation tree, DNS-over-HTTPS, routing policies, DNSSEC, hostname routing',
+    routes: dnsRoutes,
+    // A zone file of 1 MiB (the import limit) plus slack; JSON PATCH bodies are far smaller.
+    maxBodyBytes: 1024 * 1024 + 1024,
   },
 ]

@@ -8,6 +8,7 @@ import type { Env } from './platform/env'
 
 export { CacheNode } from './cache/object'
 export { CounterAggregator, CounterShard } from './counters/object'
+export { DnsZone } from './dns/object'
 export { KvFeed } from './kv/feed-object'
 export { KvHints } from './kv/hints-object'
 export { KvLeader } from './kv/leader-object'
