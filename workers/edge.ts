@@ -6,6 +6,7 @@ import { createApp } from './app'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { BlobBucket } from './blob/object'
 export { CounterAggregator, CounterShard } from './counters/object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
