@@ -170,6 +170,8 @@ export function assemble(stored: PartRow[], chosen: ChosenPart[], minPartBytes =
         'The list of parts was not in ascending order. Parts must be ordered by part number.',
       )
     }
+  })
+  chosen.forEach((choice, i) => {
     const part = byNumber.get(choice.partNumber)
     if (
       !part ||
