@@ -240,11 +240,17 @@ export async function verifyRequest<P>(request: Request, options: VerifyOptions<
     payload = { kind: 'hashed', sha256: await options.bodySha256() }
   }
   const payloadHash = declared ?? (payload.kind === 'hashed' ? payload.sha256 : UNSIGNED_PAYLOAD)
+  // A request handed over in-process may lack the Host header its URL implies.
+  let headers = request.headers
+  if (!headers.has('host')) {
+    headers = new Headers(headers)
+    headers.set('host', url.host)
+  }
   const canonical = canonicalRequest({
     method: request.method,
     rawPath: url.pathname,
     rawQuery: url.search,
-    headers: request.headers,
+    headers,
     signedHeaders: parsed.signedHeaders,
     payloadHash,
     service: parsed.scope.service,
