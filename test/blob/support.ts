@@ -14,7 +14,12 @@ class WebSha256 {
     this.chunks.push(toBytes(data))
   }
   async digest(): Promise<Uint8Array> {
-    const data = new Uint8Array(await new Blob(this.chunks as BlobPart[]).arrayBuffer())
+    const data = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0))
+    let at = 0
+    for (const chunk of this.chunks) {
+      data.set(chunk, at)
+      at += chunk.length
+    }
     if (this.secret === undefined) return new Uint8Array(await crypto.subtle.digest('SHA-256', data))
     const key = await crypto.subtle.importKey(
       'raw',
@@ -71,7 +76,7 @@ export async function s3(keys: Keys, path: string, options: SignedCall = {}): Pr
       .then((d) => Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('')))
   const headers: Record<string, string> = {
     host: 'edge.test',
-    'x-amz-content-sha256': payload,
+    'x-amz-content-sha256': payload as string,
     ...options.headers,
   }
   if (body) headers['content-length'] = String(body.length)
