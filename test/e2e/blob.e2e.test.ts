@@ -3,7 +3,8 @@
  * an S3-compatible endpoint (region `auto`, path-style, endpoint = platform + `/s3`), plus
  * presigned URLs with plain fetch and a presigned POST form submitted by Chromium.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -41,6 +42,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 
@@ -675,5 +677,78 @@ describe('keys and isolation', () => {
       name: 'InvalidAccessKeyId',
       status: 403,
     })
+  })
+})
+
+describe('presigned POST from a browser', () => {
+  it('Chromium submits a form upload that its signed policy allows', async () => {
+    const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+    if (!existsSync(chromiumPath))
+      throw new Error(`Chromium not found at ${chromiumPath}: apt-get install chromium`)
+    const Bucket = bucketName('form')
+    await s3.send(new CreateBucketCommand({ Bucket }))
+    const now = new Date()
+    const amzDate = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '')
+    const date = amzDate.slice(0, 8)
+    const credential = `${keys.accessKeyId}/${date}/auto/s3/aws4_request`
+    const policy = Buffer.from(
+      JSON.stringify({
+        expiration: new Date(now.getTime() + 300_000).toISOString(),
+        conditions: [
+          { bucket: Bucket },
+          ['starts-with', '$key', 'browser/'],
+          ['content-length-range', 1, 1024 * 1024],
+          ['starts-with', '$Content-Type', 'text/'],
+          { success_action_status: '201' },
+          { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+          { 'x-amz-credential': credential },
+          { 'x-amz-date': amzDate },
+        ],
+      }),
+    ).toString('base64')
+    let key: Buffer = createHmac('sha256', `AWS4${keys.secretAccessKey}`).update(date).digest()
+    for (const part of ['auto', 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest()
+    const signature = createHmac('sha256', key).update(policy).digest('hex')
+    const fields: Record<string, string> = {
+      key: 'browser/${filename}',
+      'Content-Type': 'text/plain',
+      success_action_status: '201',
+      'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+      'x-amz-credential': credential,
+      'x-amz-date': amzDate,
+      policy,
+      'x-amz-signature': signature,
+    }
+    const inputs = Object.entries(fields)
+      .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+      .join('')
+    const browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+    try {
+      const page = await browser.newPage()
+      await page.setContent(
+        `<form id="f" action="${platform.url}/s3/${Bucket}" method="post" enctype="multipart/form-data">${inputs}<input type="file" name="file"></form>`,
+      )
+      await page.setInputFiles('input[type=file]', {
+        name: 'note.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('uploaded by a browser'),
+      })
+      const [response] = await Promise.all([
+        page.waitForNavigation(),
+        page.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit()),
+      ])
+      expect(response?.status()).toBe(201)
+      expect(await response?.text()).toContain('<Key>browser/note.txt</Key>')
+    } finally {
+      await browser.close()
+    }
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'browser/note.txt' }))
+    expect(await got.Body!.transformToString()).toBe('uploaded by a browser')
   })
 })
