@@ -110,6 +110,19 @@ function encoder(c: S3Context): (text: string) => string {
   return type === 'url' ? (text) => uriEncode(text, true) : (text) => text
 }
 
+/** The parameters every listing shares: prefix, delimiter, max-keys, encoding-type. */
+function listingParams(c: S3Context) {
+  const q = c.url.searchParams
+  return {
+    bucket: requireBucket(c),
+    q,
+    prefix: q.get('prefix') ?? '',
+    delimiter: q.get('delimiter') || undefined,
+    maxKeys: maxKeysOf(c),
+    enc: encoder(c),
+  }
+}
+
 const contents = (version: ObjectVersion, enc: (t: string) => string, tenant: string, withOwner: boolean) =>
   el(
     'Contents',
@@ -124,12 +137,7 @@ const contents = (version: ObjectVersion, enc: (t: string) => string, tenant: st
   )
 
 export async function listObjects(c: S3Context, v2: boolean): Promise<Response> {
-  const bucket = requireBucket(c)
-  const q = c.url.searchParams
-  const prefix = q.get('prefix') ?? ''
-  const delimiter = q.get('delimiter') || undefined
-  const maxKeys = maxKeysOf(c)
-  const enc = encoder(c)
+  const { bucket, q, prefix, delimiter, maxKeys, enc } = listingParams(c)
   let after: Position | undefined
   const token = q.get('continuation-token')
   if (v2 && token !== null) {
@@ -187,12 +195,7 @@ export async function listObjects(c: S3Context, v2: boolean): Promise<Response> 
 }
 
 export async function listVersions(c: S3Context): Promise<Response> {
-  const bucket = requireBucket(c)
-  const q = c.url.searchParams
-  const prefix = q.get('prefix') ?? ''
-  const delimiter = q.get('delimiter') || undefined
-  const maxKeys = maxKeysOf(c)
-  const enc = encoder(c)
+  const { bucket, q, prefix, delimiter, maxKeys, enc } = listingParams(c)
   const keyMarker = q.get('key-marker') ?? ''
   const versionMarker = q.get('version-id-marker') ?? ''
   const stub = bucketStub(c.env, c.tenant, bucket)

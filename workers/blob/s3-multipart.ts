@@ -6,7 +6,6 @@
  */
 import { objectBucket } from '../platform/ports'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumHeader } from './checksums'
-import { checkPreconditions } from './conditions'
 import { MAX_PARTS } from './multipart'
 import {
   attributesFrom,
@@ -19,7 +18,7 @@ import {
   xmlResponse,
 } from './s3-context'
 import { S3Error } from './s3-errors'
-import { copySource } from './s3-objects'
+import { copySourceObject } from './s3-objects'
 import { readSegments } from './segments'
 import { bodySource, checkDigests, ingest } from './upload'
 import { childrenNamed, el, parseXml, textOf } from './xml'
@@ -70,19 +69,8 @@ export async function uploadPart(c: S3Context): Promise<Response> {
   const copyHeader = c.request.headers.get('x-amz-copy-source')
   let ingested: Awaited<ReturnType<typeof ingest>>
   if (copyHeader) {
-    const source = copySource(copyHeader)
-    const from = await bucketStub(c.env, c.tenant, source.bucket).getObject(source.key, source.versionId)
+    const { from } = await copySourceObject(c)
     const h = c.request.headers
-    checkPreconditions(
-      {
-        ifMatch: h.get('x-amz-copy-source-if-match'),
-        ifNoneMatch: h.get('x-amz-copy-source-if-none-match'),
-        ifModifiedSince: h.get('x-amz-copy-source-if-modified-since'),
-        ifUnmodifiedSince: h.get('x-amz-copy-source-if-unmodified-since'),
-      },
-      from,
-      false,
-    )
     const range = /^bytes=(\d+)-(\d+)$/.exec(h.get('x-amz-copy-source-range') ?? '')
     const start = range ? Number(range[1]) : 0
     const end = range ? Number(range[2]) : from.size - 1

@@ -156,9 +156,8 @@ export function copySource(header: string): { bucket: string; key: string; versi
   }
 }
 
-export async function copyObject(c: S3Context): Promise<Response> {
-  const bucket = requireBucket(c)
-  const key = requireKey(c)
+/** The object `x-amz-copy-source` names (same tenant), after its `x-amz-copy-source-if-*` conditions. */
+export async function copySourceObject(c: S3Context) {
   const h = c.request.headers
   const source = copySource(h.get('x-amz-copy-source') as string)
   const sourceStub = bucketStub(c.env, c.tenant, source.bucket)
@@ -173,6 +172,14 @@ export async function copyObject(c: S3Context): Promise<Response> {
     from,
     false,
   )
+  return { source, sourceStub, from }
+}
+
+export async function copyObject(c: S3Context): Promise<Response> {
+  const bucket = requireBucket(c)
+  const key = requireKey(c)
+  const h = c.request.headers
+  const { source, sourceStub, from } = await copySourceObject(c)
   const replace = h.get('x-amz-metadata-directive')?.toUpperCase() === 'REPLACE'
   const replaceTags = h.get('x-amz-tagging-directive')?.toUpperCase() === 'REPLACE'
   if (!replace && source.bucket === bucket && source.key === key && !replaceTags) {
