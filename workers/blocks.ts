@@ -5,7 +5,7 @@
  */
 import type { Hono } from 'hono'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
-import { blobRoutes, s3Routes } from './blob/routes'
+import { blobRoutes } from './blob/routes'
 import { counterRoutes } from './counters/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -100,14 +100,5 @@ export const BLOCKS: Block[] = [
     path: '/v1/blob',
     description: 'Blob store: access keys and buckets of the S3-compatible object store',
     routes: blobRoutes,
-  },
-  {
-    name: 's3',
-    version: '1',
-    path: '/s3',
-    description: 'The S3 API of the blob store: SigV4, multipart, versioning, lifecycle, presigned uploads',
-    routes: s3Routes,
-    // A single PUT may carry 5 GiB (S3's limit), aws-chunked framing included; bodies stream.
-    maxBodyBytes: 5 * 1024 ** 3 + 64 * 1024 * 1024,
   },
 ]

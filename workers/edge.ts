@@ -3,7 +3,7 @@
  * Object class the blocks define (wrangler.toml binds them by these export names).
  */
 import { createApp } from './app'
-import { serveS3Host } from './blob/virtual-host'
+import { serveS3 } from './blob/s3-entry'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
@@ -19,7 +19,7 @@ export { SequencerObject } from './sequencer/object'
 const app = createApp()
 
 export default {
-  fetch: (request, env, ctx) => serveS3Host(request, env, ctx) ?? app.fetch(request, env, ctx),
+  fetch: (request, env, ctx) => serveS3(request, env, ctx) ?? app.fetch(request, env, ctx),
   async scheduled(controller, env, ctx) {
     for (const block of BLOCKS) {
       if (block.scheduled) ctx.waitUntil(block.scheduled(env, controller))

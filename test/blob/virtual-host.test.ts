@@ -1,7 +1,7 @@
 /** Virtual-host style (`<bucket>.<BLOB_S3_HOST>/<key>`) signed by the SDK's signer, and the setting's off state. */
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { serveS3Host } from '../../workers/blob/virtual-host'
+import { serveS3 } from '../../workers/blob/s3-entry'
 import { bucketName, s3, signer, tenantWithKey } from './support'
 
 describe('virtual-host style', () => {
@@ -22,11 +22,11 @@ describe('virtual-host style', () => {
     const ctx = createExecutionContext()
     const configured = { ...env, BLOB_S3_HOST: 's3.edge.test' }
     const request = new Request(`http://${hostname}/dir/file.txt`, { headers: signed.headers })
-    const response = await serveS3Host(request, configured, ctx)
+    const response = await serveS3(request, configured, ctx)
     await waitOnExecutionContext(ctx)
     expect(response?.status).toBe(200)
     expect(await response?.text()).toBe('via path style')
-    expect(serveS3Host(new Request('http://edge.test/v1'), configured, ctx)).toBeUndefined()
-    expect(serveS3Host(request, env, ctx)).toBeUndefined()
+    expect(serveS3(new Request('http://edge.test/v1'), configured, ctx)).toBeUndefined()
+    expect(serveS3(request, env, ctx)).toBeUndefined()
   })
 })

@@ -1,7 +1,6 @@
 /**
  * `/v1/blob`: the blob store's management API (access keys for S3 and SQS, the tenant's
- * buckets) and `/s3`, the S3 API itself, path-style (`/s3/<bucket>/<key>`). Virtual-host
- * requests (`<bucket>.<BLOB_S3_HOST>`) reach the same handler from the Worker's entry.
+ * buckets). The S3 API itself enters the Worker before this app (s3-entry.ts).
  */
 import { Hono } from 'hono'
 import {
@@ -13,13 +12,11 @@ import {
 } from '../../schemas/blob'
 import { Deleted, PageQuery } from '../../schemas/common'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
-import type { Env } from '../platform/env'
 import { describe } from '../platform/openapi'
 import { listResources } from '../platform/registry'
 import { createAccessKey, listAccessKeys, revokeAccessKey } from '../platform/sigv4/keys'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { handleS3, pathStyleTarget } from './s3'
 import { BLOB_KIND } from './s3-context'
 
 const tags = ['blob']
@@ -96,9 +93,3 @@ export const blobRoutes = new Hono<AuthEnv>()
       })
     },
   )
-
-/** The S3 API, path-style, mounted at `/s3`. */
-export const s3Routes = new Hono<{ Bindings: Env }>().all('*', function s3Route(c) {
-  const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise)
-  return handleS3(c.req.raw, c.env, waitUntil, pathStyleTarget(new URL(c.req.url).pathname))
-})
