@@ -34,6 +34,7 @@ import {
   type ObjectAttributes,
   type ObjectVersion,
   type Segment,
+  type StoredChecksum,
   setMeta,
   updateAttributes,
 } from './tables'
@@ -341,7 +342,7 @@ export class BlobBucket extends DurableObject<Env> {
     key: string,
     chosen: ChosenPart[],
     minPartBytes?: number,
-  ): Promise<{ versionId: string; etag: string; checksum?: string }> {
+  ): Promise<{ versionId: string; etag: string; checksum?: StoredChecksum }> {
     const { versioning } = this.info()
     const upload = findUpload(this.sql, uploadId, key)
     const assembled = assemble(listParts(this.sql, uploadId), chosen, minPartBytes)
@@ -378,7 +379,9 @@ export class BlobBucket extends DurableObject<Env> {
       )
     })
     await this.arm()
-    return checksum ? { versionId, etag: assembled.etag, checksum } : { versionId, etag: assembled.etag }
+    return algorithm && checksum
+      ? { versionId, etag: assembled.etag, checksum: { algorithm, value: checksum, type: 'COMPOSITE' } }
+      : { versionId, etag: assembled.etag }
   }
 
   async abortMultipart(uploadId: string, key: string): Promise<void> {

@@ -168,6 +168,8 @@ export async function completeMultipart(c: S3Context): Promise<Response> {
       el('Bucket', bucket),
       el('Key', key),
       el('ETag', result.etag),
+      result.checksum ? el(`Checksum${result.checksum.algorithm}`, result.checksum.value) : undefined,
+      result.checksum ? el('ChecksumType', result.checksum.type) : undefined,
     ),
     200,
     headers,
