@@ -15,6 +15,7 @@ export default {
       return new Response(null, { status: 200 })
     }
     const object = await env.BLOBS.get(key)
-    return object ? new Response(object.body) : new Response(null, { status: 404 })
+    if (!object) return new Response(null, { status: 404 })
+    return new Response(object.body, { headers: { 'content-length': String(object.size) } })
   },
 } satisfies ExportedHandler<Env>
