@@ -10,12 +10,10 @@ import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../platform/env'
 import { objectBucket } from '../platform/ports'
 import { addReference, adopt, collect } from './cas'
-import { compositeChecksum } from './checksums'
 import type { CorsRule } from './cors'
 import { type LifecycleRule, nextLifecycleRun, runLifecycle } from './lifecycle'
 import { type ListPage, type ListRequest, listKeys } from './listing'
 import {
-  assemble,
   type ChosenPart,
   createUpload,
   dropUpload,
@@ -38,6 +36,7 @@ import {
   setMeta,
   updateAttributes,
 } from './tables'
+import { completeUpload, listUploadsAfter } from './uploads'
 import { type Deletion, deleteVersion, newVersionId, type Versioning, writeVersion } from './versions'
 
 declare global {
@@ -322,19 +321,7 @@ export class BlobBucket extends DurableObject<Env> {
     limit: number,
   ): Promise<{ uploads: UploadRow[]; truncated: boolean }> {
     this.info()
-    const rows = this.sql
-      .exec<{ upload_id: string }>(
-        'SELECT upload_id FROM uploads WHERE substr(key, 1, ?) = ? AND (key > ? OR (key = ? AND upload_id > ?)) ORDER BY key, upload_id LIMIT ?',
-        prefix.length,
-        prefix,
-        after?.key ?? '',
-        after?.key ?? '',
-        after?.uploadId ?? '',
-        limit + 1,
-      )
-      .toArray()
-    const uploads = rows.slice(0, limit).map((row) => findUpload(this.sql, row.upload_id))
-    return { uploads, truncated: rows.length > limit }
+    return listUploadsAfter(this.sql, prefix, after, limit)
   }
 
   async completeMultipart(
@@ -344,44 +331,12 @@ export class BlobBucket extends DurableObject<Env> {
     minPartBytes?: number,
   ): Promise<{ versionId: string; etag: string; checksum?: StoredChecksum }> {
     const { versioning } = this.info()
-    const upload = findUpload(this.sql, uploadId, key)
-    const assembled = assemble(listParts(this.sql, uploadId), chosen, minPartBytes)
-    const algorithm = upload.checksumAlgorithm
-    const checksum =
-      algorithm && assembled.checksums.length === chosen.length
-        ? await compositeChecksum(algorithm, assembled.checksums)
-        : undefined
-    const now = this.now()
-    const index = blobIndex(this.sql)
-    const versionId = this.ctx.storage.transactionSync(() => {
-      // The parts may have changed while the checksum was computed: assemble again atomically.
-      const again = assemble(listParts(this.sql, uploadId), chosen, minPartBytes)
-      if (again.etag !== assembled.etag)
-        throw new S3Error('InvalidPart', 'The parts changed during completion; retry.')
-      dropUpload(this.sql, index, uploadId, now, new Set(chosen.map((part) => part.partNumber)))
-      const attributes: ObjectAttributes = {
-        ...upload.attributes,
-        checksum: algorithm && checksum ? { algorithm, value: checksum, type: 'COMPOSITE' } : undefined,
-      }
-      return writeVersion(
-        this.sql,
-        index,
-        versioning,
-        {
-          ...attributes,
-          key,
-          size: again.size,
-          etag: again.etag,
-          segments: again.segments,
-          partsCount: chosen.length,
-        },
-        now,
-      )
-    })
+    const result = await completeUpload(
+      { sql: this.sql, transaction: (fn) => this.ctx.storage.transactionSync(fn) },
+      { uploadId, key, chosen, versioning, now: this.now(), minPartBytes },
+    )
     await this.arm()
-    return algorithm && checksum
-      ? { versionId, etag: assembled.etag, checksum: { algorithm, value: checksum, type: 'COMPOSITE' } }
-      : { versionId, etag: assembled.etag }
+    return result
   }
 
   async abortMultipart(uploadId: string, key: string): Promise<void> {
