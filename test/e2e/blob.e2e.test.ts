@@ -358,53 +358,28 @@ describe('multipart', () => {
     ])
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket }))
     expect(uploads.Uploads?.map((u) => u.UploadId)).toContain(UploadId)
+    const complete = (Parts: { PartNumber: number; ETag: string }[]) =>
+      s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }))
     expect(
       await failure(
-        s3.send(
-          new CompleteMultipartUploadCommand({
-            Bucket,
-            Key,
-            UploadId,
-            MultipartUpload: {
-              Parts: [
-                { PartNumber: 1, ETag: e1 },
-                { PartNumber: 3, ETag: e2 },
-              ],
-            },
-          }),
-        ),
+        complete([
+          { PartNumber: 1, ETag: e1 },
+          { PartNumber: 3, ETag: e2 },
+        ]),
       ),
     ).toEqual({ name: 'InvalidPart', status: 400 })
     expect(
       await failure(
-        s3.send(
-          new CompleteMultipartUploadCommand({
-            Bucket,
-            Key,
-            UploadId,
-            MultipartUpload: {
-              Parts: [
-                { PartNumber: 2, ETag: e2 },
-                { PartNumber: 1, ETag: e1 },
-              ],
-            },
-          }),
-        ),
+        complete([
+          { PartNumber: 2, ETag: e2 },
+          { PartNumber: 1, ETag: e1 },
+        ]),
       ),
     ).toEqual({ name: 'InvalidPartOrder', status: 400 })
-    const done = await s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key,
-        UploadId,
-        MultipartUpload: {
-          Parts: [
-            { PartNumber: 1, ETag: e1 },
-            { PartNumber: 2, ETag: e2 },
-          ],
-        },
-      }),
-    )
+    const done = await complete([
+      { PartNumber: 1, ETag: e1 },
+      { PartNumber: 2, ETag: e2 },
+    ])
     const md5s = Buffer.concat([part1, part2].map((p) => createHash('md5').update(p).digest()))
     expect(done.ETag).toBe(`"${createHash('md5').update(md5s).digest('hex')}-2"`)
     const whole = Buffer.concat([part1, part2])
