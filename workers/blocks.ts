@@ -8,6 +8,7 @@ import { CACHE_BOUNDS } from '../schemas/cache'
 import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
+import { blobRoutes } from './blob/routes'
 import { cacheRoutes } from './cache/routes'
 import { counterRoutes } from './counters/routes'
 import { dnsRoutes } from './dns/routes'
@@ -154,5 +155,12 @@ export const BLOCKS: Block[] = [
     routes: dnsRoutes,
     // A zone file of 1 MiB (the import limit) plus slack; JSON PATCH bodies are far smaller.
     maxBodyBytes: 1024 * 1024 + 1024,
+  },
+  {
+    name: 'blob',
+    version: '1',
+    path: '/v1/blob',
+    description: 'Blob store: access keys and buckets of the S3-compatible object store',
+    routes: blobRoutes,
   },
 ]

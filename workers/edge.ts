@@ -3,9 +3,11 @@
  * Object class the blocks define (wrangler.toml binds them by these export names).
  */
 import { createApp } from './app'
+import { serveS3 } from './blob/s3-entry'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { BlobBucket } from './blob/object'
 export { CacheNode } from './cache/object'
 export { CounterAggregator, CounterShard } from './counters/object'
 export { DnsZone } from './dns/object'
@@ -26,7 +28,7 @@ export { SequencerObject } from './sequencer/object'
 const app = createApp()
 
 export default {
-  fetch: app.fetch,
+  fetch: (request, env, ctx) => serveS3(request, env, ctx) ?? app.fetch(request, env, ctx),
   async scheduled(controller, env, ctx) {
     for (const block of BLOCKS) {
       if (block.scheduled) ctx.waitUntil(block.scheduled(env, controller))
