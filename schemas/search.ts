@@ -123,6 +123,8 @@ export const SettingsFields = {
   ),
   pagination: v.optional(v.nullable(v.object({ maxTotalHits: v.optional(Count(SEARCH_LIMITS.maxHits)) }))),
   faceting: v.optional(v.nullable(v.object({ maxValuesPerFacet: v.optional(Count(10_000)) }))),
+  /** Extension: `english` matches words sharing a Porter stem. */
+  stemming: v.optional(v.nullable(v.picklist(['none', 'english']))),
   /** Extension: BM25 weight per searchable attribute. */
   attributeWeights: v.optional(
     v.nullable(v.record(Attribute, v.pipe(v.number(), v.minValue(0), v.maxValue(100)))),

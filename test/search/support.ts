@@ -37,7 +37,8 @@ export async function seedIndex(
   shards = 1,
 ): Promise<void> {
   const created = await meili(who, '/indexes', { body: { uid, primaryKey: 'id', shards } })
-  if (created.status !== 202 || created.body.status !== 'succeeded') throw new Error(JSON.stringify(created.body))
+  if (created.status !== 202 || created.body.status !== 'succeeded')
+    throw new Error(JSON.stringify(created.body))
   if (Object.keys(settings).length > 0) {
     const updated = await meili(who, `/indexes/${uid}/settings`, { method: 'PATCH', body: settings })
     if (updated.body.status !== 'succeeded') throw new Error(JSON.stringify(updated.body))

@@ -10,6 +10,7 @@
  * word (vocabulary bucketed by length); the prefix scan is a binary search plus at most
  * `MAX_PREFIX_TERMS` terms.
  */
+import { stemmer } from 'stemmer'
 import type { QueryWord } from './query'
 import type { SearchConfig } from './settings'
 import { allowedTypos, boundedDistance } from './typo'
@@ -24,12 +25,15 @@ export interface Candidate {
   prefix: boolean
   /** Documents holding the term (in one shard, or summed over all after merging). */
   df: number
+  /** Shares the word's stem (stemming on): BM25 counts such terms together, as one term. */
+  stem: boolean
 }
 
 /** A shard's vocabulary: terms sorted, and bucketed by length for the typo scan. */
 export class Vocabulary {
   private readonly sorted: string[]
   private readonly byLength = new Map<number, string[]>()
+  private byStem: Map<string, string[]> | undefined
 
   constructor(private readonly df: ReadonlyMap<string, number>) {
     this.sorted = [...df.keys()].sort()
@@ -42,6 +46,20 @@ export class Vocabulary {
 
   frequency(term: string): number {
     return this.df.get(term) ?? 0
+  }
+
+  /** Terms with this English (Porter) stem; the stem table is built on first use. */
+  withStem(stem: string): string[] {
+    if (!this.byStem) {
+      this.byStem = new Map()
+      for (const term of this.sorted) {
+        const key = stemmer(term)
+        const bucket = this.byStem.get(key)
+        if (bucket) bucket.push(term)
+        else this.byStem.set(key, [term])
+      }
+    }
+    return this.byStem.get(stem) ?? []
   }
 
   withPrefix(prefix: string, limit: number): string[] {
@@ -77,15 +95,17 @@ export class Vocabulary {
 export function expandWords(words: QueryWord[], vocabulary: Vocabulary, config: SearchConfig): Candidate[][] {
   return words.map((word) => {
     const found = new Map<string, Candidate>()
-    const add = (term: string, typos: number, prefix: boolean) => {
+    const add = (term: string, typos: number, prefix: boolean, stem = false) => {
       const df = vocabulary.frequency(term)
       if (df === 0) return
       const existing = found.get(term)
       if (!existing || typos < existing.typos || (typos === existing.typos && !prefix && existing.prefix)) {
-        found.set(term, { term, typos, prefix, df })
-      }
+        found.set(term, { term, typos, prefix, df, stem: stem || (existing?.stem ?? false) })
+      } else if (stem) existing.stem = true
     }
-    add(word.term, 0, false)
+    const stemming = config.stemming && !word.inPhrase
+    add(word.term, 0, false, stemming)
+    if (stemming) for (const term of vocabulary.withStem(stemmer(word.term))) add(term, 0, false, true)
     if (!word.inPhrase) {
       for (const synonym of config.synonyms.get(word.term) ?? [])
         if (!synonym.includes(' ')) add(synonym, 0, false)
@@ -111,6 +131,7 @@ export function mergeExpansions(perShard: Candidate[][][], wordCount: number): C
           existing.df += candidate.df
           if (candidate.typos < existing.typos) existing.typos = candidate.typos
           existing.prefix &&= candidate.prefix
+          existing.stem ||= candidate.stem
         }
       }
     }

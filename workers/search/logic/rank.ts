@@ -235,21 +235,35 @@ export function rankDocuments(
       typos += state.typos[w] as number
       if (state.exact[w]) exactness++
       if (previous >= 0) {
-        proximity += pairProximity(
+        const distance = pairProximity(
           state.positions[previous] as Map<string, number[]>,
           state.positions[w] as Map<string, number[]>,
         )
+        proximity += distance
       }
       previous = w
     }
     let bm25 = 0
     plan.candidates.forEach((list, word) => {
+      // Terms sharing the word's stem count as one term (summed frequencies, pooled df),
+      // like a stemmed index; any other variant counts on its own; the best one wins.
       let best = 0
+      let stemTf = 0
+      let stemDf = 0
       for (const candidate of list) {
         const tfw = state.tfw.get(`${word}\n${candidate.term}`)
+        if (candidate.stem) {
+          stemDf += candidate.df
+          stemTf += tfw ?? 0
+          continue
+        }
         if (!tfw) continue
         const factor = (TYPO_FACTOR[candidate.typos] ?? 0.1) * (candidate.prefix ? PREFIX_FACTOR : 1)
         const score = idf(candidate.df, stats.docs) * factor * ((tfw * (K1 + 1)) / (tfw + K1))
+        if (score > best) best = score
+      }
+      if (stemTf > 0) {
+        const score = idf(Math.min(stemDf, stats.docs), stats.docs) * ((stemTf * (K1 + 1)) / (stemTf + K1))
         if (score > best) best = score
       }
       bm25 += best

@@ -30,8 +30,10 @@ export interface Settings {
   }
   pagination: { maxTotalHits: number }
   faceting: { maxValuesPerFacet: number }
-  /** Extension: BM25 weight per searchable attribute (default: by order, 1 + 1/rank). */
+  /** Extension: BM25 weight per searchable attribute (default: by order, see `defaultWeight`). */
   attributeWeights: Record<string, number>
+  /** Extension: `english` matches words sharing a Porter stem ("models" finds "model"). */
+  stemming: 'none' | 'english'
 }
 
 export function defaultSettings(): Settings {
@@ -54,6 +56,7 @@ export function defaultSettings(): Settings {
     pagination: { maxTotalHits: 1000 },
     faceting: { maxValuesPerFacet: 100 },
     attributeWeights: {},
+    stemming: 'none',
   }
 }
 
@@ -97,6 +100,12 @@ export interface SearchConfig {
   typo: TypoSettings
   typoDisabledFields: ReadonlySet<string>
   rankingRules: string[]
+  stemming: boolean
+}
+
+/** Default BM25F weights by rank: from 3 for the first searchable attribute down to 1 for the last. */
+export function defaultWeight(rank: number, count: number): number {
+  return count <= 1 ? 1 : 1 + (2 * (count - 1 - rank)) / (count - 1)
 }
 
 export function searchConfig(settings: Settings): SearchConfig {
@@ -105,7 +114,7 @@ export function searchConfig(settings: Settings): SearchConfig {
     ? null
     : searchable.map((field, rank) => ({
         field,
-        weight: settings.attributeWeights[field] ?? 1 + 1 / (rank + 1),
+        weight: settings.attributeWeights[field] ?? defaultWeight(rank, searchable.length),
       }))
   const synonyms = new Map<string, string[]>()
   for (const [word, alternatives] of Object.entries(settings.synonyms)) {
@@ -130,6 +139,7 @@ export function searchConfig(settings: Settings): SearchConfig {
     },
     typoDisabledFields: new Set(settings.typoTolerance.disableOnAttributes),
     rankingRules: settings.rankingRules,
+    stemming: settings.stemming === 'english',
   }
 }
 

@@ -17,6 +17,15 @@ import { type Document, flattenStrings } from '../logic/fields'
 import type { Posting } from '../logic/rank'
 import { tokenize } from '../logic/tokenize'
 
+/** SQLite in a Durable Object binds at most 100 parameters per statement. */
+const MAX_PARAMETERS = 100
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
 /** Positions of the next string in an array field start this far after the previous one. */
 const VALUE_GAP = 8
 
@@ -97,20 +106,21 @@ export class ShardStore {
         JSON.stringify(lengths),
       )
       .one().rid
+    const rows: Array<[string, number, string, number, string]> = []
     for (const [term, byField] of postings) {
-      for (const [field, positions] of byField) {
-        this.sql.exec(
-          'INSERT INTO postings (term, rid, field, tf, pos) VALUES (?, ?, ?, ?, ?)',
-          term,
-          rid,
-          field,
-          positions.length,
-          positions.join(','),
-        )
-      }
+      for (const [field, positions] of byField)
+        rows.push([term, rid, field, positions.length, positions.join(',')])
+    }
+    for (const chunk of chunks(rows, Math.floor(MAX_PARAMETERS / 5))) {
       this.sql.exec(
-        'INSERT INTO terms (term, df) VALUES (?, 1) ON CONFLICT (term) DO UPDATE SET df = df + 1',
-        term,
+        `INSERT INTO postings (term, rid, field, tf, pos) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+        ...chunk.flat(),
+      )
+    }
+    for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS)) {
+      this.sql.exec(
+        `INSERT INTO terms (term, df) VALUES ${chunk.map(() => '(?, 1)').join(', ')} ON CONFLICT (term) DO UPDATE SET df = df + 1`,
+        ...chunk,
       )
     }
     for (const [field, length] of Object.entries(lengths)) {
@@ -125,17 +135,11 @@ export class ShardStore {
   /** Removes a stored document and its postings. */
   remove(document: StoredDocument): void {
     const { postings, lengths } = analyze(document.body)
-    for (const [term, byField] of postings) {
-      for (const field of byField.keys()) {
-        this.sql.exec(
-          'DELETE FROM postings WHERE term = ? AND rid = ? AND field = ?',
-          term,
-          document.rid,
-          field,
-        )
-      }
-      this.sql.exec('UPDATE terms SET df = df - 1 WHERE term = ?', term)
-      this.sql.exec('DELETE FROM terms WHERE term = ? AND df <= 0', term)
+    for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS - 1)) {
+      const marks = chunk.map(() => '?').join(', ')
+      this.sql.exec(`DELETE FROM postings WHERE rid = ? AND term IN (${marks})`, document.rid, ...chunk)
+      this.sql.exec(`UPDATE terms SET df = df - 1 WHERE term IN (${marks})`, ...chunk)
+      this.sql.exec(`DELETE FROM terms WHERE df <= 0 AND term IN (${marks})`, ...chunk)
     }
     for (const [field, length] of Object.entries(lengths)) {
       this.sql.exec('UPDATE fields SET total = total - ? WHERE field = ?', length, field)
@@ -171,8 +175,7 @@ export class ShardStore {
 
   /** The postings of some terms. */
   *postings(terms: readonly string[]): Generator<Posting> {
-    for (let i = 0; i < terms.length; i += 50) {
-      const chunk = terms.slice(i, i + 50)
+    for (const chunk of chunks([...terms], MAX_PARAMETERS)) {
       const rows = this.sql.exec<{ term: string; rid: number; field: string; tf: number; pos: string }>(
         `SELECT term, rid, field, tf, pos FROM postings WHERE term IN (${chunk.map(() => '?').join(',')})`,
         ...chunk,
@@ -192,8 +195,7 @@ export class ShardStore {
   /** Ids and field lengths of documents, by rid. */
   lengths(rids: readonly number[]): Map<number, { id: string; lens: Record<string, number> }> {
     const out = new Map<number, { id: string; lens: Record<string, number> }>()
-    for (let i = 0; i < rids.length; i += 500) {
-      const chunk = rids.slice(i, i + 500)
+    for (const chunk of chunks([...rids], MAX_PARAMETERS)) {
       const rows = this.sql.exec<{ rid: number; id: string; lens: string }>(
         `SELECT rid, id, lens FROM docs WHERE rid IN (${chunk.map(() => '?').join(',')})`,
         ...chunk,
@@ -214,8 +216,7 @@ export class ShardStore {
       }
       return
     }
-    for (let i = 0; i < rids.length; i += 500) {
-      const chunk = rids.slice(i, i + 500)
+    for (const chunk of chunks([...rids], MAX_PARAMETERS)) {
       const rows = this.sql.exec<{ rid: number; id: string; body: string }>(
         `SELECT rid, id, body FROM docs WHERE rid IN (${chunk.map(() => '?').join(',')})`,
         ...chunk,
