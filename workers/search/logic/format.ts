@@ -95,12 +95,23 @@ export function formatText(
   const matchedAt = new Set(spans.map((span) => span.start))
   let bestStart = 0
   let bestCount = -1
+  let bestImbalance = Number.POSITIVE_INFINITY
   for (let start = 0; start + cropLength <= tokens.length; start++) {
     let count = 0
-    for (let i = start; i < start + cropLength; i++) if (matchedAt.has((tokens[i] as Token).start)) count++
-    if (count > bestCount) {
+    let first = -1
+    let last = -1
+    for (let i = start; i < start + cropLength; i++) {
+      if (!matchedAt.has((tokens[i] as Token).start)) continue
+      count++
+      if (first < 0) first = i
+      last = i
+    }
+    // The most matches, then the matches closest to the middle of the window.
+    const imbalance = count === 0 ? 0 : Math.abs(first - start - (start + cropLength - 1 - last))
+    if (count > bestCount || (count === bestCount && imbalance < bestImbalance)) {
       bestCount = count
       bestStart = start
+      bestImbalance = imbalance
     }
   }
   // With no match, Meilisearch crops from the start; with matches, center the window on them.

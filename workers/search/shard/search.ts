@@ -23,7 +23,7 @@ import {
   sortValue,
 } from '../logic/order'
 import type { QueryWord } from '../logic/query'
-import { type Features, type GlobalStats, type RankPlan, rankDocuments } from '../logic/rank'
+import { type Features, fieldResolver, type GlobalStats, type RankPlan, rankDocuments } from '../logic/rank'
 import { type Settings, searchConfig } from '../logic/settings'
 import type { ShardStore } from './store'
 
@@ -92,7 +92,10 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
   if (query.plan && query.plan.queryWords.length === 0) {
     // Only negations: every document but those holding a negated word or phrase.
     const plan = query.plan
-    const excluded = new Set([...store.postings(plan.negatedWords)].map((p) => p.rid))
+    const searchable = fieldResolver(config)
+    const excluded = new Set(
+      [...store.postings(plan.negatedWords)].filter((p) => searchable(p.field)).map((p) => p.rid),
+    )
     for (const phrase of plan.negatedPhrases) {
       const holders = rankDocuments(
         { ...plan, phrases: [phrase], negatedWords: [], negatedPhrases: [] },
