@@ -3,7 +3,15 @@ import { matchesFilter } from '../../workers/search/logic/filter-eval'
 import { FilterSyntaxError, parseFilter } from '../../workers/search/logic/filter-parse'
 
 const docs = [
-  { id: 1, genre: 'Sci-Fi', year: 1999, rating: 8.7, tags: ['classic', 'cyberpunk'], director: { name: 'Wachowski' }, note: null },
+  {
+    id: 1,
+    genre: 'Sci-Fi',
+    year: 1999,
+    rating: 8.7,
+    tags: ['classic', 'cyberpunk'],
+    director: { name: 'Wachowski' },
+    note: null,
+  },
   { id: 2, genre: 'drama', year: 2001, rating: 7.1, tags: [], director: { name: 'Jeunet' } },
   { id: 3, genre: 'sci-fi', year: 2003, rating: 6.9, tags: ['sequel'], note: '' },
   { id: 4, genre: 'Comédie', year: 2010, tags: ['french'], note: 'fine' },

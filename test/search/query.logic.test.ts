@@ -12,7 +12,12 @@ describe('tokenizer', () => {
   it('lower-cases, strips accents and keeps exact source offsets', () => {
     const tokens = tokenize('Élan, über-Café 42!')
     expect(tokens.map((t) => t.term)).toEqual(['elan', 'uber', 'cafe', '42'])
-    expect(tokens.map((t) => [t.start, t.end])).toEqual([[0, 4], [6, 10], [11, 15], [16, 18]])
+    expect(tokens.map((t) => [t.start, t.end])).toEqual([
+      [0, 4],
+      [6, 10],
+      [11, 15],
+      [16, 18],
+    ])
   })
 })
 
@@ -49,19 +54,44 @@ describe('query parsing', () => {
 })
 
 describe('expansion over a vocabulary', () => {
-  const vocabulary = new Vocabulary(new Map([['matrix', 3], ['matrices', 1], ['mat', 2], ['movie', 4], ['film', 1], ['hobbit', 2], ['hobbits', 1]]))
+  const vocabulary = new Vocabulary(
+    new Map([
+      ['matrix', 3],
+      ['matrices', 1],
+      ['mat', 2],
+      ['movie', 4],
+      ['film', 1],
+      ['hobbit', 2],
+      ['hobbits', 1],
+    ]),
+  )
   it('exact, typo, synonym and prefix candidates', () => {
     const [matrx, film, hob] = expandWords(parseQuery('matrx film hob', config).words, vocabulary, config)
     expect(matrx?.map((c) => [c.term, c.typos, c.prefix])).toEqual([['matrix', 1, false]])
-    expect(film?.map((c) => [c.term, c.typos])).toEqual([['film', 0], ['movie', 0]])
-    expect(hob?.map((c) => [c.term, c.prefix])).toEqual([['hobbit', true], ['hobbits', true]])
+    expect(film?.map((c) => [c.term, c.typos])).toEqual([
+      ['film', 0],
+      ['movie', 0],
+    ])
+    expect(hob?.map((c) => [c.term, c.prefix])).toEqual([
+      ['hobbit', true],
+      ['hobbits', true],
+    ])
   })
   it('merging shard expansions sums document frequencies and caps completions like one shard', () => {
-    const a = new Vocabulary(new Map(Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}a`, 1])))
-    const b = new Vocabulary(new Map(Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}b`, 2])))
+    const a = new Vocabulary(
+      new Map(Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}a`, 1])),
+    )
+    const b = new Vocabulary(
+      new Map(Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}b`, 2])),
+    )
     const words = parseQuery('pre', config).words
     const merged = mergeExpansions([expandWords(words, a, config), expandWords(words, b, config)], 1)
-    const whole = new Vocabulary(new Map([...Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}a`, 1] as [string, number]), ...Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}b`, 2] as [string, number])]))
+    const whole = new Vocabulary(
+      new Map([
+        ...Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}a`, 1] as [string, number]),
+        ...Array.from({ length: 40 }, (_, i) => [`pre${String(i).padStart(2, '0')}b`, 2] as [string, number]),
+      ]),
+    )
     expect(merged).toEqual(mergeExpansions([expandWords(words, whole, config)], 1))
     expect(merged[0]).toHaveLength(MAX_PREFIX_TERMS)
   })
@@ -69,13 +99,25 @@ describe('expansion over a vocabulary', () => {
 
 describe('highlighting and cropping', () => {
   const terms = { whole: new Set(['matrix']), prefixes: ['reloa'] }
-  const options = { highlight: ['*'], crop: new Map(), preTag: '<em>', postTag: '</em>', cropMarker: '…', matchesPosition: true }
+  const options = {
+    highlight: ['*'],
+    crop: new Map(),
+    preTag: '<em>',
+    postTag: '</em>',
+    cropMarker: '…',
+    matchesPosition: true,
+  }
   it('reports exact UTF-16 offsets, the prefix part only for a completion', () => {
     const text = 'Ça — The Matrix Reloaded'
     const spans = findMatches(text, terms)
-    expect(spans).toEqual([{ start: 9, length: 6 }, { start: 16, length: 5 }])
+    expect(spans).toEqual([
+      { start: 9, length: 6 },
+      { start: 16, length: 5 },
+    ])
     expect(spans.map((s) => text.slice(s.start, s.start + s.length))).toEqual(['Matrix', 'Reloa'])
-    expect(formatText(text, terms, options, true, undefined)).toBe('Ça — The <em>Matrix</em> <em>Reloa</em>ded')
+    expect(formatText(text, terms, options, true, undefined)).toBe(
+      'Ça — The <em>Matrix</em> <em>Reloa</em>ded',
+    )
   })
   it('crops around the matches with markers', () => {
     const text = 'one two three four five six matrix seven eight nine ten eleven'

@@ -2,11 +2,46 @@ import { describe, expect, it } from 'vitest'
 import { ids, meili, newTenant, search, seedIndex } from './support'
 
 const movies = [
-  { id: 1, title: 'The Matrix', overview: 'A hacker learns the truth about reality', genre: 'scifi', year: 1999, rating: 8.7 },
-  { id: 2, title: 'The Matrix Reloaded', overview: 'Neo and the rebels fight the machines', genre: 'scifi', year: 2003, rating: 7.2 },
-  { id: 3, title: 'Amelie', overview: 'A shy waitress in Paris changes lives', genre: 'romance', year: 2001, rating: 8.3 },
-  { id: 4, title: 'Reality Bites', overview: 'Graduates face the matrix of adult life', genre: 'drama', year: 1994, rating: 6.6 },
-  { id: 5, title: 'Paris, Texas', overview: 'A drifter walks out of the desert', genre: 'drama', year: 1984, rating: 8.1 },
+  {
+    id: 1,
+    title: 'The Matrix',
+    overview: 'A hacker learns the truth about reality',
+    genre: 'scifi',
+    year: 1999,
+    rating: 8.7,
+  },
+  {
+    id: 2,
+    title: 'The Matrix Reloaded',
+    overview: 'Neo and the rebels fight the machines',
+    genre: 'scifi',
+    year: 2003,
+    rating: 7.2,
+  },
+  {
+    id: 3,
+    title: 'Amelie',
+    overview: 'A shy waitress in Paris changes lives',
+    genre: 'romance',
+    year: 2001,
+    rating: 8.3,
+  },
+  {
+    id: 4,
+    title: 'Reality Bites',
+    overview: 'Graduates face the matrix of adult life',
+    genre: 'drama',
+    year: 1994,
+    rating: 6.6,
+  },
+  {
+    id: 5,
+    title: 'Paris, Texas',
+    overview: 'A drifter walks out of the desert',
+    genre: 'drama',
+    year: 1984,
+    rating: 8.1,
+  },
 ]
 const settings = {
   searchableAttributes: ['title', 'overview'],
@@ -29,7 +64,9 @@ describe('search', () => {
   it('reads its own writes: a document is searchable in the next request', async () => {
     const who = await newTenant()
     await seedIndex(who, 'rw', movies, settings)
-    const added = await meili(who, '/indexes/rw/documents', { body: [{ id: 9, title: 'Zardoz', overview: 'Sean Connery' }] })
+    const added = await meili(who, '/indexes/rw/documents', {
+      body: [{ id: 9, title: 'Zardoz', overview: 'Sean Connery' }],
+    })
     expect(added.status).toBe(202)
     expect(ids((await search(who, 'rw', { q: 'zardoz' })).body)).toEqual([9])
     await meili(who, '/indexes/rw/documents/9', { method: 'DELETE' })
@@ -58,7 +95,11 @@ describe('search', () => {
 
   it('phrases, negation, stop words and synonyms', async () => {
     const who = await newTenant()
-    await seedIndex(who, 'q', movies, { ...settings, stopWords: ['the', 'a'], synonyms: { film: ['matrix'] } })
+    await seedIndex(who, 'q', movies, {
+      ...settings,
+      stopWords: ['the', 'a'],
+      synonyms: { film: ['matrix'] },
+    })
     expect(ids((await search(who, 'q', { q: '"matrix reloaded"' })).body)).toEqual([2])
     expect(ids((await search(who, 'q', { q: 'matrix -reloaded' })).body)).toEqual([1, 4])
     expect(ids((await search(who, 'q', { q: 'matrix -"adult life"' })).body)).toEqual([1, 2])
@@ -70,7 +111,11 @@ describe('search', () => {
   it('filters, sort, facets with counts and stats', async () => {
     const who = await newTenant()
     await seedIndex(who, 'f', movies, settings)
-    const filtered = await search(who, 'f', { q: '', filter: 'genre = drama OR rating > 8.5', sort: ['year:desc'] })
+    const filtered = await search(who, 'f', {
+      q: '',
+      filter: 'genre = drama OR rating > 8.5',
+      sort: ['year:desc'],
+    })
     expect(ids(filtered.body)).toEqual([1, 4, 5])
     const sorted = await search(who, 'f', { filter: ['year 1990 TO 2002'], sort: ['rating:asc'] })
     expect(ids(sorted.body)).toEqual([4, 3, 1])
@@ -129,10 +174,22 @@ describe('search', () => {
     const who = await newTenant()
     await seedIndex(who, 'a', movies, settings)
     await seedIndex(who, 'b', [{ id: 'x', name: 'matrix algebra' }])
-    const result = await meili<{ results: Array<{ indexUid: string; hits: unknown[] }> }>(who, '/multi-search', {
-      body: { queries: [{ indexUid: 'a', q: 'matrix', limit: 1 }, { indexUid: 'b', q: 'matrix' }] },
-    })
+    const result = await meili<{ results: Array<{ indexUid: string; hits: unknown[] }> }>(
+      who,
+      '/multi-search',
+      {
+        body: {
+          queries: [
+            { indexUid: 'a', q: 'matrix', limit: 1 },
+            { indexUid: 'b', q: 'matrix' },
+          ],
+        },
+      },
+    )
     expect(result.status).toBe(200)
-    expect(result.body.results.map((r) => [r.indexUid, r.hits.length])).toEqual([['a', 1], ['b', 1]])
+    expect(result.body.results.map((r) => [r.indexUid, r.hits.length])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ])
   })
 })

@@ -14,7 +14,10 @@ const MEDIA_TYPES = ['application/json', 'application/x-ndjson', 'text/csv']
 
 function codeForField(path: string) {
   return (fieldPath: string): MeiliCode => {
-    const field = fieldPath.split('/')[1] ?? ''
+    const setting = /\/settings\/([a-z-]+)$/.exec(path)?.[1]
+    const field = setting
+      ? setting.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
+      : (fieldPath.split('/')[1] ?? '')
     const family = /\/(multi-)?search$/.test(path)
       ? 'invalid_search_'
       : /\/settings(\/|$)/.test(path)
