@@ -36,13 +36,19 @@ async function fetchDocuments(
   env: Env,
   tenant: string,
   uid: string,
-  options: {
-    offset: number
-    limit: number
-    fields: string[] | undefined
-    filter: FilterInput | null | undefined
+  page: {
+    offset?: number | undefined
+    limit?: number | undefined
+    fields?: string[] | null | undefined
+    filter?: FilterInput | null | undefined
   },
 ) {
+  const options = {
+    offset: page.offset ?? 0,
+    limit: page.limit ?? 20,
+    fields: page.fields ?? undefined,
+    filter: page.filter,
+  }
   const index = await getIndex(env, tenant, uid)
   const filter = checkedFilter(options.filter, index.config.settings, 'invalid_document_filter')
   const parts = await Promise.all(
@@ -95,10 +101,8 @@ export const documentRoutes = new Hono<AuthEnv>()
       const query = c.req.valid('query')
       return c.json(
         await fetchDocuments(c.env, tenantOf(c), c.req.valid('param').indexUid, {
-          offset: query.offset ?? 0,
-          limit: query.limit ?? 20,
-          fields: query.fields ? query.fields.split(',').map((f) => f.trim()) : undefined,
-          filter: query.filter,
+          ...query,
+          fields: query.fields?.split(',').map((f) => f.trim()),
         }),
       )
     },
@@ -116,14 +120,7 @@ export const documentRoutes = new Hono<AuthEnv>()
     validate('json', DocumentsFetchBody),
     async function fetchDocumentsRoute(c) {
       const body = c.req.valid('json')
-      return c.json(
-        await fetchDocuments(c.env, tenantOf(c), c.req.valid('param').indexUid, {
-          offset: body.offset ?? 0,
-          limit: body.limit ?? 20,
-          fields: body.fields ?? undefined,
-          filter: body.filter,
-        }),
-      )
+      return c.json(await fetchDocuments(c.env, tenantOf(c), c.req.valid('param').indexUid, body))
     },
   )
   .post(
