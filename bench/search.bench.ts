@@ -30,9 +30,29 @@ function random(seed: number) {
 }
 
 const next = random(42)
-const syllables = ['ka', 'lo', 'mi', 'ra', 'ne', 'to', 'su', 'vi', 'da', 'pe', 'go', 'ri', 'ba', 'zu', 'fe', 'no']
+const syllables = [
+  'ka',
+  'lo',
+  'mi',
+  'ra',
+  'ne',
+  'to',
+  'su',
+  'vi',
+  'da',
+  'pe',
+  'go',
+  'ri',
+  'ba',
+  'zu',
+  'fe',
+  'no',
+]
 const vocabulary = Array.from({ length: 5_000 }, () =>
-  Array.from({ length: 2 + Math.floor(next() * 3) }, () => syllables[Math.floor(next() * syllables.length)]).join(''),
+  Array.from(
+    { length: 2 + Math.floor(next() * 3) },
+    () => syllables[Math.floor(next() * syllables.length)],
+  ).join(''),
 )
 /** Zipf-like word choice: a few words are common, most are rare. */
 const word = () => vocabulary[Math.floor(vocabulary.length * next() ** 3)] as string
@@ -56,11 +76,16 @@ try {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     })
     const json = (await response.json()) as Record<string, unknown>
-    if (!response.ok || json.status === 'failed') throw new Error(`${path}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`)
+    if (!response.ok || json.status === 'failed')
+      throw new Error(`${path}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`)
     return json
   }
   await api('/v1/search/indexes', { uid: 'bench', primaryKey: 'id', shards: SHARDS })
-  await api('/v1/search/indexes/bench/settings', { searchableAttributes: ['title', 'body'], filterableAttributes: ['category', 'price'] }, 'PATCH')
+  await api(
+    '/v1/search/indexes/bench/settings',
+    { searchableAttributes: ['title', 'body'], filterableAttributes: ['category', 'price'] },
+    'PATCH',
+  )
 
   const t0 = performance.now()
   const batches: Array<typeof documents> = []
@@ -82,11 +107,20 @@ try {
   const miniRate = DOCS / ((performance.now() - m0) / 1000)
   printTable(`Indexing ${DOCS.toLocaleString('en-US')} documents (title 4 words, body 16 words)`, [
     { subject: 'MiniSearch in-process, memory only (ceiling)', 'documents/s': miniRate, ratio: '1.00×' },
-    { subject: `search block, ${SHARDS} shards, batches of ${BATCH}, 1 in flight`, 'documents/s': ours, ratio: `${(ours / miniRate).toFixed(3)}×` },
+    {
+      subject: `search block, ${SHARDS} shards, batches of ${BATCH}, 1 in flight`,
+      'documents/s': ours,
+      ratio: `${(ours / miniRate).toFixed(3)}×`,
+    },
   ])
 
   const queries = Array.from({ length: 500 }, () => `${word()} ${word().slice(0, 3)}`)
-  const whoami = await runLoad({ concurrency: CONCURRENCY, durationMs: DURATION_MS, warmupOps: 20, op: () => api('/v1/whoami') })
+  const whoami = await runLoad({
+    concurrency: CONCURRENCY,
+    durationMs: DURATION_MS,
+    warmupOps: 20,
+    op: () => api('/v1/whoami'),
+  })
   const plain = await runLoad({
     concurrency: CONCURRENCY,
     durationMs: DURATION_MS,
@@ -108,14 +142,18 @@ try {
   const miniSearch = await runLoad({
     concurrency: 1,
     durationMs: 2_000,
-    op: async (i) => mini.search(queries[i % queries.length] as string, { prefix: true, fuzzy: 0.2 }).slice(0, 10),
+    op: async (i) =>
+      mini.search(queries[i % queries.length] as string, { prefix: true, fuzzy: 0.2 }).slice(0, 10),
   })
-  printTable(`Search over ${DOCS.toLocaleString('en-US')} documents (${CONCURRENCY} in flight, ${DURATION_MS / 1000} s each)`, [
-    loadRow('GET /v1/whoami (floor)', whoami),
-    loadRow('search: two words, prefix + typos', plain, whoami),
-    loadRow('search + filter + facets', filtered, whoami),
-    loadRow('MiniSearch in-process (reference, 1 in flight)', miniSearch, whoami),
-  ])
+  printTable(
+    `Search over ${DOCS.toLocaleString('en-US')} documents (${CONCURRENCY} in flight, ${DURATION_MS / 1000} s each)`,
+    [
+      loadRow('GET /v1/whoami (floor)', whoami),
+      loadRow('search: two words, prefix + typos', plain, whoami),
+      loadRow('search + filter + facets', filtered, whoami),
+      loadRow('MiniSearch in-process (reference, 1 in flight)', miniSearch, whoami),
+    ],
+  )
 } catch (error) {
   await new Promise((resolve) => setTimeout(resolve, 1000))
   console.error(platform?.output().slice(-2000))
