@@ -70,11 +70,14 @@ try {
   platform = await startPlatform()
   const token = await platform.token('bench-search', ['search:read', 'search:write'])
   const api = async (path: string, body?: unknown, method?: string) => {
-    const response = await fetch(`${platform?.url}${path}`, {
-      method: method ?? (body === undefined ? 'GET' : 'POST'),
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    })
+    const request = () =>
+      fetch(`${platform?.url}${path}`, {
+        method: method ?? (body === undefined ? 'GET' : 'POST'),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      })
+    // A keep-alive connection the server closed while idle fails once; retry it on a new one.
+    const response = await request().catch(request)
     const json = (await response.json()) as Record<string, unknown>
     if (!response.ok || json.status === 'failed')
       throw new Error(`${path}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`)
