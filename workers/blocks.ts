@@ -20,6 +20,7 @@ import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
 import { ratelimitRoutes } from './ratelimit/routes'
 import { schedulerRoutes } from './scheduler/routes'
+import { searchRoutes } from './search/routes'
 import { sequencerRoutes } from './sequencer/routes'
 
 export interface Block {
@@ -162,5 +163,15 @@ export const BLOCKS: Block[] = [
     path: '/v1/blob',
     description: 'Blob store: access keys and buckets of the S3-compatible object store',
     routes: blobRoutes,
+  },
+  {
+    name: 'search',
+    version: '1',
+    path: '/v1/search',
+    description:
+      'Full-text search with a Meilisearch-compatible API: sharded indexes, BM25 with ranking rules, filters, facets',
+    routes: searchRoutes,
+    // Document batches are up to 10 MiB; the search routes answer the exact limit with a Meilisearch error.
+    maxBodyBytes: 12 * 1024 * 1024,
   },
 ]

@@ -22,6 +22,8 @@ export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { RateLimitBucket } from './ratelimit/object'
 export { SchedulerSchedule, SchedulerShard, SchedulerTenant } from './scheduler/object'
+export { SearchShard } from './search/shard/object'
+export { SearchTasks } from './search/tasks'
 export { GeneratorIdRegistry } from './sequencer/id-registry'
 export { SequencerObject } from './sequencer/object'
 

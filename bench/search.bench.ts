@@ -1,0 +1,166 @@
+/**
+ * Search speed through the real platform (`npm run dev`'s stack, loopback):
+ * 1. indexing throughput in documents/s: `SEARCH_BENCH_DOCS` (default 100,000) synthetic
+ *    documents in batches of 1,000 (one at a time) into an 8-shard index, against MiniSearch indexing the
+ *    same documents in-process (no HTTP, no storage: the ceiling, not a peer);
+ * 2. search latency p50/p99 over those documents (two-word queries, the last one a
+ *    prefix, with and without a filter + facets), against the authenticated no-op floor
+ *    `GET /v1/whoami` measured in the same run.
+ */
+import MiniSearch from 'minisearch'
+import { type RunningPlatform, startPlatform } from '../scripts/platform-process'
+import { loadRow, printTable, runLoad } from './harness'
+
+const DOCS = Number(process.env.SEARCH_BENCH_DOCS ?? 100_000)
+const BATCH = 1_000
+const SHARDS = 8
+const CONCURRENCY = 8
+const DURATION_MS = 4_000
+
+/** A seeded generator, so every run indexes the same documents. */
+function random(seed: number) {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const next = random(42)
+const syllables = [
+  'ka',
+  'lo',
+  'mi',
+  'ra',
+  'ne',
+  'to',
+  'su',
+  'vi',
+  'da',
+  'pe',
+  'go',
+  'ri',
+  'ba',
+  'zu',
+  'fe',
+  'no',
+]
+const vocabulary = Array.from({ length: 5_000 }, () =>
+  Array.from(
+    { length: 2 + Math.floor(next() * 3) },
+    () => syllables[Math.floor(next() * syllables.length)],
+  ).join(''),
+)
+/** Zipf-like word choice: a few words are common, most are rare. */
+const word = () => vocabulary[Math.floor(vocabulary.length * next() ** 3)] as string
+const sentence = (words: number) => Array.from({ length: words }, word).join(' ')
+const documents = Array.from({ length: DOCS }, (_, i) => ({
+  id: i,
+  title: sentence(4),
+  body: sentence(16),
+  category: `c${i % 20}`,
+  price: Math.floor(next() * 1000),
+}))
+
+let platform: RunningPlatform | undefined
+try {
+  platform = await startPlatform()
+  const token = await platform.token('bench-search', ['search:read', 'search:write'])
+  const api = async (path: string, body?: unknown, method?: string) => {
+    const request = () =>
+      fetch(`${platform?.url}${path}`, {
+        method: method ?? (body === undefined ? 'GET' : 'POST'),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      })
+    // A keep-alive connection the server closed while idle fails once; retry it on a new one.
+    const response = await request().catch(request)
+    const json = (await response.json()) as Record<string, unknown>
+    if (!response.ok || json.status === 'failed')
+      throw new Error(`${path}: ${response.status} ${JSON.stringify(json).slice(0, 300)}`)
+    return json
+  }
+  await api('/v1/search/indexes', { uid: 'bench', primaryKey: 'id', shards: SHARDS })
+  await api(
+    '/v1/search/indexes/bench/settings',
+    { searchableAttributes: ['title', 'body'], filterableAttributes: ['category', 'price'] },
+    'PATCH',
+  )
+
+  const t0 = performance.now()
+  const batches: Array<typeof documents> = []
+  for (let i = 0; i < DOCS; i += BATCH) batches.push(documents.slice(i, i + BATCH))
+  let nextBatch = 0
+  await Promise.all(
+    Array.from({ length: 1 }, async () => {
+      while (nextBatch < batches.length) {
+        const batch = batches[nextBatch++]
+        await api('/v1/search/indexes/bench/documents', batch)
+      }
+    }),
+  )
+  const ours = DOCS / ((performance.now() - t0) / 1000)
+
+  const mini = new MiniSearch({ fields: ['title', 'body'], storeFields: ['id'] })
+  const m0 = performance.now()
+  mini.addAll(documents)
+  const miniRate = DOCS / ((performance.now() - m0) / 1000)
+  printTable(`Indexing ${DOCS.toLocaleString('en-US')} documents (title 4 words, body 16 words)`, [
+    { subject: 'MiniSearch in-process, memory only (ceiling)', 'documents/s': miniRate, ratio: '1.00×' },
+    {
+      subject: `search block, ${SHARDS} shards, batches of ${BATCH}, 1 in flight`,
+      'documents/s': ours,
+      ratio: `${(ours / miniRate).toFixed(3)}×`,
+    },
+  ])
+
+  const queries = Array.from({ length: 500 }, () => `${word()} ${word().slice(0, 3)}`)
+  const whoami = await runLoad({
+    concurrency: CONCURRENCY,
+    durationMs: DURATION_MS,
+    warmupOps: 20,
+    op: () => api('/v1/whoami'),
+  })
+  const plain = await runLoad({
+    concurrency: CONCURRENCY,
+    durationMs: DURATION_MS,
+    warmupOps: 20,
+    op: (i) => api('/v1/search/indexes/bench/search', { q: queries[i % queries.length], limit: 10 }),
+  })
+  const filtered = await runLoad({
+    concurrency: CONCURRENCY,
+    durationMs: DURATION_MS,
+    warmupOps: 20,
+    op: (i) =>
+      api('/v1/search/indexes/bench/search', {
+        q: queries[i % queries.length],
+        limit: 10,
+        filter: 'price < 500',
+        facets: ['category'],
+      }),
+  })
+  const miniSearch = await runLoad({
+    concurrency: 1,
+    durationMs: 2_000,
+    op: async (i) =>
+      mini.search(queries[i % queries.length] as string, { prefix: true, fuzzy: 0.2 }).slice(0, 10),
+  })
+  printTable(
+    `Search over ${DOCS.toLocaleString('en-US')} documents (${CONCURRENCY} in flight, ${DURATION_MS / 1000} s each)`,
+    [
+      loadRow('GET /v1/whoami (floor)', whoami),
+      loadRow('search: two words, prefix + typos', plain, whoami),
+      loadRow('search + filter + facets', filtered, whoami),
+      loadRow('MiniSearch in-process (reference, 1 in flight)', miniSearch, whoami),
+    ],
+  )
+} catch (error) {
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  console.error(platform?.output().slice(-2000))
+  throw error
+} finally {
+  await platform?.stop()
+}

@@ -1,0 +1,283 @@
+/**
+ * Ranking features of the documents that match a query, from their postings: the
+ * Meilisearch rules' measures (words matched, typos, proximity, attribute, exactness) and
+ * a BM25F score (field-weighted, length-normalized term frequencies; the best-matching
+ * term of each query word counts, scaled down for typos and prefix completions).
+ *
+ * Guarantees: features depend only on the document, the query plan and the global
+ * statistics passed in (document count, total field lengths, merged document
+ * frequencies), never on which shard holds the document: a sharded index ranks exactly
+ * like a single shard. Cost: linear in the postings read, plus a merge of position lists
+ * per pair of consecutive query words for proximity.
+ */
+import type { Candidate } from './expand'
+import type { QueryWord } from './query'
+import { attributeMatches, type SearchConfig } from './settings'
+
+export const K1 = 1.2
+export const B = 0.75
+/** Proximity of two words in different fields or further apart (Meilisearch's maximum + 1). */
+export const MAX_PROXIMITY = 8
+const TYPO_FACTOR = [1, 0.4, 0.2]
+const PREFIX_FACTOR = 0.6
+
+export type MatchingStrategy = 'last' | 'all' | 'frequency' | 'any'
+
+export interface Posting {
+  term: string
+  rid: number
+  field: string
+  tf: number
+  positions: number[]
+}
+
+export interface GlobalStats {
+  docs: number
+  /** Sum of the token counts of each field over all documents. */
+  fieldTotals: Record<string, number>
+}
+
+export interface RankPlan {
+  queryWords: QueryWord[]
+  /** Merged candidates per query word, with global document frequencies. */
+  candidates: Candidate[][]
+  phrases: string[][]
+  negatedWords: string[]
+  negatedPhrases: string[][]
+  strategy: MatchingStrategy
+}
+
+export interface Features {
+  rid: number
+  words: number
+  typos: number
+  proximity: number
+  attribute: number
+  position: number
+  exactness: number
+  bm25: number
+}
+
+interface DocState {
+  matched: boolean[]
+  typos: number[]
+  exact: boolean[]
+  rank: number
+  position: number
+  /** word → field → sorted positions */
+  positions: Array<Map<string, number[]>>
+  /** `${word}\n${term}` → length-normalized weighted tf */
+  tfw: Map<string, number>
+  /** `${term}\n${field}` → positions, for phrases */
+  termPositions: Map<string, number[]>
+}
+
+/** Rank and weight of a field for this configuration, or undefined when it is not searchable. */
+export function fieldResolver(config: SearchConfig) {
+  const cache = new Map<string, { rank: number; weight: number } | undefined>()
+  return (field: string) => {
+    if (cache.has(field)) return cache.get(field)
+    let found: { rank: number; weight: number } | undefined
+    if (config.fields === null) found = { rank: 0, weight: 1 }
+    else {
+      const index = config.fields.findIndex((f) => attributeMatches([f.field], field))
+      const entry = config.fields[index]
+      if (entry) found = { rank: index, weight: entry.weight }
+    }
+    cache.set(field, found)
+    return found
+  }
+}
+
+export function idf(df: number, docs: number): number {
+  return Math.log(1 + (docs - df + 0.5) / (df + 0.5))
+}
+
+function hasPhrase(state: DocState, phrase: string[]): boolean {
+  const [first, ...rest] = phrase
+  for (const [key, starts] of state.termPositions) {
+    const [term, field] = key.split('\n') as [string, string]
+    if (term !== first) continue
+    if (
+      starts.some((p) => rest.every((t, i) => state.termPositions.get(`${t}\n${field}`)?.includes(p + i + 1)))
+    ) {
+      return true
+    }
+  }
+  return false
+}
+
+function pairProximity(a: Map<string, number[]>, b: Map<string, number[]>): number {
+  let best = MAX_PROXIMITY
+  for (const [field, left] of a) {
+    const right = b.get(field)
+    if (!right) continue
+    let i = 0
+    let j = 0
+    while (i < left.length && j < right.length) {
+      const p = left[i] as number
+      const q = right[j] as number
+      const distance = q >= p ? q - p : p - q + 1
+      if (distance < best) best = distance
+      if (p < q) i++
+      else j++
+    }
+  }
+  return Math.max(1, best)
+}
+
+function wordCount(matched: boolean[], plan: RankPlan, order: number[]): number {
+  const total = matched.length
+  const hits = matched.filter(Boolean).length
+  if (plan.strategy === 'any') return hits
+  if (plan.strategy === 'all') return hits === total ? total : 0
+  if (plan.strategy === 'last') {
+    let k = 0
+    while (k < total && matched[k]) k++
+    return k
+  }
+  // frequency: drop the most frequent words first until the rest all match.
+  const remaining = new Set(order)
+  for (const word of order) {
+    if ([...remaining].every((w) => matched[w])) return remaining.size
+    remaining.delete(word)
+  }
+  return 0
+}
+
+export function rankDocuments(
+  plan: RankPlan,
+  config: SearchConfig,
+  stats: GlobalStats,
+  postings: Iterable<Posting>,
+  lengths: (rid: number) => Record<string, number>,
+): Features[] {
+  const resolve = fieldResolver(config)
+  const wordCountTotal = plan.queryWords.length
+  const byTerm = new Map<string, Array<{ word: number; candidate: Candidate }>>()
+  plan.candidates.forEach((list, word) => {
+    for (const candidate of list) {
+      const entry = byTerm.get(candidate.term) ?? []
+      entry.push({ word, candidate })
+      byTerm.set(candidate.term, entry)
+    }
+  })
+  const negated = new Set(plan.negatedWords)
+  const phraseTerms = new Set([...plan.phrases.flat(), ...plan.negatedPhrases.flat()])
+  const excluded = new Set<number>()
+  const docs = new Map<number, DocState>()
+  const averages: Record<string, number> = {}
+  for (const [field, total] of Object.entries(stats.fieldTotals))
+    averages[field] = total / Math.max(1, stats.docs)
+
+  for (const posting of postings) {
+    const field = resolve(posting.field)
+    if (!field) continue
+    if (negated.has(posting.term)) excluded.add(posting.rid)
+    let state = docs.get(posting.rid)
+    if (!state) {
+      state = {
+        matched: new Array(wordCountTotal).fill(false),
+        typos: new Array(wordCountTotal).fill(0),
+        exact: new Array(wordCountTotal).fill(false),
+        rank: Number.POSITIVE_INFINITY,
+        position: Number.POSITIVE_INFINITY,
+        positions: Array.from({ length: wordCountTotal }, () => new Map<string, number[]>()),
+        tfw: new Map(),
+        termPositions: new Map(),
+      }
+      docs.set(posting.rid, state)
+    }
+    if (phraseTerms.has(posting.term))
+      state.termPositions.set(`${posting.term}\n${posting.field}`, posting.positions)
+    const uses = byTerm.get(posting.term)
+    if (!uses) continue
+    const length = lengths(posting.rid)[posting.field] ?? 0
+    const average = averages[posting.field] || 1
+    const normalized = (field.weight * posting.tf) / (1 - B + (B * length) / average)
+    const first = posting.positions[0] ?? 0
+    for (const { word, candidate } of uses) {
+      const query = plan.queryWords[word] as QueryWord
+      if (!state.matched[word] || candidate.typos < (state.typos[word] as number))
+        state.typos[word] = candidate.typos
+      state.matched[word] = true
+      if (candidate.typos === 0 && !candidate.prefix && candidate.term === query.term)
+        state.exact[word] = true
+      if (field.rank < state.rank || (field.rank === state.rank && first < state.position)) {
+        state.rank = field.rank
+        state.position = first
+      }
+      const byField = state.positions[word] as Map<string, number[]>
+      const merged = [...(byField.get(posting.field) ?? []), ...posting.positions].sort((a, b) => a - b)
+      byField.set(posting.field, merged)
+      const key = `${word}\n${candidate.term}`
+      state.tfw.set(key, (state.tfw.get(key) ?? 0) + normalized)
+    }
+  }
+
+  const frequencyOrder = plan.candidates
+    .map((list, word) => ({ word, df: list.reduce((sum, c) => sum + c.df, 0) }))
+    .sort((a, b) => b.df - a.df || b.word - a.word)
+    .map((entry) => entry.word)
+  const out: Features[] = []
+  for (const [rid, state] of docs) {
+    if (excluded.has(rid)) continue
+    if (!plan.phrases.every((phrase) => hasPhrase(state, phrase))) continue
+    if (plan.negatedPhrases.some((phrase) => hasPhrase(state, phrase))) continue
+    const words = wordCount(state.matched, plan, frequencyOrder)
+    if (words === 0 && wordCountTotal > 0) continue
+    let typos = 0
+    let exactness = 0
+    let proximity = 0
+    let previous = -1
+    for (let w = 0; w < wordCountTotal; w++) {
+      if (!state.matched[w]) continue
+      typos += state.typos[w] as number
+      if (state.exact[w]) exactness++
+      if (previous >= 0) {
+        const distance = pairProximity(
+          state.positions[previous] as Map<string, number[]>,
+          state.positions[w] as Map<string, number[]>,
+        )
+        proximity += distance
+      }
+      previous = w
+    }
+    let bm25 = 0
+    plan.candidates.forEach((list, word) => {
+      // Terms sharing the word's stem count as one term (summed frequencies, pooled df),
+      // like a stemmed index; any other variant counts on its own; the best one wins.
+      let best = 0
+      let stemTf = 0
+      let stemDf = 0
+      for (const candidate of list) {
+        const tfw = state.tfw.get(`${word}\n${candidate.term}`)
+        if (candidate.stem) {
+          stemDf += candidate.df
+          stemTf += tfw ?? 0
+          continue
+        }
+        if (!tfw) continue
+        const factor = (TYPO_FACTOR[candidate.typos] ?? 0.1) * (candidate.prefix ? PREFIX_FACTOR : 1)
+        const score = idf(candidate.df, stats.docs) * factor * ((tfw * (K1 + 1)) / (tfw + K1))
+        if (score > best) best = score
+      }
+      if (stemTf > 0) {
+        const score = idf(Math.min(stemDf, stats.docs), stats.docs) * ((stemTf * (K1 + 1)) / (stemTf + K1))
+        if (score > best) best = score
+      }
+      bm25 += best
+    })
+    out.push({
+      rid,
+      words,
+      typos,
+      proximity,
+      attribute: state.rank,
+      position: state.position,
+      exactness,
+      bm25,
+    })
+  }
+  return out
+}

@@ -1,0 +1,178 @@
+/**
+ * One shard's part of a search: expansion of the query words over the shard's vocabulary
+ * (phase 1, with the shard's statistics), then ranking with the global statistics the
+ * coordinator merged (phase 2): postings → features → filter → facets → the shard's
+ * top `limit` by ranking key, with the total number of matches.
+ *
+ * Cost: reads the postings of the expanded terms; reads document bodies only when a
+ * filter, a sort or facets need them (for every match), else only for the top `limit`.
+ */
+import { type Candidate, expandWords, type Vocabulary } from '../logic/expand'
+import { countFacets, emptyFacets, type FacetCounts } from '../logic/facets'
+import type { Document } from '../logic/fields'
+import { matchesFilter } from '../logic/filter-eval'
+import type { FilterNode } from '../logic/filter-parse'
+import {
+  compareHits,
+  compareIds,
+  type KeyPart,
+  keyDirections,
+  rankingKey,
+  type SortSpec,
+  sortSpecsInKey,
+  sortValue,
+} from '../logic/order'
+import type { QueryWord } from '../logic/query'
+import { type Features, fieldResolver, type GlobalStats, type RankPlan, rankDocuments } from '../logic/rank'
+import { type Settings, searchConfig } from '../logic/settings'
+import type { ShardStore } from './store'
+
+export interface ExpandResult {
+  candidates: Candidate[][]
+  stats: GlobalStats
+}
+
+export function expandInShard(
+  store: ShardStore,
+  vocabulary: Vocabulary,
+  words: QueryWord[],
+  settings: Settings,
+): ExpandResult {
+  return {
+    candidates: expandWords(words, vocabulary, searchConfig(settings)),
+    stats: { docs: store.count(), fieldTotals: store.fieldTotals() },
+  }
+}
+
+export interface ShardQuery {
+  settings: Settings
+  /** null for a placeholder search (no words, no phrases). */
+  plan: RankPlan | null
+  stats: GlobalStats
+  filter?: FilterNode | undefined
+  sort: SortSpec[]
+  facets: string[]
+  /** How many of the best hits to return (offset + limit, within maxTotalHits). */
+  limit: number
+}
+
+export interface ShardHit {
+  id: string
+  key: KeyPart[]
+  features: Features
+  document: Document
+}
+
+export interface ShardResult {
+  hits: ShardHit[]
+  total: number
+  facets: FacetCounts
+}
+
+const NO_FEATURES: Omit<Features, 'rid'> = {
+  words: 0,
+  typos: 0,
+  proximity: 0,
+  attribute: 0,
+  position: 0,
+  exactness: 0,
+  bm25: 0,
+}
+
+export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
+  const config = searchConfig(query.settings)
+  const rules = config.rankingRules
+  const keySorts = sortSpecsInKey(rules, query.sort)
+  const directions = keyDirections(rules, query.sort)
+  const needBodies = query.filter !== undefined || keySorts.length > 0 || query.facets.length > 0
+  const facets = emptyFacets()
+
+  let features: Features[]
+  let ids = new Map<number, string>()
+  if (query.plan && query.plan.queryWords.length === 0) {
+    // Only negations: every document but those holding a negated word or phrase.
+    const plan = query.plan
+    const searchable = fieldResolver(config)
+    const excluded = new Set(
+      [...store.postings(plan.negatedWords)].filter((p) => searchable(p.field)).map((p) => p.rid),
+    )
+    for (const phrase of plan.negatedPhrases) {
+      const holders = rankDocuments(
+        { ...plan, phrases: [phrase], negatedWords: [], negatedPhrases: [] },
+        config,
+        query.stats,
+        store.postings(phrase),
+        () => ({}),
+      )
+      for (const holder of holders) excluded.add(holder.rid)
+    }
+    features = []
+    for (const { rid, id } of store.ids()) {
+      if (excluded.has(rid)) continue
+      features.push({ rid, ...NO_FEATURES })
+      ids.set(rid, id)
+    }
+  } else if (query.plan) {
+    const terms = new Set<string>([
+      ...query.plan.candidates.flat().map((c) => c.term),
+      ...query.plan.negatedWords,
+      ...query.plan.negatedPhrases.flat(),
+    ])
+    const postings = [...store.postings([...terms])]
+    const lengths = store.lengths([...new Set(postings.map((p) => p.rid))])
+    features = rankDocuments(query.plan, config, query.stats, postings, (rid) => lengths.get(rid)?.lens ?? {})
+    ids = new Map([...lengths].map(([rid, entry]) => [rid, entry.id]))
+  } else if (needBodies) {
+    features = store.ids().map(({ rid, id }) => {
+      ids.set(rid, id)
+      return { rid, ...NO_FEATURES }
+    })
+  } else {
+    // Placeholder search without filter, sort or facets: documents in id order.
+    const ids = store.ids().sort((a, b) => compareIds(a.id, b.id))
+    const top = ids.slice(0, query.limit)
+    const bodies = new Map([...store.documents(top.map((t) => t.rid))].map((d) => [d.rid, d]))
+    return {
+      hits: top.map(({ rid, id }) => ({
+        id,
+        key: rankingKey(rules, { rid, ...NO_FEATURES }, [], 0),
+        features: { rid, ...NO_FEATURES },
+        document: bodies.get(rid)?.body ?? {},
+      })),
+      total: ids.length,
+      facets,
+    }
+  }
+
+  const byRid = new Map(features.map((f) => [f.rid, f]))
+  let ranked: ShardHit[] = []
+  if (needBodies) {
+    for (const stored of store.documents(features.map((f) => f.rid))) {
+      if (!matchesFilter(query.filter, stored.body)) continue
+      countFacets(facets, stored.body, query.facets)
+      const f = byRid.get(stored.rid) as Features
+      const values = keySorts.map((spec) => sortValue(stored.body, spec))
+      ranked.push({
+        id: stored.id,
+        key: rankingKey(rules, f, values, query.sort.length),
+        features: f,
+        document: stored.body,
+      })
+    }
+    ranked.sort((a, b) => compareHits(a, b, directions))
+    const total = ranked.length
+    ranked = ranked.slice(0, query.limit)
+    return { hits: ranked, total, facets }
+  }
+  ranked = features.map((f) => ({
+    id: ids.get(f.rid) ?? '',
+    key: rankingKey(rules, f, [], 0),
+    features: f,
+    document: {},
+  }))
+  ranked.sort((a, b) => compareHits(a, b, directions))
+  const top = ranked.slice(0, query.limit)
+  const bodies = new Map([...store.documents(top.map((hit) => hit.features.rid))].map((d) => [d.rid, d.body]))
+  for (const hit of top) hit.document = bodies.get(hit.features.rid) ?? {}
+  return { hits: top, total: ranked.length, facets }
+}

@@ -1,0 +1,232 @@
+/**
+ * A search shard's storage in its Durable Object's SQLite: the documents, and a
+ * purpose-built inverted index — postings (term, document, field → term frequency and
+ * word positions), document frequencies per term, and total token counts per field (for
+ * BM25 length normalization).
+ *
+ * Why not FTS5: its `bm25()` uses one table's own statistics, so scores from different
+ * shards would not be comparable, and its vocabulary and positions are awkward to reach for
+ * typo expansion and proximity. Here every statistic is a plain row the coordinator can sum.
+ *
+ * Costs: a document write is one row per (term, field) plus one per new term; a delete
+ * re-tokenizes the stored body to find its postings. All statements are parameterized; the
+ * caller wraps each batch in one `transactionSync`.
+ */
+
+import { type Document, flattenStrings } from '../logic/fields'
+import type { Posting } from '../logic/rank'
+import { tokenize } from '../logic/tokenize'
+
+/** SQLite in a Durable Object binds at most 100 parameters per statement. */
+const MAX_PARAMETERS = 100
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** Positions of the next string in an array field start this far after the previous one. */
+const VALUE_GAP = 8
+
+interface FieldTerms {
+  /** term → field → positions */
+  postings: Map<string, Map<string, number[]>>
+  lengths: Record<string, number>
+}
+
+/** The postings a document contributes. */
+export function analyze(document: Document): FieldTerms {
+  const postings = new Map<string, Map<string, number[]>>()
+  const lengths: Record<string, number> = {}
+  const next: Record<string, number> = {}
+  for (const [field, text] of flattenStrings(document)) {
+    const base = next[field] ?? 0
+    const tokens = tokenize(text)
+    for (const token of tokens) {
+      let byField = postings.get(token.term)
+      if (!byField) {
+        byField = new Map()
+        postings.set(token.term, byField)
+      }
+      const positions = byField.get(field)
+      if (positions) positions.push(base + token.position)
+      else byField.set(field, [base + token.position])
+    }
+    lengths[field] = (lengths[field] ?? 0) + tokens.length
+    next[field] = base + tokens.length + VALUE_GAP
+  }
+  return { postings, lengths }
+}
+
+export interface StoredDocument {
+  rid: number
+  id: string
+  body: Document
+}
+
+export class ShardStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS docs (
+      rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, lens TEXT NOT NULL)`)
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS postings (
+      term TEXT NOT NULL, rid INTEGER NOT NULL, field TEXT NOT NULL, tf INTEGER NOT NULL, pos TEXT NOT NULL,
+      PRIMARY KEY (term, rid, field)) WITHOUT ROWID`)
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID',
+    )
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS fields (field TEXT PRIMARY KEY, total INTEGER NOT NULL) WITHOUT ROWID',
+    )
+  }
+
+  find(id: string): StoredDocument | undefined {
+    const row = this.sql
+      .exec<{ rid: number; body: string }>('SELECT rid, body FROM docs WHERE id = ?', id)
+      .toArray()[0]
+    return row ? { rid: row.rid, id, body: JSON.parse(row.body) as Document } : undefined
+  }
+
+  count(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM docs').one().n
+  }
+
+  /** Stores a document (replacing one with the same id) and indexes it. */
+  put(id: string, body: Document): void {
+    const existing = this.find(id)
+    if (existing) this.remove(existing)
+    const { postings, lengths } = analyze(body)
+    const rid = this.sql
+      .exec<{ rid: number }>(
+        'INSERT INTO docs (id, body, lens) VALUES (?, ?, ?) RETURNING rid',
+        id,
+        JSON.stringify(body),
+        JSON.stringify(lengths),
+      )
+      .one().rid
+    const rows: Array<[string, number, string, number, string]> = []
+    for (const [term, byField] of postings) {
+      for (const [field, positions] of byField)
+        rows.push([term, rid, field, positions.length, positions.join(',')])
+    }
+    for (const chunk of chunks(rows, Math.floor(MAX_PARAMETERS / 5))) {
+      this.sql.exec(
+        `INSERT INTO postings (term, rid, field, tf, pos) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+        ...chunk.flat(),
+      )
+    }
+    for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS)) {
+      this.sql.exec(
+        `INSERT INTO terms (term, df) VALUES ${chunk.map(() => '(?, 1)').join(', ')} ON CONFLICT (term) DO UPDATE SET df = df + 1`,
+        ...chunk,
+      )
+    }
+    for (const [field, length] of Object.entries(lengths)) {
+      this.sql.exec(
+        'INSERT INTO fields (field, total) VALUES (?, ?) ON CONFLICT (field) DO UPDATE SET total = total + excluded.total',
+        field,
+        length,
+      )
+    }
+  }
+
+  /** Removes a stored document and its postings. */
+  remove(document: StoredDocument): void {
+    const { postings, lengths } = analyze(document.body)
+    for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS - 1)) {
+      const marks = chunk.map(() => '?').join(', ')
+      this.sql.exec(`DELETE FROM postings WHERE rid = ? AND term IN (${marks})`, document.rid, ...chunk)
+      this.sql.exec(`UPDATE terms SET df = df - 1 WHERE term IN (${marks})`, ...chunk)
+      this.sql.exec(`DELETE FROM terms WHERE df <= 0 AND term IN (${marks})`, ...chunk)
+    }
+    for (const [field, length] of Object.entries(lengths)) {
+      this.sql.exec('UPDATE fields SET total = total - ? WHERE field = ?', length, field)
+    }
+    this.sql.exec('DELETE FROM docs WHERE rid = ?', document.rid)
+  }
+
+  clear(): number {
+    const removed = this.count()
+    this.sql.exec('DELETE FROM docs')
+    this.sql.exec('DELETE FROM postings')
+    this.sql.exec('DELETE FROM terms')
+    this.sql.exec('DELETE FROM fields')
+    return removed
+  }
+
+  vocabulary(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const row of this.sql.exec<{ term: string; df: number }>('SELECT term, df FROM terms'))
+      out.set(row.term, row.df)
+    return out
+  }
+
+  fieldTotals(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const row of this.sql.exec<{ field: string; total: number }>(
+      'SELECT field, total FROM fields WHERE total > 0',
+    )) {
+      out[row.field] = row.total
+    }
+    return out
+  }
+
+  /** The postings of some terms. */
+  *postings(terms: readonly string[]): Generator<Posting> {
+    for (const chunk of chunks([...terms], MAX_PARAMETERS)) {
+      const rows = this.sql.exec<{ term: string; rid: number; field: string; tf: number; pos: string }>(
+        `SELECT term, rid, field, tf, pos FROM postings WHERE term IN (${chunk.map(() => '?').join(',')})`,
+        ...chunk,
+      )
+      for (const row of rows) {
+        yield {
+          term: row.term,
+          rid: row.rid,
+          field: row.field,
+          tf: row.tf,
+          positions: row.pos.split(',').map(Number),
+        }
+      }
+    }
+  }
+
+  /** Ids and field lengths of documents, by rid. */
+  lengths(rids: readonly number[]): Map<number, { id: string; lens: Record<string, number> }> {
+    const out = new Map<number, { id: string; lens: Record<string, number> }>()
+    for (const chunk of chunks([...rids], MAX_PARAMETERS)) {
+      const rows = this.sql.exec<{ rid: number; id: string; lens: string }>(
+        `SELECT rid, id, lens FROM docs WHERE rid IN (${chunk.map(() => '?').join(',')})`,
+        ...chunk,
+      )
+      for (const row of rows)
+        out.set(row.rid, { id: row.id, lens: JSON.parse(row.lens) as Record<string, number> })
+    }
+    return out
+  }
+
+  /** Documents by rid (all of them when `rids` is undefined). */
+  *documents(rids?: readonly number[]): Generator<StoredDocument> {
+    if (!rids) {
+      for (const row of this.sql.exec<{ rid: number; id: string; body: string }>(
+        'SELECT rid, id, body FROM docs',
+      )) {
+        yield { rid: row.rid, id: row.id, body: JSON.parse(row.body) as Document }
+      }
+      return
+    }
+    for (const chunk of chunks([...rids], MAX_PARAMETERS)) {
+      const rows = this.sql.exec<{ rid: number; id: string; body: string }>(
+        `SELECT rid, id, body FROM docs WHERE rid IN (${chunk.map(() => '?').join(',')})`,
+        ...chunk,
+      )
+      for (const row of rows) yield { rid: row.rid, id: row.id, body: JSON.parse(row.body) as Document }
+    }
+  }
+
+  /** Every id with its rid. */
+  ids(): Array<{ rid: number; id: string }> {
+    return this.sql.exec<{ rid: number; id: string }>('SELECT rid, id FROM docs').toArray()
+  }
+}
