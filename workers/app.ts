@@ -48,6 +48,7 @@ export function createApp() {
   app.use(async function bodyLimitMiddleware(c, next) {
     const path = new URL(c.req.url).pathname
     const block = BLOCKS.find((b) => path.startsWith(`${b.path}/`) || path === b.path)
+    if (block?.streamingPaths?.test(path)) return next()
     const maxSize = block?.maxBodyBytes ?? readConfig(c.env).bodyLimitBytes
     return bodyLimit({
       maxSize,

@@ -6,6 +6,7 @@
 import type { Hono } from 'hono'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
+import { lbRoutes, serveLbHost } from './lb/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -31,6 +32,8 @@ export interface Block {
    * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
    */
   hostTarget?: HostTarget
+  /** Paths under the block whose request bodies stream through unread (no body limit): proxied traffic. */
+  streamingPaths?: RegExp
 }
 
 export interface HostTarget {
@@ -92,5 +95,15 @@ export const BLOCKS: Block[] = [
     description:
       'Task scheduling: delayed, cron and interval tasks; signed HTTP or queue/topic targets; fair',
     routes: schedulerRoutes,
+  },
+  {
+    name: 'lb',
+    version: '1',
+    path: '/v1/lb',
+    description:
+      'Load balancing: pools, health monitors, outlier ejection, eight algorithms, retries with a budget, affinity',
+    routes: lbRoutes,
+    streamingPaths: /^\/v1\/lb\/[^/]+\/proxy(?:\/|$)/,
+    hostTarget: { kind: 'lb', serve: serveLbHost },
   },
 ]

@@ -7,6 +7,7 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
 export { CounterAggregator, CounterShard } from './counters/object'
+export { LbPool } from './lb/object'
 export { PubsubTopic } from './pubsub/object'
 export { QueuePartition } from './queue/object'
 export { RateLimitBucket } from './ratelimit/object'
