@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
+import { cdnRoutes, serveCdnHost } from './cdn/routes'
 import { counterRoutes } from './counters/routes'
 import { lbRoutes, serveLbHost } from './lb/routes'
 import type { Env } from './platform/env'
@@ -105,5 +106,15 @@ export const BLOCKS: Block[] = [
     routes: lbRoutes,
     streamingPaths: /^\/v1\/lb\/[^/]+\/proxy(?:\/|$)/,
     hostTarget: { kind: 'lb', serve: serveLbHost },
+  },
+  {
+    name: 'cdn',
+    version: '1',
+    path: '/v1/cdn',
+    description:
+      'CDN: an RFC 9111 shared cache with a shield tier, collapsing, Range, tag and prefix purges, stats',
+    routes: cdnRoutes,
+    streamingPaths: /^\/v1\/cdn\/sites\/[^/]+\/fetch(?:\/|$)/,
+    hostTarget: { kind: 'cdn', serve: serveCdnHost },
   },
 ]

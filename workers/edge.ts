@@ -6,6 +6,8 @@ import { createApp } from './app'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 
+export { CdnKey } from './cdn/object'
+export { CdnSite } from './cdn/site-object'
 export { CounterAggregator, CounterShard } from './counters/object'
 export { LbPool } from './lb/object'
 export { PubsubTopic } from './pubsub/object'
