@@ -8,7 +8,7 @@
  * shaped by the query: `status=`, `delay=` (ms), `body=` (text instead of JSON),
  * `h-<name>=<value>` (a response header), `etag=` / `lm=` (validators; a matching
  * `If-None-Match` / `If-Modified-Since` answers 304). `/bytes/<n>` streams n bytes of a
- * fixed pattern (`gate=<id>` stops after the first MiB until `POST /gates/<id>` opens it).
+ * fixed pattern (`gate=<id>` stops after the first MiB until `POST /gates/<id>` opens it; `etag=` sets one).
  * A request body is counted as it arrives (`/stats` shows `bytesReceived` live). A
  * WebSocket upgrade is accepted: the origin sends `origin:<name>` and echoes text frames.
  *
@@ -88,8 +88,14 @@ function handleUpgrade(name: string, request: IncomingMessage, socket: Socket): 
   socket.on('error', () => undefined)
 }
 
-async function streamBytes(res: ServerResponse, total: number, gateId: string | null): Promise<void> {
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) })
+async function streamBytes(res: ServerResponse, total: number, query: URLSearchParams): Promise<void> {
+  const gateId = query.get('gate')
+  const etag = query.get('etag')
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(total),
+    ...(etag ? { etag } : {}),
+  })
   let sent = 0
   while (sent < total) {
     if (gateId && sent >= 1024 * 1024 && !gate(gateId).open) {
@@ -172,11 +178,7 @@ export async function startOrigin(name: string, id = name): Promise<Origin> {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
       const bytes = /^\/bytes\/(\d+)$/.exec(path)
       if (bytes) {
-        return streamBytes(
-          res,
-          Number(bytes[1]),
-          new URL(request.url ?? '/', 'http://o').searchParams.get('gate'),
-        )
+        return streamBytes(res, Number(bytes[1]), new URL(request.url ?? '/', 'http://o').searchParams)
       }
       respond(origin, request, res, bodyBytes)
     })

@@ -230,7 +230,7 @@ export function cacheStatus(fields: {
   if (fields.stored) parts.push('stored')
   if (fields.ttl !== undefined) parts.push(`ttl=${Math.round(fields.ttl)}`)
   if (fields.key !== undefined)
-    parts.push(`key="${fields.key.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/["\\]/g, '\\$&')}"`)
+    parts.push(`key="${fields.key.replaceAll('\n', ' ').replace(/["\\]/g, '\\$&')}"`)
   if (fields.detail) parts.push(`detail="${fields.detail.replace(/["\\]/g, '\\$&')}"`)
   return parts.join('; ')
 }
