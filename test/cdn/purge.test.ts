@@ -67,9 +67,30 @@ describe('purge', () => {
     while (!refreshed) {
       const response = await cdn.get(path)
       await response.text()
-      refreshed = cacheStatusOf(response).detail === undefined && cacheStatusOf(response).hit === true
+      refreshed =
+        cacheStatusOf(response).detail !== 'stale-while-revalidate' && cacheStatusOf(response).hit === true
     }
     expect(await cdn.originCount('/soft')).toBe(2)
+  })
+
+  it('reaches the edge tier: an edge copy serves hits until a purge, then the shield and origin answer', async () => {
+    const cdn = await cdnClient()
+    const path = `/edge${cached('e')}`
+    await warm(cdn, [path])
+    let fromEdge: Response | undefined
+    for (let i = 0; i < 50 && !fromEdge; i++) {
+      const response = await cdn.get(path)
+      if (cacheStatusOf(response).detail === 'edge') fromEdge = response
+      else await response.text()
+    }
+    expect(fromEdge?.headers.get('age')).toMatch(/^\d+$/)
+    expect(fromEdge?.headers.get('cache-control')).toBe('max-age=600, stale-while-revalidate=600')
+    expect(((await fromEdge?.json()) as { count: number }).count).toBe(1)
+    await cdn.purge({ tags: ['e'] })
+    const after = await cdn.get(path)
+    expect(cacheStatusOf(after)).toMatchObject({ fwd: 'uri-miss', stored: true })
+    await after.text()
+    expect(await cdn.originCount('/edge')).toBe(2)
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [

@@ -184,7 +184,8 @@ export function usability(
   const swr = seconds(directives, 'stale-while-revalidate')
   // Only a response that is really stale, and only when the request asked for nothing stricter.
   const relaxed = ttl <= 0 && maxAge === undefined && minFresh === 0
-  if (mayServeStale && relaxed && swr !== undefined && -ttl <= swr) return { use: 'stale-while-revalidate', age, ttl }
+  if (mayServeStale && relaxed && swr !== undefined && -ttl <= swr)
+    return { use: 'stale-while-revalidate', age, ttl }
   const sie = seconds(directives, 'stale-if-error') ?? seconds(req, 'stale-if-error')
   const staleIfErrorUntil = mayServeStale && sie !== undefined ? ttl + sie : -1
   return { use: 'revalidate', age, ttl, staleIfErrorUntil }

@@ -13,6 +13,7 @@ import { AppError } from '../platform/errors'
 import { objectBucket } from '../platform/ports'
 import { forwardHeaders, problemResponse, refuseLoop, withoutHopByHop } from '../platform/proxy'
 import { objectStub } from '../platform/tenancy'
+import { type EdgeHit, edgeLookup, edgeStore } from './edge-tier'
 import { cacheStatus, invalidates } from './freshness'
 import { cacheKey } from './keys'
 import { siteSettings, siteStub } from './manage'
@@ -123,6 +124,32 @@ async function variantResponse(
   }
 }
 
+function edgeResponse(
+  request: Request,
+  edge: EdgeHit,
+  status: string,
+): { response: Response; bytes: number } {
+  const headers = new Headers(edge.response.headers)
+  headers.set('age', String(Math.max(0, edge.age)))
+  headers.append('cache-status', status)
+  if (
+    edge.response.status === 200 &&
+    notModified(request.headers, headers.get('etag'), headers.get('last-modified'))
+  ) {
+    void edge.response.body?.cancel()
+    headers.delete('content-length')
+    return { response: new Response(null, { status: 304, headers }), bytes: 0 }
+  }
+  if (request.method === 'HEAD') {
+    void edge.response.body?.cancel()
+    return { response: new Response(null, { status: edge.response.status, headers }), bytes: 0 }
+  }
+  return {
+    response: new Response(edge.response.body, { status: edge.response.status, headers }),
+    bytes: edge.size,
+  }
+}
+
 /** Serves one request through the tenant's CDN site `name`. */
 export async function serveSite(
   request: Request,
@@ -175,7 +202,19 @@ export async function serveSite(
     return new Response(response.body, { status: response.status, headers })
   }
   const key = cacheKey(keyUrl, request.headers, site.cacheKey)
-  const stub = objectStub(env.CDN_KEYS, target.tenant, 'cdn-key', `${target.name}:${await sha256Hex(key)}`)
+  const keyHash = await sha256Hex(key)
+  const tier = { tenant: target.tenant, site: target.name, keyHash }
+  const edge = await edgeLookup(env, sites, tier, request)
+  if (edge) {
+    const { response, bytes } = edgeResponse(
+      request,
+      edge,
+      cacheStatus({ hit: true, ttl: edge.ttl, key, detail: 'edge' }),
+    )
+    ctx.waitUntil(sites.observe({ key, hit: true, bytes, originRequest: false, originError: false }))
+    return response
+  }
+  const stub = objectStub(env.CDN_KEYS, target.tenant, 'cdn-key', `${target.name}:${keyHash}`)
   const keyCall: KeyCall = {
     ...call,
     site: target.name,
@@ -188,6 +227,9 @@ export async function serveSite(
   let result: { response: Response; bytes: number }
   if (answer.kind === 'variant') {
     result = await variantResponse(env, ctx, request, answer.variant, answer.age, status)
+    const ttl = answer.status.ttl ?? 0
+    if (ttl > 0 && answer.status.detail !== 'stale-if-error')
+      ctx.waitUntil(edgeStore(env, tier, answer.variant, ttl))
   } else if (answer.kind === 'passed') {
     const headers = withoutHopByHop(new Headers(answer.headers))
     headers.append('cache-status', status)
