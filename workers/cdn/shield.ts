@@ -50,7 +50,6 @@ function fromVariant(
 
 export async function serveKey(host: CdnKey, call: KeyCall): Promise<KeyAnswer> {
   const requestHeaders = new Headers(call.requestHeaders)
-  const known = host.variants()
   let variant = host.match(call.requestHeaders)
   let soft = false
   if (variant) {
@@ -58,6 +57,7 @@ export async function serveKey(host: CdnKey, call: KeyCall): Promise<KeyAnswer> 
     if (effect === 'hard') variant = undefined
     soft = effect === 'soft'
   }
+  const known = host.variants()
   let use: Usability | undefined
   if (variant) {
     use = usability(new Headers(variant.headers), variant, requestHeaders, Date.now(), soft)
