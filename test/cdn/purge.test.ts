@@ -85,7 +85,7 @@ describe('purge', () => {
     }
     expect(fromEdge?.headers.get('age')).toMatch(/^\d+$/)
     expect(fromEdge?.headers.get('cache-control')).toBe('max-age=600, stale-while-revalidate=600')
-    expect(((await fromEdge?.json()) as { count: number }).count).toBe(1)
+    expect(((await (fromEdge as Response).json()) as { count: number }).count).toBe(1)
     await cdn.purge({ tags: ['e'] })
     const after = await cdn.get(path)
     expect(cacheStatusOf(after)).toMatchObject({ fwd: 'uri-miss', stored: true })
