@@ -8,34 +8,18 @@ import type { CreateSiteInput, PurgeInput } from '../../schemas/cdn'
 import { BALANCER_KIND } from '../lb/manage'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
-import { IsolateCache } from '../platform/isolate-cache'
 import { loopsBack } from '../platform/proxy'
-import {
-  createResource,
-  deleteResource,
-  findResource,
-  getResource,
-  listResources,
-  type Resource,
-  updateResource,
-} from '../platform/registry'
+import { findResource, getResource } from '../platform/registry'
+import { ResourceKind } from '../platform/resource-kind'
 import { objectStub } from '../platform/tenancy'
 import type { PurgeKind } from './keys'
 
 export const SITE_KIND = 'cdn-site'
-const sites = new IsolateCache<Resource<CreateSiteInput> | null>(2_000)
-const cacheKey = (tenant: string, name: string) => `${tenant}\n${name}`
+/** Settings for traffic are cached per isolate for 2 s (changes made here apply at once). */
+const sites = new ResourceKind<CreateSiteInput>(SITE_KIND, 'CDN site')
 
 export const siteStub = (env: Env, tenant: string, site: string) =>
   objectStub(env.CDN_SITES, tenant, SITE_KIND, site)
-
-const view = (r: Resource<CreateSiteInput>) => ({
-  name: r.name,
-  version: r.version,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
-  settings: r.config,
-})
 
 async function checkSite(env: Env, tenant: string, input: CreateSiteInput, platformHosts: string[]) {
   if (input.originUrl && loopsBack(input.originUrl, platformHosts)) {
@@ -58,43 +42,21 @@ export async function putSite(
   platformHosts: string[],
 ) {
   await checkSite(env, tenant, input, platformHosts)
-  const existing = await findResource<CreateSiteInput>(env, tenant, SITE_KIND, name)
-  const resource = existing
-    ? await updateResource(env, tenant, SITE_KIND, name, input, { ifVersion: existing.version })
-    : await createResource(env, tenant, SITE_KIND, name, input)
-  sites.delete(cacheKey(tenant, name))
-  return { created: !existing, site: view(resource) }
+  const { created, resource } = await sites.put(env, tenant, name, input)
+  return { created, site: sites.view(resource) }
 }
 
-export async function getSite(env: Env, tenant: string, name: string) {
-  return view(await getResource<CreateSiteInput>(env, tenant, SITE_KIND, name))
-}
-
-export async function listSites(
-  env: Env,
-  tenant: string,
-  page: { limit: number; cursor?: string | undefined },
-) {
-  const result = await listResources<CreateSiteInput>(env, tenant, SITE_KIND, page)
-  return { ...result, items: result.items.map(view) }
-}
+export const getSite = (env: Env, tenant: string, name: string) => sites.get(env, tenant, name)
+export const listSites = (env: Env, tenant: string, page: { limit: number; cursor?: string | undefined }) =>
+  sites.list(env, tenant, page)
 
 export async function deleteSite(env: Env, tenant: string, name: string) {
-  await deleteResource(env, tenant, SITE_KIND, name)
+  await sites.remove(env, tenant, name)
   await siteStub(env, tenant, name).forget()
-  sites.delete(cacheKey(tenant, name))
 }
 
-/** The site's settings for traffic (cached per isolate for a moment); 404 when there is none. */
-export async function siteSettings(env: Env, tenant: string, name: string): Promise<CreateSiteInput> {
-  const key = cacheKey(tenant, name)
-  const cached = sites.lookup(key)
-  const found = cached
-    ? cached.value
-    : sites.set(key, (await findResource<CreateSiteInput>(env, tenant, SITE_KIND, name)) ?? null)
-  if (!found) throw new AppError('not_found', `No CDN site named "${name}".`)
-  return found.config
-}
+/** The site's settings for traffic (cached per isolate); 404 when there is none. */
+export const siteSettings = (env: Env, tenant: string, name: string) => sites.settings(env, tenant, name)
 
 export async function purgeSite(env: Env, tenant: string, name: string, input: PurgeInput) {
   await getResource(env, tenant, SITE_KIND, name)

@@ -8,27 +8,17 @@
 import type { CreateBalancerInput, CreatePoolInput } from '../../schemas/lb'
 import type { Env } from '../platform/env'
 import { AppError, type FieldError } from '../platform/errors'
-import { IsolateCache } from '../platform/isolate-cache'
 import { loopsBack } from '../platform/proxy'
-import {
-  createResource,
-  deleteResource,
-  findResource,
-  getResource,
-  listResources,
-  type Resource,
-  updateResource,
-} from '../platform/registry'
+import { findResource, getResource, listResources } from '../platform/registry'
+import { ResourceKind } from '../platform/resource-kind'
 import { objectStub } from '../platform/tenancy'
 
 export const POOL_KIND = 'lb-pool'
 export const BALANCER_KIND = 'lb'
 
-/** How long an isolate reuses a balancer's or pool's settings (changes made here apply at once). */
-const SETTINGS_TTL_MS = 2_000
-const balancers = new IsolateCache<Resource<CreateBalancerInput> | null>(SETTINGS_TTL_MS)
-const pools = new IsolateCache<Resource<CreatePoolInput> | null>(SETTINGS_TTL_MS)
-const cacheKey = (tenant: string, name: string) => `${tenant}\n${name}`
+/** Settings for traffic are cached per isolate for 2 s (changes made here apply at once). */
+const pools = new ResourceKind<CreatePoolInput>(POOL_KIND, 'pool')
+const balancers = new ResourceKind<CreateBalancerInput>(BALANCER_KIND, 'load balancer')
 
 export const poolStub = (env: Env, tenant: string, pool: string) =>
   objectStub(env.LB_POOLS, tenant, POOL_KIND, pool)
@@ -77,14 +67,6 @@ async function checkBalancer(env: Env, tenant: string, input: CreateBalancerInpu
   if (errors.length > 0) invalid(errors)
 }
 
-const view = <T>(r: Resource<T>) => ({
-  name: r.name,
-  version: r.version,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
-  settings: r.config,
-})
-
 export async function putPool(
   env: Env,
   tenant: string,
@@ -93,31 +75,18 @@ export async function putPool(
   platformHosts: string[],
 ) {
   checkPool(input, platformHosts)
-  const existing = await findResource<CreatePoolInput>(env, tenant, POOL_KIND, name)
-  const resource = existing
-    ? await updateResource(env, tenant, POOL_KIND, name, input, { ifVersion: existing.version })
-    : await createResource(env, tenant, POOL_KIND, name, input)
+  const { created, resource } = await pools.put(env, tenant, name, input)
   await poolStub(env, tenant, name).configure(input)
-  pools.delete(cacheKey(tenant, name))
-  return { created: !existing, pool: view(resource) }
+  return { created, pool: pools.view(resource) }
 }
 
-export async function getPool(env: Env, tenant: string, name: string) {
-  return view(await getResource<CreatePoolInput>(env, tenant, POOL_KIND, name))
-}
+export const getPool = (env: Env, tenant: string, name: string) => pools.get(env, tenant, name)
+export const listPools = (env: Env, tenant: string, page: { limit: number; cursor?: string | undefined }) =>
+  pools.list(env, tenant, page)
 
 export async function poolHealth(env: Env, tenant: string, name: string) {
   await getResource(env, tenant, POOL_KIND, name)
   return { pool: name, ...(await poolStub(env, tenant, name).health()) }
-}
-
-export async function listPools(
-  env: Env,
-  tenant: string,
-  page: { limit: number; cursor?: string | undefined },
-) {
-  const result = await listResources<CreatePoolInput>(env, tenant, POOL_KIND, page)
-  return { ...result, items: result.items.map(view) }
 }
 
 export async function deletePool(env: Env, tenant: string, name: string) {
@@ -129,60 +98,27 @@ export async function deletePool(env: Env, tenant: string, name: string) {
     if (user) throw new AppError('conflict', `The load balancer "${user.name}" uses the pool "${name}".`)
     cursor = page.nextCursor
   } while (cursor)
-  await deleteResource(env, tenant, POOL_KIND, name)
+  await pools.remove(env, tenant, name)
   await poolStub(env, tenant, name).destroy()
-  pools.delete(cacheKey(tenant, name))
 }
 
 export async function putBalancer(env: Env, tenant: string, name: string, input: CreateBalancerInput) {
   await checkBalancer(env, tenant, input)
-  const existing = await findResource<CreateBalancerInput>(env, tenant, BALANCER_KIND, name)
-  const resource = existing
-    ? await updateResource(env, tenant, BALANCER_KIND, name, input, { ifVersion: existing.version })
-    : await createResource(env, tenant, BALANCER_KIND, name, input)
-  balancers.delete(cacheKey(tenant, name))
-  return { created: !existing, balancer: view(resource) }
+  const { created, resource } = await balancers.put(env, tenant, name, input)
+  return { created, balancer: balancers.view(resource) }
 }
 
-export async function getBalancer(env: Env, tenant: string, name: string) {
-  return view(await getResource<CreateBalancerInput>(env, tenant, BALANCER_KIND, name))
-}
-
-export async function listBalancers(
+export const getBalancer = (env: Env, tenant: string, name: string) => balancers.get(env, tenant, name)
+export const listBalancers = (
   env: Env,
   tenant: string,
   page: { limit: number; cursor?: string | undefined },
-) {
-  const result = await listResources<CreateBalancerInput>(env, tenant, BALANCER_KIND, page)
-  return { ...result, items: result.items.map(view) }
-}
+) => balancers.list(env, tenant, page)
+export const deleteBalancer = (env: Env, tenant: string, name: string) => balancers.remove(env, tenant, name)
 
-export async function deleteBalancer(env: Env, tenant: string, name: string) {
-  await deleteResource(env, tenant, BALANCER_KIND, name)
-  balancers.delete(cacheKey(tenant, name))
-}
+/** A balancer's settings for traffic (cached per isolate); 404 when there is none. */
+export const balancerSettings = (env: Env, tenant: string, name: string) =>
+  balancers.settings(env, tenant, name)
 
-/** A balancer's settings for traffic, cached per isolate for a moment; 404 when there is none. */
-export async function balancerSettings(env: Env, tenant: string, name: string): Promise<CreateBalancerInput> {
-  const key = cacheKey(tenant, name)
-  const cached = balancers.lookup(key)
-  const found = cached
-    ? cached.value
-    : balancers.set(key, (await findResource<CreateBalancerInput>(env, tenant, BALANCER_KIND, name)) ?? null)
-  if (!found) throw new AppError('not_found', `No load balancer named "${name}".`)
-  return found.config
-}
-
-/** A pool's settings for traffic (the hash key), cached like a balancer's; undefined when gone. */
-export async function poolSettings(
-  env: Env,
-  tenant: string,
-  name: string,
-): Promise<CreatePoolInput | undefined> {
-  const key = cacheKey(tenant, name)
-  const cached = pools.lookup(key)
-  const found = cached
-    ? cached.value
-    : pools.set(key, (await findResource<CreatePoolInput>(env, tenant, POOL_KIND, name)) ?? null)
-  return found?.config
-}
+/** A pool's settings for traffic (the hash key), cached likewise; undefined when gone. */
+export const poolSettings = (env: Env, tenant: string, name: string) => pools.find(env, tenant, name)
