@@ -265,3 +265,33 @@ export function retryAllowed(
 ): boolean {
   return activeRetries < Math.max(budget.minRetryConcurrency, (activeRequests * budget.budgetPercent) / 100)
 }
+
+/** The pool's live state as the health endpoint shows it (no events). */
+export function originsView(
+  origins: readonly OriginState[],
+  settings: { minimumHealthy: number; panicThresholdPercent: number; slowStartSeconds: number } | undefined,
+  outstanding: ReadonlyMap<string, number>,
+  now: number,
+) {
+  const { mode, healthy } = settings
+    ? servingSet(origins, settings, now)
+    : { mode: 'down' as const, healthy: 0 }
+  return {
+    state: mode,
+    healthy,
+    origins: origins.map((o) => ({
+      name: o.name,
+      url: o.url,
+      weight: o.weight,
+      effectiveWeight: effectiveWeight(o, (settings?.slowStartSeconds ?? 0) * 1000, now),
+      enabled: o.enabled,
+      health: o.health,
+      ejectedUntil: o.ejectedUntil !== null && o.ejectedUntil > now ? o.ejectedUntil : null,
+      ejections: o.ejections,
+      outstanding: outstanding.get(o.name) ?? 0,
+      ewmaMs: o.ewmaMs,
+      requests: o.requests,
+      failures: o.failures,
+    })),
+  }
+}

@@ -22,6 +22,7 @@ import {
   type OriginState,
   type Outcome,
   observe,
+  originsView,
   retryAllowed,
   servingSet,
   sweep,
@@ -237,36 +238,15 @@ export class LbPool extends DurableObject<Env> {
   }
 
   health() {
-    const settings = this.settings
     const now = this.now()
-    const outstanding = this.outstandingByOrigin()
-    const { mode, healthy } = settings
-      ? servingSet(this.origins, settings, now)
-      : { mode: 'down' as const, healthy: 0 }
-    return {
-      state: mode,
-      healthy,
-      origins: this.origins.map((o) => ({
-        name: o.name,
-        url: o.url,
-        weight: o.weight,
-        effectiveWeight: effectiveWeight(o, (settings?.slowStartSeconds ?? 0) * 1000, now),
-        enabled: o.enabled,
-        health: o.health,
-        ejectedUntil: o.ejectedUntil !== null && o.ejectedUntil > now ? o.ejectedUntil : null,
-        ejections: o.ejections,
-        outstanding: outstanding.get(o.name) ?? 0,
-        ewmaMs: o.ewmaMs,
-        requests: o.requests,
-        failures: o.failures,
-      })),
-      events: this.sql
-        .exec<{ origin: string; from_state: string; to_state: string; reason: string; at: number }>(
-          'SELECT origin, from_state, to_state, reason, at FROM events ORDER BY id DESC LIMIT 50',
-        )
-        .toArray()
-        .map((e) => ({ origin: e.origin, from: e.from_state, to: e.to_state, reason: e.reason, at: e.at })),
-    }
+    const view = originsView(this.origins, this.settings, this.outstandingByOrigin(), now)
+    const events = this.sql
+      .exec<{ origin: string; from_state: string; to_state: string; reason: string; at: number }>(
+        'SELECT origin, from_state, to_state, reason, at FROM events ORDER BY id DESC LIMIT 50',
+      )
+      .toArray()
+      .map((e) => ({ origin: e.origin, from: e.from_state, to: e.to_state, reason: e.reason, at: e.at }))
+    return { ...view, events }
   }
 
   override async alarm(): Promise<void> {
