@@ -24,6 +24,17 @@ describe('freshness lifetime (RFC 9111 §4.2.1) and targeted fields (RFC 9213)',
     expect(freshnessLifetime(200, h({ 'cache-control': 'max-age=10' }), policy)).toBe(10)
     expect(freshnessLifetime(200, h({ date: date(T0), expires: date(T0 + 90_000) }), policy)).toBe(90)
     expect(freshnessLifetime(200, h({ date: date(T0), expires: 'garbage' }), policy)).toBe(0)
+    // Only the three HTTP-date forms count; anything else is an expiry in the past.
+    expect(freshnessLifetime(200, h({ date: date(T0), expires: '2026-01-01 00:01:30 UTC' }), policy)).toBe(0)
+    expect(
+      freshnessLifetime(200, h({ date: date(T0), expires: 'Thu, 01 Jan 2026 0:01:30 GMT' }), policy),
+    ).toBe(0)
+    expect(
+      freshnessLifetime(200, h({ date: date(T0), expires: 'Thursday, 01-Jan-26 00:01:30 GMT' }), policy),
+    ).toBe(90)
+    expect(freshnessLifetime(200, h({ date: date(T0), expires: 'Thu Jan  1 00:01:30 2026' }), policy)).toBe(
+      90,
+    )
     expect(freshnessLifetime(200, h({ date: date(T0), 'last-modified': date(T0 - 1_000_000) }), policy)).toBe(
       100,
     )

@@ -51,8 +51,17 @@ export function controlling(headers: Headers): { directives: Directives; targete
 const HEURISTIC_STATUSES = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501])
 const DAY = 86_400
 
+const DAY_NAME = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+/** RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms; nothing else. */
+const HTTP_DATE = new RegExp(
+  `^(?:${DAY_NAME}, \\d{2} ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|${DAY_NAME} ${MONTH} [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4})$`,
+)
+
 function httpDate(value: string | null): number | undefined {
-  if (!value) return undefined
+  if (!value || !HTTP_DATE.test(value)) return undefined
   const time = Date.parse(value)
   return Number.isNaN(time) ? undefined : time
 }
