@@ -56,6 +56,8 @@ export function createApp() {
   app.use(async function bodyLimitMiddleware(c, next) {
     const path = new URL(c.req.url).pathname
     const block = blockForPath(path)
+    // Proxied bodies stream to their origin; Hono's bodyLimit would buffer them.
+    if (block?.streamingPaths?.test(path)) return next()
     const maxSize = block?.maxBodyBytes ?? readConfig(c.env).bodyLimitBytes
     return bodyLimit({
       maxSize,

@@ -10,9 +10,11 @@ import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { blobRoutes } from './blob/routes'
 import { cacheRoutes } from './cache/routes'
+import { cdnRoutes, serveCdnHost } from './cdn/routes'
 import { counterRoutes } from './counters/routes'
 import { dnsRoutes } from './dns/routes'
 import { kvRoutes } from './kv/routes'
+import { lbRoutes, serveLbHost } from './lb/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
 import type { Env } from './platform/env'
@@ -47,6 +49,8 @@ export interface Block {
    * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
    */
   hostTarget?: HostTarget
+  /** Paths under the block whose request bodies stream through unread (no body limit): proxied traffic. */
+  streamingPaths?: RegExp
 }
 
 /** The block serving `path`: under its `/v1/<block>` path or one of its protocol paths. */
@@ -173,5 +177,25 @@ export const BLOCKS: Block[] = [
     routes: searchRoutes,
     // Document batches are up to 10 MiB; the search routes answer the exact limit with a Meilisearch error.
     maxBodyBytes: 12 * 1024 * 1024,
+  },
+  {
+    name: 'lb',
+    version: '1',
+    path: '/v1/lb',
+    description:
+      'Load balancing: pools, health monitors, outlier ejection, eight algorithms, retries with a budget, affinity',
+    routes: lbRoutes,
+    streamingPaths: /^\/v1\/lb\/[^/]+\/proxy(?:\/|$)/,
+    hostTarget: { kind: 'lb', serve: serveLbHost },
+  },
+  {
+    name: 'cdn',
+    version: '1',
+    path: '/v1/cdn',
+    description:
+      'CDN: an RFC 9111 shared cache with a shield tier, collapsing, Range, tag and prefix purges, stats',
+    routes: cdnRoutes,
+    streamingPaths: /^\/v1\/cdn\/sites\/[^/]+\/fetch(?:\/|$)/,
+    hostTarget: { kind: 'cdn', serve: serveCdnHost },
   },
 ]

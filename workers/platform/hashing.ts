@@ -88,3 +88,37 @@ export class ConsistentHashRing {
     return chosen
   }
 }
+
+/**
+ * Maglev hashing (Eisenbud et al., NSDI 2016): a lookup table of `size` slots (a prime)
+ * filled by each node's own permutation of the slots in turn, so every node owns
+ * ⌊size/N⌋ or ⌈size/N⌉ slots (balance within one slot) and removing one of N nodes moves
+ * little more than its own 1/N of the keys. Building costs O(size · log size) time and
+ * `size` 16-bit entries; a lookup is one hash and one array read.
+ */
+export function maglevTable(nodes: readonly string[], size = 65_537): Uint16Array {
+  if (nodes.length === 0 || nodes.length > 65_535) throw new RangeError('maglevTable: 1–65535 nodes')
+  const table = new Uint16Array(size).fill(0xffff)
+  const offsets = nodes.map((node) => hash32(`${node}#offset`) % size)
+  const skips = nodes.map((node) => (hash32(`${node}#skip`) % (size - 1)) + 1)
+  const next = new Array<number>(nodes.length).fill(0)
+  let filled = 0
+  while (filled < size) {
+    for (let i = 0; i < nodes.length && filled < size; i++) {
+      let slot = ((offsets[i] ?? 0) + (next[i] ?? 0) * (skips[i] ?? 1)) % size
+      while (table[slot] !== 0xffff) {
+        next[i] = (next[i] ?? 0) + 1
+        slot = ((offsets[i] ?? 0) + (next[i] ?? 0) * (skips[i] ?? 1)) % size
+      }
+      table[slot] = i
+      next[i] = (next[i] ?? 0) + 1
+      filled++
+    }
+  }
+  return table
+}
+
+/** The node of `key` in a table built by `maglevTable` over the same `nodes`. */
+export function maglevLookup(table: Uint16Array, nodes: readonly string[], key: string): string | undefined {
+  return nodes[table[hash32(key) % table.length] ?? 0]
+}

@@ -1,0 +1,246 @@
+/**
+ * `CdnKey`: the shield tier and request collapsing for one cache key of one site, named
+ * `<tenant>:cdn-key:<site>:<sha256(key)>`. It indexes the key's stored variants (one per
+ * `Vary` secondary key) in SQLite; their bodies live in the shared bucket under
+ * `cdn/<tenant>/<site>/…`.
+ *
+ * Collapsing: all misses of the key, from every isolate, reach this one object; while one
+ * origin request is in flight the others wait for it and are answered from what it stored,
+ * so N concurrent misses make one origin request (a response that may not be stored is
+ * not shared: each waiter then asks the origin itself, like Varnish's hit-for-pass).
+ * Every stored variant is checked against the site's purge log before it is used.
+ */
+
+import type { Env } from '../platform/env'
+import { HostedObject } from '../platform/hosted-object'
+import { objectBucket } from '../platform/ports'
+import { objectStub } from '../platform/tenancy'
+import { freshenHeaders, freshnessLifetime, type SiteCachePolicy, secondaryKey, storable } from './freshness'
+import { responseTags } from './keys'
+import { callOrigin, type OriginAnswer, type OriginCall } from './origin'
+import { type KeyAnswer, serveKey } from './shield'
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      CDN_KEYS: DurableObjectNamespace<CdnKey>
+    }
+  }
+}
+
+/** Bodies without a Content-Length are read whole to store them; above this they are not stored. */
+export const MAX_UNSIZED_BODY_BYTES = 16 * 1024 * 1024
+
+export interface Variant {
+  secondary: string
+  vary: string
+  status: number
+  headers: Array<[string, string]>
+  requestTime: number
+  responseTime: number
+  lifetime: number
+  bodyKey: string
+  size: number
+  seq: number
+  tags: string[]
+  host: string
+  path: string
+}
+
+export type FillResult =
+  | { kind: 'stored'; variant: Variant; fwdStatus: number }
+  | { kind: 'pass'; answer: OriginAnswer }
+  | { kind: 'error'; status: 502 | 504; detail: string }
+
+export type WireAnswer =
+  | Exclude<KeyAnswer, { kind: 'response' }>
+  | (Omit<Extract<KeyAnswer, { kind: 'response' }>, 'response' | 'kind'> & {
+      kind: 'passed'
+      httpStatus: number
+      headers: Array<[string, string]>
+      body: ReadableStream | null
+    })
+
+export interface KeyCall extends OriginCall {
+  tenant: string
+  site: string
+  key: string
+  /** The client's request headers (Vary, Cache-Control, conditionals). */
+  requestHeaders: Array<[string, string]>
+  policy: SiteCachePolicy
+}
+
+export class CdnKey extends HostedObject<Env> {
+  private readonly sql: SqlStorage
+  private filling: Promise<FillResult> | undefined
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec('CREATE TABLE IF NOT EXISTS variants (secondary TEXT PRIMARY KEY, data TEXT NOT NULL)')
+    })
+  }
+
+  variants(): Variant[] {
+    return this.sql
+      .exec<{ data: string }>('SELECT data FROM variants')
+      .toArray()
+      .map((r) => JSON.parse(r.data) as Variant)
+  }
+
+  /** The stored variant matching these request headers, if any. */
+  match(requestHeaders: Array<[string, string]>): Variant | undefined {
+    const headers = new Headers(requestHeaders)
+    return this.variants().find((v) => v.secondary === secondaryKey(v.vary, headers))
+  }
+
+  /** Whether the site's purges since it was stored leave a variant usable, stale or gone. */
+  async purgeEffect(call: KeyCall, variant: Variant): Promise<'none' | 'soft' | 'hard'> {
+    const site = objectStub(this.env.CDN_SITES, call.tenant, 'cdn-site', call.site)
+    const effect = await site.effect({
+      host: variant.host,
+      path: variant.path,
+      tags: variant.tags,
+      seq: variant.seq,
+    })
+    if (effect === 'hard') this.drop(variant)
+    return effect
+  }
+
+  drop(variant: Variant): void {
+    this.sql.exec('DELETE FROM variants WHERE secondary = ?', variant.secondary)
+    this.ctx.waitUntil(objectBucket(this.env).delete(variant.bodyKey))
+  }
+
+  /**
+   * One origin request for this key at a time: concurrent callers share the running fill.
+   * `conditional` revalidates a stored variant (a 304 refreshes its headers).
+   */
+  fill(call: KeyCall, conditional?: Variant): Promise<FillResult> {
+    if (this.filling) return this.filling
+    const running = this.fillOnce(call, conditional).finally(() => {
+      if (this.filling === running) this.filling = undefined
+    })
+    this.filling = running
+    return running
+  }
+
+  /** Whether this caller may use a shared fill's stored variant (its Vary matches). */
+  fits(result: FillResult, requestHeaders: Array<[string, string]>): boolean {
+    return (
+      result.kind === 'stored' &&
+      result.variant.secondary === secondaryKey(result.variant.vary, new Headers(requestHeaders))
+    )
+  }
+
+  private async fillOnce(call: KeyCall, conditional: Variant | undefined): Promise<FillResult> {
+    const site = objectStub(this.env.CDN_SITES, call.tenant, 'cdn-site', call.site)
+    const seq = await site.sequence()
+    const validators: Record<string, string> = {}
+    const stored = conditional ? new Headers(conditional.headers) : undefined
+    const etag = stored?.get('etag')
+    const lastModified = stored?.get('last-modified')
+    if (etag) validators['if-none-match'] = etag
+    else if (lastModified) validators['if-modified-since'] = lastModified
+    const requestTime = Date.now()
+    const answer = await callOrigin(this.env, this.ctx, call, validators)
+    const responseTime = Date.now()
+    if (answer.kind === 'failed') return { kind: 'error', status: answer.status, detail: answer.detail }
+    const { response } = answer
+    if (conditional && stored && response.status === 304) {
+      await response.body?.cancel()
+      const headers = freshenHeaders(stored, response.headers)
+      const variant: Variant = {
+        ...conditional,
+        headers: [...headers],
+        requestTime,
+        responseTime,
+        lifetime: freshnessLifetime(conditional.status, headers, call.policy) ?? 0,
+        seq,
+      }
+      this.save(variant)
+      return { kind: 'stored', variant, fwdStatus: 304 }
+    }
+    const requestHeaders = new Headers(call.requestHeaders)
+    const decision = storable({ method: 'GET', headers: requestHeaders }, response, call.policy)
+    const length = Number(response.headers.get('content-length') ?? Number.NaN)
+    if (!decision.store) return { kind: 'pass', answer }
+    let body: ReadableStream | ArrayBuffer | null = response.body
+    let size = length
+    if (!Number.isFinite(length)) {
+      const buffer = await response.arrayBuffer()
+      if (buffer.byteLength > MAX_UNSIZED_BODY_BYTES) {
+        return { kind: 'pass', answer: { kind: 'ok', response: new Response(buffer, response) } }
+      }
+      body = buffer
+      size = buffer.byteLength
+    }
+    const vary = response.headers.get('vary') ?? ''
+    const bodyKey = `cdn/${call.tenant}/${call.site}/${crypto.randomUUID()}`
+    await objectBucket(this.env).put(bodyKey, body ?? new ArrayBuffer(0), {
+      httpMetadata: { contentType: response.headers.get('content-type') ?? 'application/octet-stream' },
+    })
+    const variant: Variant = {
+      secondary: secondaryKey(vary, requestHeaders),
+      vary,
+      status: response.status,
+      headers: [...response.headers].filter(([name]) => name !== 'set-cookie'),
+      requestTime,
+      responseTime,
+      lifetime: decision.lifetime ?? 0,
+      bodyKey,
+      size,
+      seq,
+      tags: responseTags(response.headers),
+      host: call.host,
+      path: call.path,
+    }
+    const previous = this.variants().find((v) => v.secondary === variant.secondary)
+    this.save(variant)
+    if (previous && previous.bodyKey !== bodyKey)
+      this.ctx.waitUntil(objectBucket(this.env).delete(previous.bodyKey))
+    return { kind: 'stored', variant, fwdStatus: response.status }
+  }
+
+  private save(variant: Variant): void {
+    this.sql.exec(
+      'INSERT INTO variants (secondary, data) VALUES (?, ?) ON CONFLICT(secondary) DO UPDATE SET data = excluded.data',
+      variant.secondary,
+      JSON.stringify(variant),
+    )
+  }
+
+  isFilling(): boolean {
+    return this.filling !== undefined
+  }
+
+  /** A request to the origin of its own, not collapsed and not stored (a pass). */
+  origin(call: KeyCall): Promise<OriginAnswer> {
+    return callOrigin(this.env, this.ctx, call, undefined)
+  }
+
+  /** The shield's answer for one request (shield.ts); a passed response travels as status, headers and a stream. */
+  async serve(call: KeyCall): Promise<WireAnswer> {
+    const answer = await serveKey(this, call)
+    if (answer.kind !== 'response') return answer
+    const { response, ...rest } = answer
+    return {
+      ...rest,
+      kind: 'passed',
+      httpStatus: response.status,
+      headers: [...response.headers],
+      body: response.body,
+    }
+  }
+
+  /** Background revalidation (stale-while-revalidate); shares a running fill. */
+  refresh(call: KeyCall, variant: Variant): void {
+    this.ctx.waitUntil(
+      this.fill(call, variant).then(
+        () => undefined,
+        () => undefined,
+      ),
+    )
+  }
+}
