@@ -4,9 +4,11 @@
  * a cron hook. `GET /v1` lists them.
  */
 import type { Hono } from 'hono'
+import { DATABASES_MAX_BODY_BYTES } from '../schemas/databases'
 import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
+import { databaseRoutes } from './databases/routes'
 import { kvRoutes } from './kv/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -104,5 +106,14 @@ export const BLOCKS: Block[] = [
     routes: kvRoutes,
     // A 1 MiB value, or a bulk request of 1,000 entries.
     maxBodyBytes: KV_MAX_BODY_BYTES,
+  },
+  {
+    name: 'databases',
+    version: '1',
+    path: '/v1/databases',
+    description: 'SQL databases per tenant on libSQL storage nodes, served over Hrana for @libsql/client',
+    routes: databaseRoutes,
+    // One Hrana pipeline or one migration.
+    maxBodyBytes: DATABASES_MAX_BODY_BYTES,
   },
 ]
