@@ -102,6 +102,8 @@ describe('Hrana over the platform', () => {
       'CREATE TABLE u (y)',
       'DROP TABLE t',
       '/* comment */ REPLACE INTO t VALUES (4)',
+      'PRAGMA user_version = 5',
+      'CREATE TEMP TABLE tmp (z)',
     ]
     for (const sql of writes) {
       const error = await reader.execute(sql).catch((e: unknown) => e)
@@ -154,5 +156,32 @@ describe('Hrana over the platform', () => {
     const invalid = await post(a.url, a.token, { baton: null, requests: 'x' })
     expect(invalid.status).toBe(400)
     expect(await invalid.json()).toMatchObject({ code: 'INVALID_REQUEST' })
+  })
+
+  it('serves v3 cursors, with a platform baton and the read-only check', async () => {
+    const { tenant, token, url } = await newDatabase()
+    await platformClient(url, token).batch(['CREATE TABLE t (x)', 'INSERT INTO t VALUES (1), (2)'], 'write')
+    const cursor = (bearer: string, sql: string) =>
+      SELF.fetch(`${url}v3/cursor`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ baton: null, batch: { steps: [{ stmt: { sql, want_rows: true } }] } }),
+      })
+    const response = await cursor(token, 'SELECT x FROM t ORDER BY x')
+    expect(response.status).toBe(200)
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    expect(lines[0]).toMatchObject({ base_url: null })
+    expect(lines.filter((entry) => entry.type === 'row').map((entry) => entry.row[0].value)).toEqual([
+      '1',
+      '2',
+    ])
+    const reader = await tokenFor(tenant, ['databases:read'])
+    const refused = await cursor(reader, 'DELETE FROM t')
+    expect(refused.status).toBe(403)
+    expect(await refused.json()).toMatchObject({ code: 'READONLY' })
+    expect(await count(url, token)).toBe(2)
   })
 })
