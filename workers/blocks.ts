@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono'
 import { CACHE_BOUNDS } from '../schemas/cache'
+import { DATABASES_MAX_BODY_BYTES } from '../schemas/databases'
 import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { LOGS_LIMITS } from '../schemas/logs'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
@@ -12,6 +13,7 @@ import { blobRoutes } from './blob/routes'
 import { cacheRoutes } from './cache/routes'
 import { cdnRoutes, serveCdnHost } from './cdn/routes'
 import { counterRoutes } from './counters/routes'
+import { databaseRoutes } from './databases/routes'
 import { dnsRoutes } from './dns/routes'
 import { kvRoutes } from './kv/routes'
 import { lbRoutes, serveLbHost } from './lb/routes'
@@ -197,5 +199,14 @@ export const BLOCKS: Block[] = [
     routes: cdnRoutes,
     streamingPaths: /^\/v1\/cdn\/sites\/[^/]+\/fetch(?:\/|$)/,
     hostTarget: { kind: 'cdn', serve: serveCdnHost },
+  },
+  {
+    name: 'databases',
+    version: '1',
+    path: '/v1/databases',
+    description: 'SQL databases per tenant on libSQL storage nodes, served over Hrana for @libsql/client',
+    routes: databaseRoutes,
+    // One Hrana pipeline or one migration.
+    maxBodyBytes: DATABASES_MAX_BODY_BYTES,
   },
 ]

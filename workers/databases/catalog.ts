@@ -1,0 +1,131 @@
+/**
+ * The databases' catalog: a registry row per tenant and name (kind `database`) naming the
+ * storage node that holds it and its namespace there (`/db/<namespace>/` on the node). The
+ * node is chosen by the consistent-hash ring of the storage nodes over `<tenant>/<name>`; the
+ * namespace carries a random incarnation, so a database deleted and created again never sees
+ * the old data. Entries are cached per isolate for a few seconds (deletes are visible to
+ * other isolates after at most `CATALOG_CACHE_MS`).
+ */
+import type { Env } from '../platform/env'
+import { AppError } from '../platform/errors'
+import { ConsistentHashRing } from '../platform/hashing'
+import { IsolateCache } from '../platform/isolate-cache'
+import {
+  createResource,
+  deleteResource,
+  getResource,
+  listResources,
+  type Resource,
+} from '../platform/registry'
+import { nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
+
+export const DATABASE_KIND = 'database'
+export const CATALOG_CACHE_MS = 5_000
+/** Every request to a storage node is aborted after this long. */
+export const NODE_TIMEOUT_MS = 10_000
+
+export interface DatabaseConfig {
+  node: string
+  namespace: string
+}
+
+export interface Database {
+  tenant: string
+  name: string
+  node: StorageNode
+  namespace: string
+}
+
+const cache = new IsolateCache<Database>(CATALOG_CACHE_MS)
+
+export function databaseView(resource: Resource<DatabaseConfig>) {
+  return {
+    name: resource.name,
+    version: resource.version,
+    createdAt: resource.createdAt,
+    updatedAt: resource.updatedAt,
+    node: resource.config.node,
+    url: `/v1/databases/${resource.name}/`,
+  }
+}
+
+function nodeById(env: Env, id: string): StorageNode {
+  const node = storageNodes(env).find((candidate) => candidate.id === id)
+  if (!node) throw new AppError('unavailable', `The storage node "${id}" is not configured.`)
+  return node
+}
+
+export async function createDatabase(env: Env, tenant: string, name: string) {
+  const ring = new ConsistentHashRing(storageNodes(env).map((node) => node.id))
+  const node = ring.nodeFor(`${tenant}/${name}`)
+  if (!node) throw new AppError('unavailable', 'No storage nodes are configured.')
+  const namespace = `d${crypto.randomUUID().replaceAll('-', '')}`
+  return databaseView(
+    await createResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, { node, namespace }),
+  )
+}
+
+export async function getDatabase(env: Env, tenant: string, name: string): Promise<Database> {
+  const key = `${tenant}\n${name}`
+  const cached = cache.lookup(key)
+  if (cached) return cached.value
+  const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+  return cache.set(key, {
+    tenant,
+    name,
+    node: nodeById(env, resource.config.node),
+    namespace: resource.config.namespace,
+  })
+}
+
+export async function databaseResource(env: Env, tenant: string, name: string) {
+  return databaseView(await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name))
+}
+
+export async function listDatabases(
+  env: Env,
+  tenant: string,
+  page: { limit: number; cursor?: string | undefined },
+) {
+  const result = await listResources<DatabaseConfig>(env, tenant, DATABASE_KIND, page)
+  return {
+    items: result.items.map(databaseView),
+    ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}),
+  }
+}
+
+/** The database's URL on its storage node (`http://node/db/<namespace>/`). */
+export function backendUrl(db: Database): string {
+  return `${db.node.url.replace(/\/+$/, '')}/db/${db.namespace}/`
+}
+
+/** A `@libsql/client` for the database on its node (platform-side operations). */
+export function backendClient(db: Database) {
+  return nodeClient({ ...db.node, url: backendUrl(db) }, NODE_TIMEOUT_MS)
+}
+
+/**
+ * Removes the catalog entry, then drops every schema object in the namespace (the node's
+ * file stays, empty; the namespace is never reused).
+ */
+export async function deleteDatabase(env: Env, tenant: string, name: string): Promise<void> {
+  const db = await getDatabase(env, tenant, name)
+  await deleteResource(env, tenant, DATABASE_KIND, name)
+  cache.delete(`${tenant}\n${name}`)
+  const client = backendClient(db)
+  const objects = await client.execute(
+    "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND type IN ('table', 'view') ORDER BY type DESC",
+  )
+  await client.batch(
+    objects.rows.map(
+      (row) =>
+        `DROP ${row.type === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${quoteIdentifier(String(row.name))}`,
+    ),
+    'write',
+  )
+}
+
+/** SQLite identifier quoting (identifiers cannot be bound as parameters). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}

@@ -1,0 +1,206 @@
+/**
+ * The Hrana-over-HTTP proxy (`/v1/databases/{db}/v2|v3/pipeline`, `/v3/cursor`): the body is
+ * forwarded to the database's storage node with the node's baton, the answer returned with a
+ * platform-signed baton (see batons.ts) and no `base_url`, so clients keep talking to the
+ * platform and a stream's next request reaches the same node from any isolate.
+ *
+ * Read-only principals: before forwarding, every statement of the pipeline is described on
+ * the node (a separate one-shot stream) and the pipeline runs only when the engine says each
+ * one is read-only (`sqlite3_stmt_readonly`); otherwise every request of the pipeline gets a
+ * Hrana error and nothing runs. `sequence` and stored SQL are refused to read-only tokens
+ * (they cannot be described statement by statement). Cost: one extra node round trip for
+ * read-only tokens; none for read-write ones.
+ *
+ * Errors keep Hrana's shape: `{ error, message, code }` with the node's statuses.
+ */
+import { DATABASES_LIMITS } from '../../schemas/databases'
+import { openBaton, signBaton } from './batons'
+import { backendUrl, type Database, NODE_TIMEOUT_MS } from './catalog'
+
+export class HranaError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function hranaErrorResponse(error: HranaError): Response {
+  return Response.json(
+    { error: error.message, message: error.message, code: error.code },
+    { status: error.status },
+  )
+}
+
+interface Stmt {
+  sql?: unknown
+  sql_id?: unknown
+}
+type HranaRequest = { type?: unknown; stmt?: Stmt; batch?: { steps?: Array<{ stmt?: Stmt }> } }
+
+export interface ProxyContext {
+  secret: string
+  db: Database
+  readOnly: boolean
+}
+
+function parseBody(text: string): Record<string, unknown> {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new HranaError(400, 'INVALID_JSON', 'The request body is not JSON.')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HranaError(400, 'INVALID_REQUEST', 'The request body must be a JSON object.')
+  }
+  const baton = (body as { baton?: unknown }).baton
+  if (baton !== undefined && baton !== null && typeof baton !== 'string') {
+    throw new HranaError(400, 'INVALID_REQUEST', '"baton" must be a string or null.')
+  }
+  return body as Record<string, unknown>
+}
+
+async function backendBaton(ctx: ProxyContext, baton: unknown): Promise<string | null> {
+  if (typeof baton !== 'string') return null
+  const opened = await openBaton(ctx.secret, ctx.db.tenant, ctx.db.namespace, baton)
+  if (opened === undefined)
+    throw new HranaError(400, 'BATON_INVALID', 'The baton is not valid for this database.')
+  return opened
+}
+
+/** The SQL texts the requests would run; refuses shapes a read-only check cannot see through. */
+function statementsOf(requests: HranaRequest[]): string[] {
+  const sqls: string[] = []
+  const take = (stmt: Stmt | undefined) => {
+    if (stmt?.sql_id !== undefined && stmt.sql_id !== null) {
+      throw new HranaError(403, 'READONLY', 'Read-only tokens cannot run stored SQL.')
+    }
+    if (typeof stmt?.sql !== 'string')
+      throw new HranaError(400, 'INVALID_REQUEST', 'A statement needs "sql".')
+    sqls.push(stmt.sql)
+  }
+  for (const request of requests) {
+    if (request.type === 'execute') take(request.stmt)
+    else if (request.type === 'batch') for (const step of request.batch?.steps ?? []) take(step.stmt)
+    else if (request.type === 'sequence' || request.type === 'store_sql') {
+      throw new HranaError(403, 'READONLY', `Read-only tokens cannot send "${request.type}" requests.`)
+    }
+  }
+  return sqls
+}
+
+function countStatements(requests: HranaRequest[]): number {
+  let count = 0
+  for (const request of requests) count += request.type === 'batch' ? (request.batch?.steps?.length ?? 0) : 1
+  return count
+}
+
+async function callNode(ctx: ProxyContext, path: string, body: unknown): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (ctx.db.node.token) headers.authorization = `Bearer ${ctx.db.node.token}`
+  try {
+    return await fetch(`${backendUrl(ctx.db)}${path}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+    })
+  } catch {
+    throw new HranaError(503, 'UNAVAILABLE', `The storage node "${ctx.db.node.id}" did not answer.`)
+  }
+}
+
+/** Describes each statement on the node; throws when one is not read-only. */
+async function assertReadOnly(ctx: ProxyContext, sqls: string[]): Promise<void> {
+  const unique = [...new Set(sqls)]
+  if (unique.length === 0) return
+  const response = await callNode(ctx, 'v3/pipeline', {
+    baton: null,
+    requests: [...unique.map((sql) => ({ type: 'describe', sql })), { type: 'close' }],
+  })
+  if (!response.ok) throw new HranaError(response.status, 'ENGINE_FAILURE', await response.text())
+  const answer = (await response.json()) as {
+    results: Array<{
+      type: string
+      response?: { result?: { is_readonly?: boolean } }
+      error?: { message: string }
+    }>
+  }
+  for (const [index, sql] of unique.entries()) {
+    const result = answer.results[index]
+    if (result?.type !== 'ok') {
+      throw new HranaError(400, 'SQL_PARSE_ERROR', result?.error?.message ?? `Could not describe: ${sql}`)
+    }
+    if (result.response?.result?.is_readonly !== true) {
+      throw new HranaError(
+        403,
+        'READONLY',
+        `A read-only token cannot run a statement that writes: ${sql.slice(0, 200)}`,
+      )
+    }
+  }
+}
+
+async function prepare(ctx: ProxyContext, requests: HranaRequest[]) {
+  if (countStatements(requests) > DATABASES_LIMITS.maxPipelineStatements) {
+    throw new HranaError(
+      413,
+      'PIPELINE_TOO_LARGE',
+      `At most ${DATABASES_LIMITS.maxPipelineStatements} statements per request.`,
+    )
+  }
+  if (ctx.readOnly) await assertReadOnly(ctx, statementsOf(requests))
+}
+
+async function signedBaton(ctx: ProxyContext, baton: unknown): Promise<string | null> {
+  return typeof baton === 'string'
+    ? await signBaton(ctx.secret, ctx.db.tenant, ctx.db.namespace, baton)
+    : null
+}
+
+export async function pipeline(ctx: ProxyContext, version: 2 | 3, text: string): Promise<Response> {
+  const body = parseBody(text)
+  if (!Array.isArray(body.requests))
+    throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
+  const requests = body.requests as HranaRequest[]
+  await prepare(ctx, requests)
+  const response = await callNode(ctx, `v${version}/pipeline`, {
+    baton: await backendBaton(ctx, body.baton),
+    requests,
+  })
+  if (!response.ok) return passThrough(response)
+  const answer = (await response.json()) as { baton?: unknown; results: unknown[] }
+  return Response.json({
+    baton: await signedBaton(ctx, answer.baton),
+    base_url: null,
+    results: answer.results,
+  })
+}
+
+export async function cursor(ctx: ProxyContext, text: string): Promise<Response> {
+  const body = parseBody(text)
+  const batch = body.batch as HranaRequest['batch']
+  if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.steps)) {
+    throw new HranaError(400, 'INVALID_REQUEST', '"batch.steps" must be an array.')
+  }
+  await prepare(ctx, [{ type: 'batch', batch }])
+  const response = await callNode(ctx, 'v3/cursor', { baton: await backendBaton(ctx, body.baton), batch })
+  if (!response.ok) return passThrough(response)
+  const lines = await response.text()
+  const newline = lines.indexOf('\n')
+  const head = JSON.parse(newline < 0 ? lines : lines.slice(0, newline)) as { baton?: unknown }
+  const rewritten = JSON.stringify({ baton: await signedBaton(ctx, head.baton), base_url: null })
+  return new Response(`${rewritten}${newline < 0 ? '' : lines.slice(newline)}`, {
+    headers: { 'content-type': 'text/plain' },
+  })
+}
+
+async function passThrough(response: Response): Promise<Response> {
+  return new Response(await response.text(), {
+    status: response.status,
+    headers: { 'content-type': 'application/json' },
+  })
+}

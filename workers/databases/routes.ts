@@ -1,0 +1,164 @@
+/**
+ * `/v1/databases`: a tenant's SQL databases (create, list, get, delete, migrations,
+ * statistics) and, at `/v1/databases/{db}/`, Hrana over HTTP (v2 and v3 pipelines, v3
+ * cursors) for `@libsql/client` and the libraries built on it. Hrana routes answer in
+ * Hrana's error shape; the bearer is a platform token (`databases:write`: any statement;
+ * `databases:read`: read-only statements, as the engine judges them).
+ */
+import { Hono } from 'hono'
+import { Deleted, PageQuery } from '../../schemas/common'
+import {
+  CreateDatabaseRequest,
+  DatabaseList,
+  DatabaseParam,
+  DatabaseStats,
+  DatabaseView,
+  MigrationRequest,
+  MigrationResult,
+} from '../../schemas/databases'
+import { type AuthEnv, authenticate, requireScope } from '../platform/auth/middleware'
+import { hasScope } from '../platform/auth/token'
+import { readConfig } from '../platform/config'
+import { AppError } from '../platform/errors'
+import { describe } from '../platform/openapi'
+import { tenantOf } from '../platform/tenancy'
+import { validate } from '../platform/validation'
+import { applyMigration, databaseStats } from './admin'
+import { createDatabase, databaseResource, deleteDatabase, getDatabase, listDatabases } from './catalog'
+import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
+
+const tags = ['databases']
+
+export const databaseRoutes = new Hono<AuthEnv>()
+  .get(
+    '/',
+    describe({
+      tags,
+      summary: "List the tenant's databases",
+      scope: 'databases:read',
+      responses: { 200: { description: 'A page of databases', schema: DatabaseList } },
+    }),
+    requireScope('databases:read'),
+    validate('query', PageQuery),
+    async function listDatabasesRoute(c) {
+      return c.json(await listDatabases(c.env, tenantOf(c), c.req.valid('query')))
+    },
+  )
+  .post(
+    '/',
+    describe({
+      tags,
+      summary: 'Create a database',
+      description:
+        'The database lives on a storage node chosen by the consistent-hash ring; `url` is its Hrana URL.',
+      scope: 'databases:write',
+      responses: { 201: { description: 'Created', schema: DatabaseView } },
+      problems: [409],
+    }),
+    requireScope('databases:write'),
+    validate('json', CreateDatabaseRequest),
+    async function createDatabaseRoute(c) {
+      return c.json(await createDatabase(c.env, tenantOf(c), c.req.valid('json').name), 201)
+    },
+  )
+  .get(
+    '/:db',
+    describe({
+      tags,
+      summary: 'A database',
+      scope: 'databases:read',
+      responses: { 200: { description: 'The database', schema: DatabaseView } },
+      problems: [404],
+    }),
+    requireScope('databases:read'),
+    validate('param', DatabaseParam),
+    async function getDatabaseRoute(c) {
+      return c.json(await databaseResource(c.env, tenantOf(c), c.req.valid('param').db))
+    },
+  )
+  .delete(
+    '/:db',
+    describe({
+      tags,
+      summary: 'Delete a database',
+      description: 'Its tables are dropped; a database created again under the same name starts empty.',
+      scope: 'databases:write',
+      responses: { 200: { description: 'Deleted', schema: Deleted } },
+      problems: [404],
+    }),
+    requireScope('databases:write'),
+    validate('param', DatabaseParam),
+    async function deleteDatabaseRoute(c) {
+      await deleteDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      return c.json({ deleted: true })
+    },
+  )
+  .post(
+    '/:db/migrations',
+    describe({
+      tags,
+      summary: 'Apply a migration',
+      description:
+        'The statements run in one transaction with the record of `id`: all or nothing, and at most once ' +
+        '(`applied: false` when `id` was applied before). A failing statement answers 400 and changes nothing.',
+      scope: 'databases:write',
+      responses: { 200: { description: 'The outcome', schema: MigrationResult } },
+      problems: [404, 502],
+    }),
+    requireScope('databases:write'),
+    validate('param', DatabaseParam),
+    validate('json', MigrationRequest),
+    async function migrateRoute(c) {
+      const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      return c.json(await applyMigration(db, c.req.valid('json')))
+    },
+  )
+  .get(
+    '/:db/stats',
+    describe({
+      tags,
+      summary: "A database's size and statistics",
+      scope: 'databases:read',
+      responses: { 200: { description: 'Size, row counts, migrations', schema: DatabaseStats } },
+      problems: [404, 502],
+    }),
+    requireScope('databases:read'),
+    validate('param', DatabaseParam),
+    async function statsRoute(c) {
+      const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      return c.json(await databaseStats(db))
+    },
+  )
+  // Hrana over HTTP (a standard wire: its own errors and version probing).
+  .get('/:db/v2', (c) => c.body(null, 200))
+  .get('/:db/v3', (c) => c.body(null, 200))
+  .get('/:db/v3-protobuf', () =>
+    hranaErrorResponse(new HranaError(404, 'NOT_FOUND', 'Hrana over protobuf is not served.')),
+  )
+  .post('/:db/v2/pipeline', (c) => hrana(c, (ctx, text) => pipeline(ctx, 2, text)))
+  .post('/:db/v3/pipeline', (c) => hrana(c, (ctx, text) => pipeline(ctx, 3, text)))
+  .post('/:db/v3/cursor', (c) => hrana(c, cursor))
+
+// biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
+async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<Response>): Promise<Response> {
+  try {
+    const principal = await authenticate(c.env, c.req.header('authorization')).catch((error: unknown) => {
+      throw new HranaError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
+    })
+    const canWrite = hasScope(principal, 'databases:write')
+    if (!canWrite && !hasScope(principal, 'databases:read')) {
+      throw new HranaError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
+    }
+    const db = await getDatabase(c.env, principal.tenant, c.req.param('db')).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === 'not_found') {
+        throw new HranaError(404, 'NOT_FOUND', `No database named "${c.req.param('db')}".`)
+      }
+      throw error
+    })
+    const text: string = await c.req.text()
+    return await run({ secret: readConfig(c.env).jwtSecret, db, readOnly: !canWrite }, text)
+  } catch (error) {
+    if (error instanceof HranaError) return hranaErrorResponse(error)
+    throw error
+  }
+}
