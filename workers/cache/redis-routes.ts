@@ -113,6 +113,7 @@ async function serve(c: Ctx, mode: 'single' | 'pipeline' | 'transaction'): Promi
 const TAGS = ['cache']
 const wire = (summary: string, schema: v.GenericSchema, description: string) =>
   describe({
+    wire: 'redis',
     tags: TAGS,
     summary,
     description:

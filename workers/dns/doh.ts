@@ -104,6 +104,7 @@ export const dohRoutes = new Hono<AuthEnv>()
   .get(
     '/dns-query',
     describe({
+      wire: 'dns',
       tags: ['dns'],
       summary: 'DNS-over-HTTPS query (RFC 8484, GET)',
       description:
@@ -122,6 +123,7 @@ export const dohRoutes = new Hono<AuthEnv>()
   .post(
     '/dns-query',
     describe({
+      wire: 'dns',
       tags: ['dns'],
       summary: 'DNS-over-HTTPS query (RFC 8484, POST)',
       description: 'The body is the query message, `application/dns-message`, at most 65,535 bytes.',
@@ -139,6 +141,7 @@ export const dohRoutes = new Hono<AuthEnv>()
   .get(
     '/resolve',
     describe({
+      wire: 'dns',
       tags: ['dns'],
       summary: 'DNS JSON API (as the public resolvers serve it)',
       description: '`name`, `type` (mnemonic or number, default A), `do=1` for DNSSEC records, `cd=1`.',

@@ -43,6 +43,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .post(
     '/push',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Push log lines (Loki push API)',
       description:
@@ -87,6 +88,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .get(
     '/query',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Instant LogQL query (vector or streams)',
       scope: 'logs:read',
@@ -106,6 +108,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .get(
     '/query_range',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Range LogQL query (streams or matrix)',
       scope: 'logs:read',
@@ -125,6 +128,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .get(
     '/labels',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Label names of the streams in a time range',
       scope: 'logs:read',
@@ -144,6 +148,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .get(
     '/label/:name/values',
     describe({
+      wire: 'loki',
       tags,
       summary: "A label's values in a time range",
       scope: 'logs:read',
@@ -169,6 +174,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
     ['GET', 'POST'],
     '/series',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Label sets of the streams matching `match[]` selectors',
       scope: 'logs:read',
@@ -193,6 +199,7 @@ export const lokiRoutes = new Hono<AuthEnv>()
   .get(
     '/tail',
     describe({
+      wire: 'loki',
       tags,
       summary: 'Live tail over WebSocket (Loki tail messages)',
       scope: 'logs:read',

@@ -44,6 +44,7 @@ export const logsRoutes = new Hono<AuthEnv>()
   .post(
     '/',
     describe({
+      wire: 'otlp',
       tags,
       summary: 'OTLP/HTTP logs export',
       description:

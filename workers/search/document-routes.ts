@@ -89,6 +89,7 @@ export const documentRoutes = new Hono<AuthEnv>()
   .get(
     '/:indexUid/documents',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'List documents',
       scope: 'search:read',
@@ -110,6 +111,7 @@ export const documentRoutes = new Hono<AuthEnv>()
   .post(
     '/:indexUid/documents/fetch',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Fetch documents by filter',
       scope: 'search:read',
@@ -126,6 +128,7 @@ export const documentRoutes = new Hono<AuthEnv>()
   .post(
     '/:indexUid/documents',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Add or replace documents (JSON, NDJSON or CSV; ≤ 10,000 documents, ≤ 10 MiB)',
       scope: 'search:write',
@@ -140,6 +143,7 @@ export const documentRoutes = new Hono<AuthEnv>()
   .put(
     '/:indexUid/documents',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Add or update documents (partial updates)',
       scope: 'search:write',
@@ -153,7 +157,13 @@ export const documentRoutes = new Hono<AuthEnv>()
   )
   .delete(
     '/:indexUid/documents',
-    describe({ tags, summary: 'Delete every document', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Delete every document',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', IndexUidParam),
     async function clearDocumentsRoute(c) {
@@ -162,7 +172,13 @@ export const documentRoutes = new Hono<AuthEnv>()
   )
   .post(
     '/:indexUid/documents/delete-batch',
-    describe({ tags, summary: 'Delete documents by id', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Delete documents by id',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', IndexUidParam),
     validate('json', DeleteBatchBody),
@@ -175,7 +191,13 @@ export const documentRoutes = new Hono<AuthEnv>()
   )
   .post(
     '/:indexUid/documents/delete',
-    describe({ tags, summary: 'Delete documents by filter', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Delete documents by filter',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', IndexUidParam),
     validate('json', DeleteByFilterBody),
@@ -189,6 +211,7 @@ export const documentRoutes = new Hono<AuthEnv>()
   .get(
     '/:indexUid/documents/:documentId',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Get one document',
       scope: 'search:read',
@@ -218,7 +241,13 @@ export const documentRoutes = new Hono<AuthEnv>()
   )
   .delete(
     '/:indexUid/documents/:documentId',
-    describe({ tags, summary: 'Delete one document', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Delete one document',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', DocumentParam),
     async function deleteDocumentRoute(c) {

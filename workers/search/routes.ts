@@ -37,12 +37,18 @@ export const searchRoutes = new Hono<AuthEnv>()
   .onError(meiliErrorResponse)
   .get(
     '/health',
-    describe({ tags, summary: 'Meilisearch health', responses: { 200: { description: 'Available' } } }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Meilisearch health',
+      responses: { 200: { description: 'Available' } },
+    }),
     (c) => c.json({ status: 'available' }),
   )
   .get(
     '/version',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Version',
       scope: 'search:read',
@@ -54,6 +60,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .get(
     '/indexes',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: "List the tenant's indexes",
       scope: 'search:read',
@@ -74,7 +81,13 @@ export const searchRoutes = new Hono<AuthEnv>()
   )
   .post(
     '/indexes',
-    describe({ tags, summary: 'Create an index', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Create an index',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('json', CreateIndexBody),
     async function createIndexRoute(c) {
@@ -89,6 +102,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .get(
     '/indexes/:indexUid',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Get an index',
       scope: 'search:read',
@@ -103,6 +117,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .patch(
     '/indexes/:indexUid',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: "Change an index's primary key",
       scope: 'search:write',
@@ -119,6 +134,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .delete(
     '/indexes/:indexUid',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Delete an index and its documents',
       scope: 'search:write',
@@ -133,6 +149,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .get(
     '/indexes/:indexUid/stats',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Index statistics',
       scope: 'search:read',
@@ -160,6 +177,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .post(
     '/indexes/:indexUid/search',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Search an index',
       scope: 'search:read',
@@ -176,6 +194,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .post(
     '/multi-search',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Several searches in one request',
       scope: 'search:read',
@@ -203,6 +222,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .get(
     '/tasks',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: "The tenant's tasks, newest first",
       scope: 'search:read',
@@ -226,6 +246,7 @@ export const searchRoutes = new Hono<AuthEnv>()
   .get(
     '/tasks/:taskUid',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'One task',
       scope: 'search:read',

@@ -25,6 +25,7 @@ export const settingsRoutes = new Hono<AuthEnv>()
   .get(
     '/:indexUid/settings',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'All settings of an index',
       scope: 'search:read',
@@ -39,6 +40,7 @@ export const settingsRoutes = new Hono<AuthEnv>()
   .patch(
     '/:indexUid/settings',
     describe({
+      wire: 'meilisearch',
       tags,
       summary: 'Update settings (null resets one)',
       scope: 'search:write',
@@ -54,7 +56,13 @@ export const settingsRoutes = new Hono<AuthEnv>()
   )
   .delete(
     '/:indexUid/settings',
-    describe({ tags, summary: 'Reset every setting', scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Reset every setting',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', IndexUidParam),
     async function resetSettingsRoute(c) {
@@ -71,6 +79,7 @@ for (const name of Object.keys(SettingsFields) as Array<keyof typeof SettingsFie
   settingsRoutes.get(
     path,
     describe({
+      wire: 'meilisearch',
       tags,
       summary: `Setting ${name}`,
       scope: 'search:read',
@@ -85,7 +94,13 @@ for (const name of Object.keys(SettingsFields) as Array<keyof typeof SettingsFie
   for (const method of ['put', 'patch'] as const) {
     settingsRoutes[method](
       path,
-      describe({ tags, summary: `Update ${name}`, scope: 'search:write', responses: taskResponse }),
+      describe({
+        wire: 'meilisearch',
+        tags,
+        summary: `Update ${name}`,
+        scope: 'search:write',
+        responses: taskResponse,
+      }),
       requireScope('search:write'),
       validate('param', IndexUidParam),
       validate('json', schema),
@@ -97,7 +112,13 @@ for (const name of Object.keys(SettingsFields) as Array<keyof typeof SettingsFie
   }
   settingsRoutes.delete(
     path,
-    describe({ tags, summary: `Reset ${name}`, scope: 'search:write', responses: taskResponse }),
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: `Reset ${name}`,
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
     requireScope('search:write'),
     validate('param', IndexUidParam),
     async function resetSettingRoute(c) {
