@@ -249,14 +249,22 @@ describe('messages', () => {
     const deleted = await sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl,
-        Entries: (again.Messages ?? []).map((message, i) => ({
-          Id: `d${i}`,
-          ReceiptHandle: message.ReceiptHandle,
-        })),
+        Entries: [
+          ...(again.Messages ?? []).map((message, i) => ({
+            Id: `d${i}`,
+            ReceiptHandle: message.ReceiptHandle,
+          })),
+          { Id: 'junk', ReceiptHandle: 'junk' },
+        ],
       }),
     )
     expect(deleted.Successful).toHaveLength(2)
-    expect(deleted.Failed ?? []).toEqual([])
+    expect(deleted.Failed).toEqual([expect.objectContaining({ Id: 'junk', Code: 'ReceiptHandleIsInvalid' })])
+    const left = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))
+    expect(left.Attributes).toMatchObject({
+      ApproximateNumberOfMessages: '0',
+      ApproximateNumberOfMessagesNotVisible: '0',
+    })
   })
 
   it('keeps FIFO order and deduplicates by content', async () => {

@@ -6,9 +6,9 @@
  * Costs: a batch is one partition call; only when the block refuses a batch are its entries
  * retried one by one to tell which ones failed.
  */
-import { asAppError } from '../../platform/errors'
+import { AppError, asAppError } from '../../platform/errors'
 import { ackMessages, changeVisibility, receiveMessages, sendMessages } from '../client'
-import type { OutgoingMessage, ReceivedMessage } from '../messages'
+import { decodeReceipt, type OutgoingMessage, type ReceivedMessage } from '../messages'
 import {
   fromNativeAttributes,
   md5OfAttributes,
@@ -265,17 +265,36 @@ async function deleteMessage(c: SqsContext, input: Input) {
   return {}
 }
 
+/** One ack call for the well-formed handles; per-entry calls only when the block refuses the batch. */
 async function deleteMessageBatch(c: SqsContext, input: Input) {
-  namedQueue(c, input, true)
+  const queue = namedQueue(c, input, true)
   const entries = batchEntries(input)
-  const results = await Promise.all(
-    entries.map((entry) =>
-      deleteMessage(c, { QueueUrl: input.QueueUrl, ReceiptHandle: entry.ReceiptHandle }).then(
-        () => ({ ok: true as const, id: entry.Id as string }),
-        (error: unknown) => ({ ok: false as const, id: entry.Id as string, error }),
-      ),
-    ),
-  )
+  const results: Array<{ ok: true; id: string } | { ok: false; id: string; error: unknown }> = []
+  const valid = entries.filter((entry) => {
+    const handle = entry.ReceiptHandle
+    if (typeof handle === 'string' && decodeReceipt(handle)) return true
+    results.push({
+      ok: false,
+      id: entry.Id as string,
+      error: receiptError(new AppError('validation_failed', 'x'), String(handle)),
+    })
+    return false
+  })
+  if (valid.length > 0) {
+    try {
+      const handles = valid.map((entry) => entry.ReceiptHandle as string)
+      await ackMessages(c.env, c.tenant, queue, handles, (index) => `Entries/${index}`)
+      for (const entry of valid) results.push({ ok: true, id: entry.Id as string })
+    } catch (error) {
+      if (asAppError(error).code !== 'validation_failed') throw error
+      for (const entry of valid) {
+        await deleteMessage(c, { QueueUrl: input.QueueUrl, ReceiptHandle: entry.ReceiptHandle }).then(
+          () => results.push({ ok: true, id: entry.Id as string }),
+          (entryError: unknown) => results.push({ ok: false, id: entry.Id as string, error: entryError }),
+        )
+      }
+    }
+  }
   return batchResult(results)
 }
 
