@@ -28,3 +28,20 @@ export function sqsContext(env: Env, principal: KeyPrincipal, region: string, or
     },
   }
 }
+
+/** An optional integer parameter within SQS's bounds. */
+export function optionalInteger(
+  input: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = input[name]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new SqsError(
+      'InvalidParameterValue',
+      `Value ${String(value)} for parameter ${name} is invalid. Reason: Must be between ${min} and ${max}.`,
+    )
+  return value
+}

@@ -13,6 +13,7 @@ import { SqsError, type SqsErrorCode, toSqsError } from './errors'
 import { MESSAGE_ACTIONS } from './messages'
 import { SQS_MOUNT } from './queue-attributes'
 import { QUEUE_ACTIONS } from './queues'
+import { receiveMessage } from './receive'
 
 const ACTIONS: Record<
   string,
@@ -20,6 +21,7 @@ const ACTIONS: Record<
 > = {
   ...QUEUE_ACTIONS,
   ...MESSAGE_ACTIONS,
+  ReceiveMessage: receiveMessage,
 }
 const JSON_TYPE = 'application/x-amz-json-1.0'
 /** SQS's largest request: a 1 MiB batch plus its JSON framing. */

@@ -1,40 +1,22 @@
 /**
  * SQS's message actions over the queue block's client (client.ts): send (one or a batch,
- * with partial failures per entry), receive (system and typed message attributes, wait
- * time, visibility), delete and change visibility (one or a batch). Message ids and
- * receipt handles are the block's own, so a message crosses between the two APIs as is.
+ * with partial failures per entry), delete and change visibility (one or a batch); receive
+ * is in receive.ts. Message ids and receipt handles are the block's own, so a message
+ * crosses between the two APIs as is.
  * Costs: a batch is one partition call; only when the block refuses a batch are its entries
  * retried one by one to tell which ones failed.
  */
 import { AppError, asAppError } from '../../platform/errors'
-import { ackMessages, changeVisibility, receiveMessages, sendMessages } from '../client'
-import { decodeReceipt, type OutgoingMessage, type ReceivedMessage } from '../messages'
-import {
-  fromNativeAttributes,
-  md5OfAttributes,
-  md5OfText,
-  type SqsAttributeValue,
-  selectAttributes,
-  toNativeAttributes,
-} from './attributes'
-import type { SqsContext } from './context'
+import { ackMessages, changeVisibility, sendMessages } from '../client'
+import { decodeReceipt, type OutgoingMessage } from '../messages'
+import { md5OfAttributes, md5OfText, type SqsAttributeValue, toNativeAttributes } from './attributes'
+import { optionalInteger, type SqsContext } from './context'
 import { SqsError, toSqsError } from './errors'
-import { namedQueue, readExtras } from './queues'
+import { namedQueue } from './queues'
 
 type Input = Record<string, unknown>
 const MAX_BATCH = 10
 const ENTRY_ID = /^[A-Za-z0-9_-]{1,80}$/
-
-function optionalInteger(input: Input, name: string, min: number, max: number): number | undefined {
-  const value = input[name]
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw new SqsError(
-      'InvalidParameterValue',
-      `Value ${String(value)} for parameter ${name} is invalid. Reason: Must be between ${min} and ${max}.`,
-    )
-  return value
-}
 
 function optionalString(input: Input, name: string): string | undefined {
   const value = input[name]
@@ -175,64 +157,6 @@ async function sendMessageBatch(c: SqsContext, input: Input) {
   return { Successful, Failed }
 }
 
-const SYSTEM_ATTRIBUTES = [
-  'ApproximateReceiveCount',
-  'ApproximateFirstReceiveTimestamp',
-  'SentTimestamp',
-  'SenderId',
-  'MessageGroupId',
-  'SequenceNumber',
-]
-
-function receivedView(
-  c: SqsContext,
-  message: ReceivedMessage,
-  systemNames: string[],
-  attributeNames: string[],
-) {
-  const system: Record<string, string> = {
-    ApproximateReceiveCount: String(message.receiveCount),
-    ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
-    SentTimestamp: String(message.sentAt),
-    SenderId: c.tenant,
-  }
-  if (message.groupId !== undefined) {
-    system.MessageGroupId = message.groupId
-    system.SequenceNumber = String(message.sequenceNumber).padStart(20, '0')
-  }
-  const typed = selectAttributes(fromNativeAttributes(message.attributes), attributeNames)
-  const md5Attributes = md5OfAttributes(typed)
-  const attributes = selectAttributes(system, systemNames.includes('All') ? SYSTEM_ATTRIBUTES : systemNames)
-  return {
-    MessageId: message.messageId,
-    ReceiptHandle: message.receiptHandle,
-    Body: message.body,
-    MD5OfBody: md5OfText(message.body),
-    ...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
-    ...(md5Attributes ? { MessageAttributes: typed, MD5OfMessageAttributes: md5Attributes } : {}),
-  }
-}
-
-function names(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []
-}
-
-async function receiveMessage(c: SqsContext, input: Input) {
-  const queue = namedQueue(c, input, false)
-  const maxMessages = optionalInteger(input, 'MaxNumberOfMessages', 1, 10) ?? 1
-  const visibilityTimeoutSeconds = optionalInteger(input, 'VisibilityTimeout', 0, 43_200)
-  const waitSeconds =
-    optionalInteger(input, 'WaitTimeSeconds', 0, 20) ?? (await readExtras(c, queue)).receiveWaitSeconds
-  const messages = await receiveMessages(c.env, c.tenant, queue, {
-    maxMessages,
-    visibilityTimeoutSeconds,
-    waitSeconds,
-  })
-  const systemNames = [...names(input.AttributeNames), ...names(input.MessageSystemAttributeNames)]
-  const attributeNames = names(input.MessageAttributeNames)
-  return { Messages: messages.map((message) => receivedView(c, message, systemNames, attributeNames)) }
-}
-
 function receiptOf(input: Input): string {
   const handle = input.ReceiptHandle
   if (typeof handle !== 'string' || handle === '')
@@ -336,7 +260,6 @@ async function changeMessageVisibilityBatch(c: SqsContext, input: Input) {
 export const MESSAGE_ACTIONS = {
   SendMessage: sendMessage,
   SendMessageBatch: sendMessageBatch,
-  ReceiveMessage: receiveMessage,
   DeleteMessage: deleteMessage,
   DeleteMessageBatch: deleteMessageBatch,
   ChangeMessageVisibility: changeMessageVisibility,
