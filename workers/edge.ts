@@ -6,6 +6,7 @@ import { createApp } from './app'
 import { serveS3 } from './blob/s3-entry'
 import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
+import { serveSqs } from './queue/sqs/entry'
 
 export { BlobBucket } from './blob/object'
 export { CacheNode } from './cache/object'
@@ -33,7 +34,8 @@ export { SequencerObject } from './sequencer/object'
 const app = createApp()
 
 export default {
-  fetch: (request, env, ctx) => serveS3(request, env, ctx) ?? app.fetch(request, env, ctx),
+  fetch: (request, env, ctx) =>
+    serveS3(request, env, ctx) ?? serveSqs(request, env) ?? app.fetch(request, env, ctx),
   async scheduled(controller, env, ctx) {
     for (const block of BLOCKS) {
       if (block.scheduled) ctx.waitUntil(block.scheduled(env, controller))
