@@ -145,12 +145,25 @@ export class MeiliError extends Error {
   }
 }
 
-const CODE_BY_APP: Partial<Record<AppError['code'], MeiliCode>> = {
+/** Every platform error code as a Meilisearch code (exhaustive: a new AppError code must be mapped here). */
+const CODE_BY_APP: Record<AppError['code'], MeiliCode> = {
+  bad_request: 'malformed_payload',
+  validation_failed: 'bad_request',
+  unauthorized: 'invalid_api_key',
+  forbidden: 'invalid_api_key',
+  not_found: 'bad_request',
+  method_not_allowed: 'bad_request',
+  conflict: 'bad_request',
+  gone: 'bad_request',
+  precondition_failed: 'bad_request',
   payload_too_large: 'payload_too_large',
   unsupported_media_type: 'invalid_content_type',
+  unprocessable: 'bad_request',
   rate_limited: 'too_many_requests',
+  internal: 'internal',
+  bad_gateway: 'unavailable',
   unavailable: 'unavailable',
-  not_found: 'bad_request',
+  timeout: 'unavailable',
 }
 
 /** Any thrown value as a Meilisearch error; validation failures name the first failing field. */
@@ -184,7 +197,7 @@ export function toMeiliError(
     const message = first ? `Invalid value at \`${first.path}\`: ${first.message}` : app.detail
     return new MeiliError(first ? fieldCode(first.path) : 'bad_request', message)
   }
-  return new MeiliError(CODE_BY_APP[app.code] ?? 'internal', app.detail)
+  return new MeiliError(CODE_BY_APP[app.code], app.detail)
 }
 
 /** `limit` → `limit`, `hitsPerPage` → `hits_per_page`: Meilisearch codes name fields in snake case. */
