@@ -109,6 +109,52 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
+    kind: 'key-value namespace and a value',
+    create: [
+      { method: 'PUT', path: '/v1/kv/namespaces/fx-1', body: {} },
+      { method: 'PUT', path: '/v1/kv/namespaces/fx-1/values/key-1', body: 'value of {tenant}' },
+    ],
+  },
+  {
+    kind: 'cache with settings and a key',
+    create: [
+      { method: 'PUT', path: '/v1/cache/fx-1', body: { nodes: 2 } },
+      { method: 'POST', path: '/v1/cache/fx-1', body: ['SET', 'key-1', 'value of {tenant}'] },
+    ],
+  },
+  {
+    kind: 'search index with a document',
+    create: [
+      { method: 'POST', path: '/v1/search/indexes', body: { uid: 'fx-1', primaryKey: 'id' } },
+      {
+        method: 'POST',
+        path: '/v1/search/indexes/fx-1/documents',
+        body: [{ id: 1, title: 'doc of {tenant}' }],
+      },
+    ],
+  },
+  {
+    kind: 'load-balancer pool and balancer',
+    create: [
+      {
+        method: 'PUT',
+        path: '/v1/lb/pools/fx-1',
+        body: { origins: [{ name: 'a', url: 'http://origin.example:8080' }] },
+      },
+      { method: 'PUT', path: '/v1/lb/balancers/fx-1', body: { pools: ['fx-1'] } },
+    ],
+  },
+  {
+    kind: 'CDN site',
+    create: [
+      { method: 'PUT', path: '/v1/cdn/sites/fx-1', body: { originUrl: 'http://origin.example:8080' } },
+    ],
+  },
+  {
+    kind: 'SQL database',
+    create: [{ method: 'POST', path: '/v1/databases', body: { name: 'fx-1' } }],
+  },
+  {
     kind: 'access token',
     create: [
       {
