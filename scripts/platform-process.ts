@@ -53,6 +53,8 @@ export function devProcessArgs(dir: string, port: number, libsqlPort: number): s
     join(dir, 'libsql'),
     '--persist',
     join(dir, 'state'),
+    // EDGEBLOCKS_HOST=node|bun|deno runs the platform on that portable host instead of wrangler dev.
+    ...(process.env.EDGEBLOCKS_HOST ? ['--host', process.env.EDGEBLOCKS_HOST] : []),
   ]
 }
 
