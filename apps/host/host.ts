@@ -135,3 +135,14 @@ export function startFromConfig(
     idleMs: config.idleMs,
   })
 }
+
+/** Stops the server and closes every object's database on SIGTERM or SIGINT (Node and Bun). */
+export function stopOnSignals(host: Host, stopServer: () => void): void {
+  const stop = () => {
+    stopServer()
+    host.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}

@@ -3,7 +3,7 @@
  * Bun bounds request bodies (`maxRequestBodySize`) and idle connections (`idleTimeout`).
  */
 import * as worker from '../../workers/edge'
-import { processConfig, startFromConfig, withClientAddress } from './host'
+import { processConfig, startFromConfig, stopOnSignals, withClientAddress } from './host'
 import { openBunDatabase } from './sqlite-bun'
 import type { HostWebSocket } from './websockets'
 
@@ -73,11 +73,5 @@ const server = Bun.serve({
   },
 })
 
-function shutdown() {
-  server.stop()
-  host.close()
-  process.exit(0)
-}
-process.on('SIGTERM', shutdown)
-process.on('SIGINT', shutdown)
+stopOnSignals(host, () => server.stop())
 console.log(`host bun listening on http://127.0.0.1:${config.port}`)

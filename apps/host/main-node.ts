@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { serve } from '@hono/node-server'
 import { WebSocketServer } from 'ws'
 import * as worker from '../../workers/edge'
-import { processConfig, startFromConfig, withClientAddress } from './host'
+import { processConfig, startFromConfig, stopOnSignals, withClientAddress } from './host'
 import { openNodeDatabase } from './sqlite-node'
 import type { HostWebSocket } from './websockets'
 
@@ -21,11 +21,16 @@ const server = serve({
   fetch: (request, bindings) =>
     host.fetch(withClientAddress(request, bindings.incoming?.socket?.remoteAddress)),
   serverOptions: { requestTimeout: 60_000, headersTimeout: 10_000 },
+  // Keep the host's Response (status 101 + webSocket) instead of the adapter's lightweight one.
+  overrideGlobalObjects: false,
 })
 
 const sockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
 server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
-  void upgrade(incoming, socket, head).catch(() => socket.destroy())
+  void upgrade(incoming, socket, head).catch((error) => {
+    console.error('WebSocket upgrade failed', error)
+    socket.destroy()
+  })
 })
 
 async function upgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -66,11 +71,5 @@ async function upgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer):
   })
 }
 
-function shutdown() {
-  server.close()
-  host.close()
-  process.exit(0)
-}
-process.on('SIGTERM', shutdown)
-process.on('SIGINT', shutdown)
+stopOnSignals(host, () => server.close())
 console.log(`host node listening on http://127.0.0.1:${config.port}`)

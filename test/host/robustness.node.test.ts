@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 
 let platform: RunningPlatform
@@ -83,5 +84,38 @@ describe('the Node host under hostile HTTP', () => {
     )
     socket.destroy()
     await healthy()
+  })
+})
+
+describe('the Node host’s WebSockets', () => {
+  it('streams a counter’s live total over a real WebSocket, hibernation API underneath', async () => {
+    const token = await platform.token(crypto.randomUUID(), ['counters:read', 'counters:write'])
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const name = `live-${crypto.randomUUID().slice(0, 8)}`
+    const created = await fetch(`${platform.url}/v1/counters/${name}`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ shards: 2 }),
+    })
+    expect(created.status).toBe(201)
+    const socket = new WebSocket(`${platform.url.replace('http', 'ws')}/v1/counters/${name}/live`, {
+      headers,
+    })
+    const totals: number[] = []
+    socket.on('message', (data) => totals.push((JSON.parse(String(data)) as { value: number }).value))
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve)
+      socket.once('error', reject)
+    })
+    while (totals.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(totals[0]).toBe(0)
+    const increment = await fetch(`${platform.url}/v1/counters/${name}/increment`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ by: 5 }),
+    })
+    expect(increment.status).toBe(200)
+    while (!totals.includes(5)) await new Promise((resolve) => setTimeout(resolve, 20))
+    socket.close()
   })
 })
