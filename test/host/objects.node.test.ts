@@ -107,6 +107,19 @@ describe('the portable host’s Durable Objects', () => {
     expect(await stub(name).increment()).toBe(2)
   })
 
+  it('evicts idle objects from memory and keeps busy ones', async () => {
+    const [idle, busy] = [crypto.randomUUID(), crypto.randomUUID()]
+    await stub(idle).increment()
+    const pending = stub(busy).slow(100)
+    const before = namespace.liveCount()
+    // Far in the future every object is idle, but one with a call in flight stays.
+    expect(namespace.evictIdle(Date.now() + 3_600_000)).toBeGreaterThanOrEqual(1)
+    expect(namespace.liveCount()).toBe(1)
+    expect(before).toBeGreaterThan(1)
+    await pending
+    expect(await stub(idle).increment()).toBe(2)
+  })
+
   it('runs two objects with different ids in parallel', async () => {
     const [a, b] = [stub(crypto.randomUUID()), stub(crypto.randomUUID())]
     const [first, second] = (await Promise.all([a.slow(50), b.slow(50)])) as { start: number; end: number }[]
