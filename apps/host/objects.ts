@@ -176,11 +176,49 @@ export class ObjectNamespace {
       if (typeof target !== 'function') throw new TypeError(`The object has no method "${method}"`)
       const copied = method === 'fetch' ? args : structuredClone(args)
       const result = await target.apply(instance, copied)
-      return method === 'fetch' || result instanceof Response ? result : structuredClone(result)
+      if (result instanceof Response) return this.holdWhileStreaming(entry, result)
+      return structuredClone(result)
     } finally {
       entry.inFlight -= 1
       entry.lastUsed = Date.now()
     }
+  }
+
+  /** A streamed body (an event stream) keeps its object in memory until the body ends or is cancelled. */
+  private holdWhileStreaming(entry: Live, response: Response): Response {
+    if (!response.body || response.status === 101) return response
+    const reader = response.body.getReader()
+    entry.inFlight += 1
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      entry.inFlight -= 1
+      entry.lastUsed = Date.now()
+    }
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (done) {
+            release()
+            controller.close()
+          } else controller.enqueue(value)
+        } catch (error) {
+          release()
+          controller.error(error)
+        }
+      },
+      cancel(reason) {
+        release()
+        return reader.cancel(reason)
+      },
+    })
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    })
   }
 
   scheduleAlarm(entry: Live, at: number | null): void {

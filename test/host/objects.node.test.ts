@@ -69,6 +69,19 @@ class Probe {
     return this.ctx.storage.getAlarm()
   }
   fetch(request: Request): Response {
+    if (new URL(request.url).pathname === '/stream') {
+      const storage = this.ctx.storage
+      return new Response(
+        new ReadableStream({
+          pull(controller) {
+            // Reads the object's storage while streaming, as an event stream does.
+            const count = storage.sql.exec("SELECT count(*) AS n FROM kv WHERE k = 'ready'").one().n
+            controller.enqueue(new TextEncoder().encode(`ready=${count}\n`))
+            controller.close()
+          },
+        }),
+      )
+    }
     const pair = new WebSocketPair()
     this.ctx.acceptWebSocket(pair[1], ['room'])
     pair[1].serializeAttachment({ user: new URL(request.url).searchParams.get('user') })
@@ -118,6 +131,16 @@ describe('the portable host’s Durable Objects', () => {
     expect(before).toBeGreaterThan(1)
     await pending
     expect(await stub(idle).increment()).toBe(2)
+  })
+
+  it('keeps an object with an open response stream in memory until the stream ends', async () => {
+    const name = crypto.randomUUID()
+    const response = (await stub(name).fetch('http://object/stream')) as Response
+    namespace.evictIdle(Date.now() + 3_600_000)
+    expect(namespace.liveCount()).toBe(1)
+    expect(await response.text()).toBe('ready=1\n')
+    namespace.evictIdle(Date.now() + 3_600_000)
+    expect(namespace.liveCount()).toBe(0)
   })
 
   it('runs two objects with different ids in parallel', async () => {
