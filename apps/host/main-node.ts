@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws'
 import * as worker from '../../workers/edge'
 import { processConfig, startFromConfig, stopOnSignals, withClientAddress } from './host'
 import { openNodeDatabase } from './sqlite-node'
-import type { HostWebSocket } from './websockets'
+import { type HostWebSocket, installWorkersGlobals } from './websockets'
 
 const config = processConfig((name) => process.env[name])
 const host = startFromConfig(worker, config, openNodeDatabase)
@@ -21,9 +21,10 @@ const server = serve({
   fetch: (request, bindings) =>
     host.fetch(withClientAddress(request, bindings.incoming?.socket?.remoteAddress)),
   serverOptions: { requestTimeout: 60_000, headersTimeout: 10_000 },
-  // Keep the host's Response (status 101 + webSocket) instead of the adapter's lightweight one.
-  overrideGlobalObjects: false,
 })
+// The adapter replaced the global Request/Response with its lightweight ones: wrap its
+// Response again so the Worker can still answer 101 with a webSocket.
+installWorkersGlobals()
 
 const sockets = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
 server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
