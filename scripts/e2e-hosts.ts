@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process'
 import { RUNTIMES } from '../apps/host/build'
 
-const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['test/e2e/platform.e2e.test.ts']
+const DEFAULT_FILES = ['test/e2e/platform.e2e.test.ts', 'test/e2e/stream-tickets.e2e.test.ts']
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT_FILES
 let failed = false
 for (const runtime of RUNTIMES) {
   console.log(`\n== e2e on the ${runtime} host: ${files.join(' ')}`)
