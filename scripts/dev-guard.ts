@@ -82,7 +82,11 @@ export async function claimDevPorts(
     if (last && last.pid !== process.pid && alive(last.pid) && /dev\.ts/.test(commandLine(last.pid))) {
       throw new Error(`npm run dev is already running (pid ${last.pid}, port ${last.port}); stop it first.`)
     }
-    if (last && alive(last.group) && /wrangler|workerd/.test(commandLine(last.group))) {
+    if (
+      last &&
+      alive(last.group) &&
+      /wrangler|workerd|host-(node|bun|deno)\.mjs/.test(commandLine(last.group))
+    ) {
       console.log(`stopping wrangler left behind by an earlier run (process group ${last.group})`)
       await stopGroup(last.group)
     }

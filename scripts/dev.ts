@@ -22,6 +22,8 @@ import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { RUNTIMES, type Runtime } from '../apps/host/build'
+import { spawnHost } from '../apps/host/launch'
 import { startLibsqlServer } from '../apps/libsql/server'
 import { mintToken } from '../workers/platform/auth/token'
 import { claimDevPorts, guardDevProcess, releaseDevPorts } from './dev-guard'
@@ -38,6 +40,8 @@ const { values: flags } = parseArgs({
     persist: { type: 'string', default: resolve(root, '.wrangler/state') },
     'node-ports': { type: 'string', default: '8081,8082,8083' },
     'nodes-data': { type: 'string', default: resolve(root, '.data/nodes') },
+    /** Run on a portable host (apps/host) instead of wrangler dev: node, bun or deno. */
+    host: { type: 'string' },
   },
 })
 
@@ -134,12 +138,19 @@ const wranglerArgs = [
   '--show-interactive-dev-session=false',
   ...Object.entries(settings).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
 ]
-const wrangler = spawn(resolve(root, 'node_modules/.bin/wrangler'), wranglerArgs, {
-  cwd: root,
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  detached: true,
-})
+const runtime = flags.host as Runtime | undefined
+if (runtime !== undefined && !RUNTIMES.includes(runtime)) {
+  console.error(`--host must be one of ${RUNTIMES.join(', ')}`)
+  process.exit(1)
+}
+const wrangler = runtime
+  ? await spawnHost(runtime, { port: ports.port, dataDir: resolve(flags.persist, 'host'), vars: settings })
+  : spawn(resolve(root, 'node_modules/.bin/wrangler'), wranglerArgs, {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      detached: true,
+    })
 
 guardDevProcess(pidFile, wrangler, ports)
 
@@ -174,7 +185,7 @@ const secret = settings.JWT_SECRET
 if (!secret) throw new Error(`JWT_SECRET is missing from ${flags.vars}`)
 const { token } = await mintToken(secret, { tenant: 'dev', scopes: ['admin'], ttlSeconds: 24 * 3600 })
 console.log(`
-edgeblocks is running
+edgeblocks is running${runtime ? ` (host: ${runtime})` : ''}
   API     ${url}
   Docs    ${url}/docs
   OpenAPI ${url}/openapi.json

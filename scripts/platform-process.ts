@@ -59,6 +59,8 @@ export function devProcessArgs(dir: string, port: number, libsqlPort: number, no
     nodePorts.join(','),
     '--nodes-data',
     join(dir, 'nodes'),
+    // EDGEBLOCKS_HOST=node|bun|deno runs the platform on that portable host instead of wrangler dev.
+    ...(process.env.EDGEBLOCKS_HOST ? ['--host', process.env.EDGEBLOCKS_HOST] : []),
   ]
 }
 
