@@ -5,10 +5,12 @@
  */
 import type { Hono } from 'hono'
 import { LOGS_LIMITS } from '../schemas/logs'
+import { MONITORING_LIMITS } from '../schemas/monitoring'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { counterRoutes } from './counters/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
+import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -119,5 +121,15 @@ export const BLOCKS: Block[] = [
     maxBodyBytes: LOGS_LIMITS.maxBodyBytes,
     // Loki's HTTP API at the path Loki clients and Grafana use.
     protocolRoutes: [{ path: '/loki/api/v1', routes: lokiRoutes }],
+  },
+  {
+    name: 'monitoring',
+    version: '1',
+    path: '/v1/monitoring',
+    description:
+      'Service monitoring: Prometheus remote-write and text pushes, Gorilla-compressed series, PromQL over the Prometheus API',
+    routes: monitoringRoutes,
+    // Remote-write batches and text pushes up to 8 MiB as sent.
+    maxBodyBytes: MONITORING_LIMITS.maxBodyBytes,
   },
 ]
