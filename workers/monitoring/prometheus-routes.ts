@@ -3,12 +3,12 @@
  * the HTTP query API (`/api/v1/query`, `query_range`, `series`, `labels`,
  * `label/{name}/values`, GET or form POST) with Prometheus's JSON answers and its error shape
  * `{"status":"error","errorType","error"}`, and pushgateway-style text pushes at
- * `/metrics/job/{job}{/label/value}`. Auth: `Authorization: Bearer <token>`
- * (`monitoring:write` to write, `monitoring:read` to query).
+ * `/metrics/job/{job}{/label/value}`. Auth: `Authorization: Bearer <token>`, or Basic auth
+ * with the token as password (`monitoring:write` to write, `monitoring:read` to query).
  */
 import { type Context, Hono } from 'hono'
 import { MONITORING_LIMITS } from '../../schemas/monitoring'
-import { type AuthEnv, requireScope } from '../platform/auth/middleware'
+import { type AuthEnv, authenticate, requireScope } from '../platform/auth/middleware'
 import { asAppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
@@ -116,6 +116,22 @@ const labelValues: Handler = async (c, p) => {
 }
 
 export const prometheusRoutes = new Hono<AuthEnv>()
+  // Prometheus tooling often only speaks Basic auth (`remote_write.basic_auth`, promtool's
+  // `http://user:<token>@host`): the password is then the platform token.
+  .use(async function basicAuthToken(c, next) {
+    const header = c.req.header('authorization') ?? ''
+    if (/^basic /i.test(header)) {
+      let decoded = ''
+      try {
+        decoded = atob(header.slice(6).trim())
+      } catch {
+        decoded = ''
+      }
+      const password = decoded.slice(decoded.indexOf(':') + 1)
+      c.set('principal', await authenticate(c.env, `Bearer ${password}`))
+    }
+    await next()
+  })
   .post(
     '/api/v1/write',
     describe({
