@@ -221,3 +221,15 @@ describe('PromQL answers agree with Prometheus (promtool against both)', () => {
     }
   }, 60_000)
 })
+
+describe("the platform's own /metrics", () => {
+  it('passes promtool check metrics and counts requests by route pattern', async () => {
+    const text = await (await fetch(`${platform.url}/metrics`)).text()
+    // promtool exits non-zero on any problem (lint findings included); promtool queries with POST.
+    execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    expect(text).toMatch(
+      /edgeblocks_http_requests_total\{isolate="[0-9a-f]+",route="\/v1\/monitoring\/prometheus\/api\/v1\/query",method="POST",code="200"\} \d+/,
+    )
+    expect(text).toContain('# TYPE edgeblocks_http_request_duration_seconds histogram')
+  })
+})
