@@ -17,7 +17,7 @@ import { writeRefusal, writeSeries } from './ingest'
 import { PromQLError } from './promql/parser'
 import { instantQuery, labelSets, parseStep, parseTime, rangeQuery } from './query'
 import { decodeRemoteWrite } from './remote-write'
-import { type Labels, SampleError } from './series'
+import { type Labels, SampleError, type Series } from './series'
 
 const tags = ['monitoring (Prometheus API)']
 
@@ -53,6 +53,13 @@ async function params(c: Context<AuthEnv>): Promise<URLSearchParams> {
       out.append(k, v)
   }
   return out
+}
+
+/** Writes decoded series: 204 when all were stored, else the refusal (the rest stays stored). */
+async function store(c: Context<AuthEnv>, series: Series[]): Promise<Response> {
+  const refusal = writeRefusal(await writeSeries(c.env, tenantOf(c), series))
+  if (refusal) throw refusal
+  return new Response(null, { status: 204 })
 }
 
 const ok = (data: unknown) => Response.json({ status: 'success', data })
@@ -149,14 +156,7 @@ export const prometheusRoutes = new Hono<AuthEnv>()
     async function remoteWrite(c) {
       try {
         const body = new Uint8Array(await c.req.arrayBuffer())
-        const outcome = await writeSeries(
-          c.env,
-          tenantOf(c),
-          decodeRemoteWrite(body, MONITORING_LIMITS.maxDecodedBytes),
-        )
-        const refusal = writeRefusal(outcome)
-        if (refusal) throw refusal
-        return new Response(null, { status: 204 })
+        return await store(c, decodeRemoteWrite(body, MONITORING_LIMITS.maxDecodedBytes))
       } catch (error) {
         return promError(error)
       }
@@ -189,10 +189,7 @@ export const prometheusRoutes = new Hono<AuthEnv>()
         for (let i = 0; i < parts.length; i += 2)
           grouping[parts[i] as string] = decodeURIComponent(parts[i + 1] as string)
         const text = new TextDecoder().decode(await c.req.arrayBuffer())
-        const outcome = await writeSeries(c.env, tenantOf(c), parseExposition(text, Date.now(), grouping))
-        const refusal = writeRefusal(outcome)
-        if (refusal) throw refusal
-        return new Response(null, { status: 204 })
+        return await store(c, parseExposition(text, Date.now(), grouping))
       } catch (error) {
         return promError(error)
       }

@@ -222,7 +222,8 @@ class Parser {
   private unary(): Expr {
     if (this.is('-') || this.is('+')) {
       const sign = this.next().v
-      const expr = this.unary()
+      // Unary minus binds looser than `^` (`-2 ^ 2` is -4), as in Prometheus.
+      const expr = this.binary(PRECEDENCE.length - 1)
       if (sign === '+') return expr
       return expr.kind === 'number' ? { kind: 'number', value: -expr.value } : { kind: 'unary', expr }
     }
