@@ -200,6 +200,19 @@ const EXPRESSIONS = [
   'time()',
   'scalar(sum(temperature))',
   '2 ^ 3 ^ 2',
+  'topk(2, temperature)',
+  'bottomk by (job) (1, temperature)',
+  'quantile(0.5, temperature)',
+  'stddev(temperature)',
+  'resets(http_requests_total[30m])',
+  'changes(temperature[10m])',
+  'idelta(temperature[5m])',
+  'quantile_over_time(0.9, temperature[10m])',
+  'stddev_over_time(temperature[10m])',
+  'timestamp(temperature)',
+  'round(temperature, 0.5)',
+  'http_requests_total > on (instance) group_left temperature * 10',
+  'sum(rate(http_requests_total[5m])) / sum(rate(http_requests_total[10m] offset 5m))',
 ]
 
 describe('PromQL answers agree with Prometheus (promtool against both)', () => {
