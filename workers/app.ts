@@ -14,6 +14,7 @@ import { BLOCKS, blockForPath } from './blocks'
 import { dohRoutes } from './dns/doh'
 import { hostnameRouting } from './dns/hostnames'
 import { requestLogs } from './logs/request-logs'
+import { platformMetrics, renderPlatformMetrics } from './monitoring/platform-metrics'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
 import { streamTicketRoutes } from './platform/auth/ticket-routes'
@@ -42,6 +43,8 @@ export function createApp() {
   app.use(requestId({ limitLength: 128 }))
   // The platform's own request logs into tenant `platform` (LOGS_REQUEST_LOGS), after each response.
   app.use(requestLogs())
+  // The platform's own request metrics (per isolate), served at /metrics.
+  app.use(platformMetrics())
   app.use(timing({ crossOrigin: false }))
   app.use(async function mutableResponse(c, next) {
     await next()
@@ -136,6 +139,16 @@ export function createApp() {
     for (const extra of block.protocolRoutes ?? []) app.route(extra.path, extra.routes)
   app.route('/', dohRoutes)
 
+  app.get(
+    '/metrics',
+    describe({
+      tags: ['platform'],
+      summary: "The platform's own metrics (Prometheus text format 0.0.4, counted per Worker isolate)",
+      responses: { 200: { description: 'Metrics', mediaType: 'text/plain' } },
+    }),
+    (c) =>
+      c.body(renderPlatformMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  )
   app.get('/openapi.json', openApiDocument(app as never, VERSION))
   app.get('/docs', (c) => c.html(DOCS_HTML))
   return app

@@ -8,6 +8,7 @@ import { CACHE_BOUNDS } from '../schemas/cache'
 import { DATABASES_MAX_BODY_BYTES } from '../schemas/databases'
 import { KV_MAX_BODY_BYTES } from '../schemas/kv'
 import { LOGS_LIMITS } from '../schemas/logs'
+import { MONITORING_LIMITS } from '../schemas/monitoring'
 import { PUBSUB_MAX_BODY_BYTES } from '../schemas/pubsub'
 import { blobRoutes } from './blob/routes'
 import { cacheRoutes } from './cache/routes'
@@ -19,6 +20,7 @@ import { kvRoutes } from './kv/routes'
 import { lbRoutes, serveLbHost } from './lb/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
+import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
@@ -208,5 +210,15 @@ export const BLOCKS: Block[] = [
     routes: databaseRoutes,
     // One Hrana pipeline or one migration.
     maxBodyBytes: DATABASES_MAX_BODY_BYTES,
+  },
+  {
+    name: 'monitoring',
+    version: '1',
+    path: '/v1/monitoring',
+    description:
+      'Service monitoring: Prometheus remote-write and text pushes, Gorilla-compressed series, PromQL over the Prometheus API',
+    routes: monitoringRoutes,
+    // Remote-write batches and text pushes up to 8 MiB as sent.
+    maxBodyBytes: MONITORING_LIMITS.maxBodyBytes,
   },
 ]

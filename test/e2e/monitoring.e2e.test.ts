@@ -1,0 +1,248 @@
+/**
+ * The monitoring block against a real Prometheus (Debian's `prometheus` package): the same
+ * remote-write body goes to both (Prometheus with its remote-write receiver on), then
+ * `promtool query instant|range -o json` asks both the same PromQL expressions and the
+ * answers must agree (same series, values within 1e-9 relative).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { encodeRemoteWrite } from '../../workers/monitoring/remote-write'
+import type { Series } from '../../workers/monitoring/series'
+
+let platform: RunningPlatform
+let prometheus: ChildProcess
+let promUrl: string
+let dir: string
+let ours: string
+const STEP = 15_000
+const END = Math.floor(Date.now() / 60_000) * 60_000 - 60_000
+const START = END - 50 * 60_000
+
+/** Deterministic data: counters (one with a reset), gauges, a histogram, an info metric. */
+function dataset(): Series[] {
+  let seed = 42
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    return seed / 2 ** 31
+  }
+  const times: number[] = []
+  for (let t = START; t <= END; t += STEP) times.push(t)
+  const out: Series[] = []
+  for (const [instance, job, zone] of [
+    ['a', 'api', 'eu'],
+    ['b', 'api', 'us'],
+    ['c', 'worker', 'eu'],
+  ] as const) {
+    let total = 0
+    out.push({
+      labels: { __name__: 'http_requests_total', job, instance },
+      times,
+      values: times.map((_, i) => {
+        total = instance === 'b' && i === 100 ? 3 : total + Math.floor(random() * 20)
+        return total
+      }),
+    })
+    out.push({
+      labels: { __name__: 'temperature', job, instance },
+      times,
+      values: times.map(() => 15 + Math.round(random() * 100) / 10),
+    })
+    out.push({ labels: { __name__: 'instance_info', instance, zone }, times, values: times.map(() => 1) })
+    let cumulative = [0, 0, 0, 0]
+    for (const le of ['0.1', '0.5', '1', '+Inf']) {
+      out.push({ labels: { __name__: 'latency_seconds_bucket', job, instance, le }, times, values: [] })
+    }
+    const buckets = out.slice(-4)
+    for (let i = 0; i < times.length; i++) {
+      const add = [random() * 5, random() * 5, random() * 3, random() * 2].map(Math.floor)
+      cumulative = cumulative.map((c, j) => c + add.slice(0, j + 1).reduce((a, b) => a + (b as number), 0))
+      for (const [j, b] of buckets.entries()) b.values.push(cumulative[j] as number)
+    }
+  }
+  return out
+}
+
+async function remoteWrite(url: string, body: Uint8Array, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'snappy',
+      'x-prometheus-remote-write-version': '0.1.0',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body,
+  })
+  expect(response.status, await response.text()).toBe(204)
+}
+
+beforeAll(async () => {
+  platform = await startPlatform()
+  const token = await platform.token('e2e-monitoring', ['monitoring:read', 'monitoring:write'])
+  dir = mkdtempSync(join(tmpdir(), 'edgeblocks-prometheus-'))
+  writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1h\n')
+  // promtool 2.42 has no auth flags: Basic auth from the URL, the token as password.
+  ours = `${platform.url.replace('://', `://promtool:${token}@`)}/v1/monitoring/prometheus`
+  const port = await freePort()
+  promUrl = `http://127.0.0.1:${port}`
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+    ],
+    { stdio: 'ignore' },
+  )
+  for (let i = 0; i < 100; i++) {
+    const ready = await fetch(`${promUrl}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (ready) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  const body = encodeRemoteWrite(dataset())
+  await remoteWrite(`${promUrl}/api/v1/write`, body)
+  await remoteWrite(`${platform.url}/v1/monitoring/prometheus/api/v1/write`, body, token)
+}, 60_000)
+
+afterAll(async () => {
+  prometheus?.kill()
+  await platform?.stop()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+type Answer =
+  | Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>
+  | [number, string]
+
+function promtool(args: string[], server: string, expr: string): Answer {
+  const out = execFileSync('promtool', ['query', ...args, '-o', 'json', '--', server, expr], {
+    encoding: 'utf8',
+  })
+  return JSON.parse(out) as Answer
+}
+
+/** Series key → the values as numbers, for comparing answers. */
+function normalize(answer: Answer): Map<string, number[][]> {
+  const out = new Map<string, number[][]>()
+  if (!Array.isArray(answer[0]) && typeof answer[0] === 'number') {
+    out.set('scalar', [[answer[0], Number(answer[1])]])
+    return out
+  }
+  for (const s of answer as Exclude<Answer, [number, string]>) {
+    const key = JSON.stringify(Object.entries(s.metric).sort())
+    out.set(
+      key,
+      (s.values ?? (s.value ? [s.value] : [])).map(([t, v]) => [t, Number(v)]),
+    )
+  }
+  return out
+}
+
+function expectSame(ours: Answer, theirs: Answer, expr: string) {
+  const a = normalize(ours)
+  const b = normalize(theirs)
+  expect(b.size, `${expr}: Prometheus answered nothing`).toBeGreaterThan(0)
+  expect([...a.keys()].sort(), expr).toEqual([...b.keys()].sort())
+  for (const [key, points] of b) {
+    const mine = a.get(key) as number[][]
+    expect(
+      mine.map((p) => p[0]),
+      `${expr} ${key}`,
+    ).toEqual(points.map((p) => p[0]))
+    points.forEach(([, v], i) => {
+      const m = (mine[i] as number[])[1] as number
+      if (Number.isNaN(v)) expect(m, `${expr} ${key}`).toBeNaN()
+      else
+        expect(Math.abs(m - (v as number)), `${expr} ${key}: ${m} vs ${v}`).toBeLessThanOrEqual(
+          1e-9 * Math.max(1, Math.abs(v as number)),
+        )
+    })
+  }
+}
+
+const EXPRESSIONS = [
+  'http_requests_total',
+  'http_requests_total offset 5m',
+  'rate(http_requests_total[5m])',
+  'irate(http_requests_total[1m])',
+  'increase(http_requests_total[10m])',
+  'delta(temperature[10m])',
+  'sum by (job) (rate(http_requests_total[5m]))',
+  'sum without (instance) (http_requests_total)',
+  'count by (job) (temperature)',
+  'avg(temperature)',
+  'max by (job) (temperature)',
+  'min_over_time(temperature[10m])',
+  'max_over_time(temperature[10m])',
+  'avg_over_time(temperature[10m])',
+  'sum_over_time(temperature[5m])',
+  'count_over_time(temperature[5m])',
+  'last_over_time(temperature[5m])',
+  'histogram_quantile(0.9, sum by (le) (rate(latency_seconds_bucket[5m])))',
+  'histogram_quantile(0.5, rate(latency_seconds_bucket[10m]))',
+  'http_requests_total * on (instance) group_left (zone) instance_info',
+  'temperature > 20',
+  'temperature > bool 20',
+  'temperature - on (instance, job) temperature offset 10m',
+  'http_requests_total unless on (instance) (temperature > 22)',
+  'abs(temperature - 20)',
+  'clamp_max(temperature, 21)',
+  '-temperature',
+  'absent(nope{job="x"})',
+  'time()',
+  'scalar(sum(temperature))',
+  '2 ^ 3 ^ 2',
+  'topk(2, temperature)',
+  'bottomk by (job) (1, temperature)',
+  'quantile(0.5, temperature)',
+  'stddev(temperature)',
+  'resets(http_requests_total[30m])',
+  'changes(temperature[10m])',
+  'idelta(temperature[5m])',
+  'quantile_over_time(0.9, temperature[10m])',
+  'stddev_over_time(temperature[10m])',
+  'timestamp(temperature)',
+  'round(temperature, 0.5)',
+  'http_requests_total > on (instance) group_left temperature * 10',
+  'sum(rate(http_requests_total[5m])) / sum(rate(http_requests_total[10m] offset 5m))',
+]
+
+describe('PromQL answers agree with Prometheus (promtool against both)', () => {
+  it('instant queries', () => {
+    const at = String((END - 60_000) / 1000)
+    for (const expr of EXPRESSIONS) {
+      expectSame(
+        promtool(['instant', `--time=${at}`], ours, expr),
+        promtool(['instant', `--time=${at}`], promUrl, expr),
+        expr,
+      )
+    }
+  }, 60_000)
+
+  it('range queries', () => {
+    const args = ['range', `--start=${(END - 30 * 60_000) / 1000}`, `--end=${END / 1000}`, '--step=1m']
+    for (const expr of EXPRESSIONS.filter((e) => e !== '2 ^ 3 ^ 2')) {
+      expectSame(promtool(args, ours, expr), promtool(args, promUrl, expr), expr)
+    }
+  }, 60_000)
+})
+
+describe("the platform's own /metrics", () => {
+  it('passes promtool check metrics and counts requests by route pattern', async () => {
+    const text = await (await fetch(`${platform.url}/metrics`)).text()
+    // promtool exits non-zero on any problem (lint findings included); promtool queries with POST.
+    execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    expect(text).toMatch(
+      /edgeblocks_http_requests_total\{isolate="[0-9a-f]+",route="\/v1\/monitoring\/prometheus\/api\/v1\/query",method="POST",code="200"\} \d+/,
+    )
+    expect(text).toContain('# TYPE edgeblocks_http_request_duration_seconds histogram')
+  })
+})

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { parseExposition } from '../../workers/monitoring/exposition'
+import { selectorsOf } from '../../workers/monitoring/promql/ast'
+import { Evaluator, type SelectorData } from '../../workers/monitoring/promql/evaluate'
+import { bucketQuantile } from '../../workers/monitoring/promql/functions'
+import { PromQLError, parsePromQL } from '../../workers/monitoring/promql/parser'
+import type { Series } from '../../workers/monitoring/series'
+
+/** Evaluates `query` at `t` over `series` (every selector sees every series it matches). */
+function run(query: string, series: Series[], t: number) {
+  const expr = parsePromQL(query)
+  const data: SelectorData = new Map()
+  for (const { selector } of selectorsOf(expr)) {
+    data.set(
+      selector,
+      series.filter((s) =>
+        selector.matchers.every((m) => (m.op === '=' ? s.labels[m.name] === m.value : true)),
+      ),
+    )
+  }
+  return new Evaluator(data).eval(expr, t)
+}
+
+describe('PromQL parser', () => {
+  it('refuses bad input with PromQLError', () => {
+    for (const bad of [
+      'sum(',
+      'foo{a=}',
+      '{a=""}',
+      'rate(foo[5x])',
+      'foo[5m:1m]',
+      '1 > 2',
+      'foo @ 10',
+      '"unterminated',
+    ]) {
+      expect(() => {
+        const expr = parsePromQL(bad)
+        run(bad, [], 0)
+        return expr
+      }, bad).toThrow(PromQLError)
+    }
+  })
+
+  it('binds ^ to the right and * before +', () => {
+    expect(run('2 ^ 3 ^ 2', [], 0)).toEqual({ type: 'scalar', value: 512 })
+    expect(run('1 + 2 * 3', [], 0)).toEqual({ type: 'scalar', value: 7 })
+    expect(run('-2 ^ 2', [], 0)).toEqual({ type: 'scalar', value: -4 })
+  })
+})
+
+describe('PromQL evaluation', () => {
+  const series = parseExposition(
+    ['a{job="x"} 1 0', 'a{job="x"} 5 60000', 'a{job="y"} 2 0', 'a{job="y"} 4 60000'].join('\n'),
+    0,
+  )
+
+  it('takes the latest sample within the lookback and applies offset', () => {
+    expect(run('a{job="x"}', series, 90_000)).toMatchObject({ samples: [{ value: 5 }] })
+    expect(run('a{job="x"} offset 1m', series, 60_000)).toMatchObject({ samples: [{ value: 1 }] })
+    expect(run('a{job="x"}', series, 60_000 + 5 * 60_000 + 1)).toMatchObject({ samples: [] })
+  })
+
+  it('aggregates by and without, and matches vectors with group_left', () => {
+    expect(run('sum(a)', series, 60_000)).toMatchObject({ samples: [{ labels: {}, value: 9 }] })
+    const info = parseExposition('info{job="x",team="t1"} 1 0\ninfo{job="y",team="t2"} 1 0', 0)
+    const joined = run('a * on (job) group_left (team) info', [...series, ...info], 60_000)
+    expect(joined).toMatchObject({
+      samples: [
+        { labels: { job: 'x', team: 't1' }, value: 5 },
+        { labels: { job: 'y', team: 't2' }, value: 4 },
+      ],
+    })
+  })
+
+  it('refuses many-to-many matching', () => {
+    expect(() => run('a + on () a', series, 60_000)).toThrow(/many-to-many|multiple matches/)
+  })
+
+  it('absent names the equality matchers', () => {
+    expect(run('absent(nope{job="z"})', series, 0)).toEqual({
+      type: 'vector',
+      samples: [{ labels: { job: 'z' }, value: 1 }],
+    })
+  })
+
+  it('interpolates histogram quantiles like Prometheus', () => {
+    const buckets = [
+      { upper: 0.1, count: 10 },
+      { upper: 0.5, count: 30 },
+      { upper: Number.POSITIVE_INFINITY, count: 40 },
+    ]
+    expect(bucketQuantile(0.5, buckets)).toBeCloseTo(0.1 + 0.4 * (10 / 20))
+    expect(bucketQuantile(0.99, buckets)).toBe(0.5)
+    expect(bucketQuantile(0.5, [{ upper: 1, count: 3 }])).toBeNaN()
+  })
+})

@@ -1,0 +1,200 @@
+/**
+ * Prometheus's wires under `/v1/monitoring/prometheus`: remote-write 1.0 at `/api/v1/write`,
+ * the HTTP query API (`/api/v1/query`, `query_range`, `series`, `labels`,
+ * `label/{name}/values`, GET or form POST) with Prometheus's JSON answers and its error shape
+ * `{"status":"error","errorType","error"}`, and pushgateway-style text pushes at
+ * `/metrics/job/{job}{/label/value}`. Auth: `Authorization: Bearer <token>`, or Basic auth
+ * with the token as password (`monitoring:write` to write, `monitoring:read` to query).
+ */
+import { type Context, Hono } from 'hono'
+import { MONITORING_LIMITS } from '../../schemas/monitoring'
+import { type AuthEnv, authenticate, requireScope } from '../platform/auth/middleware'
+import { asAppError } from '../platform/errors'
+import { describe } from '../platform/openapi'
+import { tenantOf } from '../platform/tenancy'
+import { parseExposition } from './exposition'
+import { writeRefusal, writeSeries } from './ingest'
+import { PromQLError } from './promql/parser'
+import { instantQuery, labelSets, parseStep, parseTime, rangeQuery } from './query'
+import { decodeRemoteWrite } from './remote-write'
+import { type Labels, SampleError, type Series } from './series'
+
+const tags = ['monitoring (Prometheus API)']
+
+/** Any failure in Prometheus's error shape. */
+function promError(error: unknown): Response {
+  if (error instanceof PromQLError) {
+    const status = error.errorType === 'execution' ? 422 : 400
+    return Response.json({ status: 'error', errorType: error.errorType, error: error.message }, { status })
+  }
+  if (error instanceof SampleError) {
+    return Response.json(
+      { status: 'error', errorType: 'bad_data', error: error.message },
+      { status: error.status },
+    )
+  }
+  const app = asAppError(error)
+  if (app.status >= 500)
+    console.error(JSON.stringify({ level: 'error', block: 'monitoring', error: String(error) }))
+  return Response.json(
+    { status: 'error', errorType: app.status >= 500 ? 'internal' : 'bad_data', error: app.detail },
+    { status: app.status, headers: app.headers },
+  )
+}
+
+/** Query parameters from the URL and, for POST, a form body (as Prometheus accepts both). */
+async function params(c: Context<AuthEnv>): Promise<URLSearchParams> {
+  const out = new URL(c.req.url).searchParams
+  if (
+    c.req.method === 'POST' &&
+    (c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')
+  ) {
+    for (const [k, v] of new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer())))
+      out.append(k, v)
+  }
+  return out
+}
+
+/** Writes decoded series: 204 when all were stored, else the refusal (the rest stays stored). */
+async function store(c: Context<AuthEnv>, series: Series[]): Promise<Response> {
+  const refusal = writeRefusal(await writeSeries(c.env, tenantOf(c), series))
+  if (refusal) throw refusal
+  return new Response(null, { status: 204 })
+}
+
+const ok = (data: unknown) => Response.json({ status: 'success', data })
+
+type Handler = (c: Context<AuthEnv>, p: URLSearchParams) => Promise<unknown>
+
+function readRoute(summary: string, handler: Handler) {
+  return [
+    describe({
+      wire: 'prometheus',
+      tags,
+      summary,
+      scope: 'monitoring:read',
+      responses: { 200: { description: 'Prometheus API answer' } },
+    }),
+    requireScope('monitoring:read'),
+    async (c: Context<AuthEnv>) => {
+      try {
+        return ok(await handler(c, await params(c)))
+      } catch (error) {
+        return promError(error)
+      }
+    },
+  ] as const
+}
+
+const query: Handler = (c, p) =>
+  instantQuery(
+    c.env,
+    tenantOf(c),
+    p.get('query') ?? undefined,
+    parseTime(p.get('time') ?? undefined, 'time', Date.now()),
+  )
+const queryRange: Handler = (c, p) =>
+  rangeQuery(
+    c.env,
+    tenantOf(c),
+    p.get('query') ?? undefined,
+    parseTime(p.get('start') ?? undefined, 'start'),
+    parseTime(p.get('end') ?? undefined, 'end'),
+    parseStep(p.get('step') ?? undefined),
+  )
+const series: Handler = async (c, p) => {
+  const match = p.getAll('match[]')
+  if (match.length === 0) throw new PromQLError('no match[] parameter provided')
+  return labelSets(c.env, tenantOf(c), match)
+}
+const labels: Handler = async (c, p) => {
+  const names = new Set<string>()
+  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]')))
+    for (const k of Object.keys(set)) names.add(k)
+  return [...names].sort()
+}
+const labelValues: Handler = async (c, p) => {
+  const name = c.req.param('name') as string
+  const values = new Set<string>()
+  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]'))) {
+    const value = set[name]
+    if (value !== undefined) values.add(value)
+  }
+  return [...values].sort()
+}
+
+export const prometheusRoutes = new Hono<AuthEnv>()
+  // Prometheus tooling often only speaks Basic auth (`remote_write.basic_auth`, promtool's
+  // `http://user:<token>@host`): the password is then the platform token.
+  .use(async function basicAuthToken(c, next) {
+    const header = c.req.header('authorization') ?? ''
+    if (/^basic /i.test(header)) {
+      let decoded = ''
+      try {
+        decoded = atob(header.slice(6).trim())
+      } catch {
+        decoded = ''
+      }
+      const password = decoded.slice(decoded.indexOf(':') + 1)
+      c.set('principal', await authenticate(c.env, `Bearer ${password}`))
+    }
+    await next()
+  })
+  .post(
+    '/api/v1/write',
+    describe({
+      wire: 'prometheus',
+      tags,
+      summary: 'Prometheus remote-write 1.0',
+      description:
+        'A snappy-compressed protobuf `prometheus.WriteRequest` (`Content-Type: application/x-protobuf`, ' +
+        '`Content-Encoding: snappy`). 204 when stored; 400 (not retried by Prometheus) for malformed bodies, ' +
+        'samples outside the out-of-order window or series over the tenant limit (the rest is stored).',
+      scope: 'monitoring:write',
+      responses: { 204: { description: 'Stored' } },
+      problems: [413],
+    }),
+    requireScope('monitoring:write'),
+    async function remoteWrite(c) {
+      try {
+        const body = new Uint8Array(await c.req.arrayBuffer())
+        return await store(c, decodeRemoteWrite(body, MONITORING_LIMITS.maxDecodedBytes))
+      } catch (error) {
+        return promError(error)
+      }
+    },
+  )
+  .on(['GET', 'POST'], '/api/v1/query', ...readRoute('Instant PromQL query', query))
+  .on(['GET', 'POST'], '/api/v1/query_range', ...readRoute('Range PromQL query', queryRange))
+  .on(['GET', 'POST'], '/api/v1/series', ...readRoute('Series matching selectors', series))
+  .on(['GET', 'POST'], '/api/v1/labels', ...readRoute('Label names', labels))
+  .get('/api/v1/label/:name/values', ...readRoute('Values of one label', labelValues))
+  .on(
+    ['PUT', 'POST'],
+    '/metrics/job/:job/:grouping{.*}?',
+    describe({
+      wire: 'prometheus',
+      tags,
+      summary: 'Push samples in the text exposition format (pushgateway style)',
+      description:
+        'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
+        'every series. Samples without a timestamp take the time of the push.',
+      scope: 'monitoring:write',
+      responses: { 204: { description: 'Stored' } },
+      problems: [413],
+    }),
+    requireScope('monitoring:write'),
+    async function push(c) {
+      try {
+        const grouping: Labels = { job: c.req.param('job') }
+        const parts = (c.req.param('grouping') ?? '').split('/').filter((p) => p !== '')
+        if (parts.length % 2 !== 0) throw new SampleError('grouping labels must be /label/value pairs')
+        for (let i = 0; i < parts.length; i += 2)
+          grouping[parts[i] as string] = decodeURIComponent(parts[i + 1] as string)
+        const text = new TextDecoder().decode(await c.req.arrayBuffer())
+        return await store(c, parseExposition(text, Date.now(), grouping))
+      } catch (error) {
+        return promError(error)
+      }
+    },
+  )

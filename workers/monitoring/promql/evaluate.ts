@@ -1,0 +1,333 @@
+/**
+ * PromQL evaluation at one instant over preloaded series (the engine steps through a range
+ * query by calling it once per step, as Prometheus does). Instant selectors take each
+ * series' latest sample within the 5-minute lookback, range selectors every sample in
+ * [t − range, t] (both ends inclusive, Prometheus 2.x), both shifted by `offset`.
+ *
+ * Guarantees: pure (no I/O, `now` is the evaluation time); errors are `PromQLError`s with
+ * Prometheus's messages for the common cases. Cost: O(series × samples in range) per step.
+ */
+import type { Labels } from '../series'
+import { seriesKey } from '../series'
+import type { Expr, VectorSelector } from './ast'
+import { ARITHMETIC, operate, vectors, withoutName, withScalar } from './binary'
+import {
+  bucketQuantile,
+  expectArgs,
+  KEEPS_NAME,
+  MATH_FUNCTIONS,
+  quantile,
+  RANGE_FUNCTIONS,
+  type Range,
+} from './functions'
+import { AGGREGATIONS, PromQLError } from './parser'
+
+export const LOOKBACK_MS = 5 * 60_000
+
+export interface Sample {
+  labels: Labels
+  value: number
+}
+
+export type Value =
+  | { type: 'scalar'; value: number }
+  | { type: 'string'; value: string }
+  | { type: 'vector'; samples: Sample[] }
+  | { type: 'matrix'; series: Range[] }
+
+/** The series each selector matched, loaded over the whole time the query needs. */
+export type SelectorData = Map<VectorSelector, Range[]>
+
+/** First index with times[i] >= t. */
+function lowerBound(times: number[], t: number): number {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((times[mid] as number) < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function window(r: Range, from: number, to: number): Range {
+  const a = lowerBound(r.times, from)
+  const b = lowerBound(r.times, to + 1)
+  return { labels: r.labels, times: r.times.slice(a, b), values: r.values.slice(a, b) }
+}
+
+export class Evaluator {
+  constructor(private readonly data: SelectorData) {}
+
+  eval(expr: Expr, t: number): Value {
+    switch (expr.kind) {
+      case 'number':
+        return { type: 'scalar', value: expr.value }
+      case 'string':
+        return { type: 'string', value: expr.value }
+      case 'selector': {
+        const to = t - expr.offsetMs
+        const samples: Sample[] = []
+        for (const r of this.data.get(expr) ?? []) {
+          const i = lowerBound(r.times, to + 1) - 1
+          if (i >= 0 && (r.times[i] as number) >= to - LOOKBACK_MS)
+            samples.push({ labels: r.labels, value: r.values[i] as number })
+        }
+        return { type: 'vector', samples }
+      }
+      case 'matrix': {
+        const to = t - expr.selector.offsetMs
+        const series = (this.data.get(expr.selector) ?? [])
+          .map((r) => window(r, to - expr.rangeMs, to))
+          .filter((r) => r.times.length > 0)
+        return { type: 'matrix', series }
+      }
+      case 'unary': {
+        const v = this.eval(expr.expr, t)
+        if (v.type === 'scalar') return { type: 'scalar', value: -v.value }
+        if (v.type === 'vector')
+          return {
+            type: 'vector',
+            samples: v.samples.map((s) => ({ labels: withoutName(s.labels), value: -s.value })),
+          }
+        throw new PromQLError('unary expression only allowed on expressions of type scalar or instant vector')
+      }
+      case 'call':
+        return this.call(expr.name, expr.args, t)
+      case 'aggregate':
+        return this.aggregate(expr, t)
+      case 'binary':
+        return this.binary(expr, t)
+    }
+  }
+
+  private vector(expr: Expr, t: number, what: string): Sample[] {
+    const v = this.eval(expr, t)
+    if (v.type !== 'vector')
+      throw new PromQLError(
+        `expected type instant vector in ${what}, got ${v.type === 'matrix' ? 'range vector' : v.type}`,
+      )
+    return v.samples
+  }
+
+  private scalar(expr: Expr, t: number, what: string): number {
+    const v = this.eval(expr, t)
+    if (v.type !== 'scalar')
+      throw new PromQLError(
+        `expected type scalar in ${what}, got ${v.type === 'matrix' ? 'range vector' : v.type}`,
+      )
+    return v.value
+  }
+
+  private call(name: string, args: Expr[], t: number): Value {
+    const rangeFn = RANGE_FUNCTIONS[name]
+    if (rangeFn) {
+      const quantileArg = name === 'quantile_over_time'
+      expectArgs(name, args, quantileArg ? 2 : 1)
+      const arg = args[args.length - 1] as Expr
+      if (arg.kind !== 'matrix')
+        throw new PromQLError(`expected type range vector in call to function "${name}", got instant vector`)
+      const q = quantileArg ? this.scalar(args[0] as Expr, t, `call to function "${name}"`) : undefined
+      const to = t - arg.selector.offsetMs
+      const m = this.eval(arg, t) as { series: Range[] }
+      const samples: Sample[] = []
+      for (const r of m.series) {
+        const value = rangeFn(r, to - arg.rangeMs, to, q)
+        if (value !== undefined)
+          samples.push({ labels: KEEPS_NAME.has(name) ? r.labels : withoutName(r.labels), value })
+      }
+      return { type: 'vector', samples }
+    }
+    const math = MATH_FUNCTIONS[name]
+    if (math) {
+      expectArgs(
+        name,
+        args,
+        1,
+        name === 'clamp' ? 3 : name === 'round' ? 2 : name.startsWith('clamp_') ? 2 : 1,
+      )
+      if (name.startsWith('clamp') && args.length < (name === 'clamp' ? 3 : 2))
+        expectArgs(name, args, name === 'clamp' ? 3 : 2)
+      const extra = args.slice(1).map((a) => this.scalar(a, t, `call to function "${name}"`))
+      const samples = this.vector(args[0] as Expr, t, `call to function "${name}"`)
+      return {
+        type: 'vector',
+        samples: samples.map((s) => ({ labels: withoutName(s.labels), value: math(s.value, extra) })),
+      }
+    }
+    switch (name) {
+      case 'time':
+        expectArgs(name, args, 0)
+        return { type: 'scalar', value: t / 1000 }
+      case 'vector':
+        expectArgs(name, args, 1)
+        return {
+          type: 'vector',
+          samples: [{ labels: {}, value: this.scalar(args[0] as Expr, t, 'call to function "vector"') }],
+        }
+      case 'scalar': {
+        expectArgs(name, args, 1)
+        const v = this.vector(args[0] as Expr, t, 'call to function "scalar"')
+        return { type: 'scalar', value: v.length === 1 ? (v[0] as Sample).value : Number.NaN }
+      }
+      case 'timestamp': {
+        expectArgs(name, args, 1)
+        const arg = args[0] as Expr
+        if (arg.kind !== 'selector') {
+          return {
+            type: 'vector',
+            samples: this.vector(arg, t, 'call to function "timestamp"').map((s) => ({
+              labels: withoutName(s.labels),
+              value: t / 1000,
+            })),
+          }
+        }
+        const to = t - arg.offsetMs
+        const samples: Sample[] = []
+        for (const r of this.data.get(arg) ?? []) {
+          const i = lowerBound(r.times, to + 1) - 1
+          if (i >= 0 && (r.times[i] as number) >= to - LOOKBACK_MS)
+            samples.push({ labels: withoutName(r.labels), value: (r.times[i] as number) / 1000 })
+        }
+        return { type: 'vector', samples }
+      }
+      case 'absent':
+      case 'absent_over_time': {
+        expectArgs(name, args, 1)
+        const arg = args[0] as Expr
+        const present =
+          name === 'absent'
+            ? this.vector(arg, t, 'call to function "absent"').length > 0
+            : (this.eval(arg, t) as { series: Range[] }).series.length > 0
+        if (present) return { type: 'vector', samples: [] }
+        const selector = arg.kind === 'selector' ? arg : arg.kind === 'matrix' ? arg.selector : undefined
+        const labels: Labels = {}
+        for (const m of selector?.matchers ?? [])
+          if (m.op === '=' && m.name !== '__name__') labels[m.name] = m.value
+        return { type: 'vector', samples: [{ labels, value: 1 }] }
+      }
+      case 'histogram_quantile': {
+        expectArgs(name, args, 2)
+        const q = this.scalar(args[0] as Expr, t, 'call to function "histogram_quantile"')
+        const groups = new Map<string, { labels: Labels; buckets: Array<{ upper: number; count: number }> }>()
+        for (const s of this.vector(args[1] as Expr, t, 'call to function "histogram_quantile"')) {
+          const le = s.labels.le
+          if (le === undefined) continue
+          const upper = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le)
+          if (Number.isNaN(upper)) continue
+          const { le: _, ...rest } = withoutName(s.labels)
+          const key = seriesKey(rest)
+          const group = groups.get(key) ?? { labels: rest, buckets: [] }
+          group.buckets.push({ upper, count: s.value })
+          groups.set(key, group)
+        }
+        return {
+          type: 'vector',
+          samples: [...groups.values()].map((g) => ({
+            labels: g.labels,
+            value: bucketQuantile(q, g.buckets),
+          })),
+        }
+      }
+      case 'sort':
+      case 'sort_desc': {
+        expectArgs(name, args, 1)
+        const sign = name === 'sort' ? 1 : -1
+        return {
+          type: 'vector',
+          samples: [...this.vector(args[0] as Expr, t, `call to function "${name}"`)].sort(
+            (a, b) => sign * (a.value - b.value),
+          ),
+        }
+      }
+    }
+    throw new PromQLError(`unknown function with name "${name}"`)
+  }
+
+  private aggregate(expr: Extract<Expr, { kind: 'aggregate' }>, t: number): Value {
+    if (!AGGREGATIONS.has(expr.op)) throw new PromQLError(`unknown aggregation "${expr.op}"`)
+    const samples = this.vector(expr.expr, t, 'aggregation expression')
+    const param = expr.param ? this.scalar(expr.param, t, 'aggregation parameter') : 0
+    const groups = new Map<string, { labels: Labels; members: Sample[] }>()
+    for (const s of samples) {
+      let labels: Labels
+      if (expr.without) {
+        const drop = new Set(['__name__', ...(expr.grouping ?? [])])
+        labels = Object.fromEntries(Object.entries(s.labels).filter(([k]) => !drop.has(k)))
+      } else {
+        labels = Object.fromEntries(
+          (expr.grouping ?? []).filter((k) => k in s.labels).map((k) => [k, s.labels[k] as string]),
+        )
+      }
+      const key = seriesKey(labels)
+      const group = groups.get(key) ?? { labels, members: [] }
+      group.members.push(s)
+      groups.set(key, group)
+    }
+    const out: Sample[] = []
+    for (const { labels, members } of groups.values()) {
+      const values = members.map((m) => m.value)
+      switch (expr.op) {
+        case 'topk':
+        case 'bottomk': {
+          const sign = expr.op === 'topk' ? -1 : 1
+          const k = Math.floor(param)
+          out.push(...[...members].sort((a, b) => sign * (a.value - b.value)).slice(0, Math.max(0, k)))
+          continue
+        }
+        case 'sum':
+          out.push({ labels, value: values.reduce((a, b) => a + b, 0) })
+          break
+        case 'avg': {
+          let m = 0
+          values.forEach((v, i) => {
+            m += (v - m) / (i + 1)
+          })
+          out.push({ labels, value: m })
+          break
+        }
+        case 'min':
+          out.push({ labels, value: values.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a)) })
+          break
+        case 'max':
+          out.push({ labels, value: values.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a)) })
+          break
+        case 'count':
+          out.push({ labels, value: values.length })
+          break
+        case 'group':
+          out.push({ labels, value: 1 })
+          break
+        case 'quantile':
+          out.push({ labels, value: quantile(param, values) })
+          break
+        case 'stddev':
+        case 'stdvar': {
+          const m = values.reduce((a, b) => a + b, 0) / values.length
+          const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length
+          out.push({ labels, value: expr.op === 'stddev' ? Math.sqrt(variance) : variance })
+          break
+        }
+      }
+    }
+    return { type: 'vector', samples: out }
+  }
+
+  private binary(expr: Extract<Expr, { kind: 'binary' }>, t: number): Value {
+    const lhs = this.eval(expr.lhs, t)
+    const rhs = this.eval(expr.rhs, t)
+    const { op, bool } = expr
+    const comparison = !ARITHMETIC.has(op) && op !== 'and' && op !== 'or' && op !== 'unless'
+    if (lhs.type === 'scalar' && rhs.type === 'scalar') {
+      if (comparison && !bool) throw new PromQLError('comparisons between scalars must use BOOL modifier')
+      return { type: 'scalar', value: operate(op, lhs.value, rhs.value) }
+    }
+    if (lhs.type === 'vector' && rhs.type === 'scalar')
+      return { type: 'vector', samples: withScalar(lhs.samples, rhs.value, op, bool, false) }
+    if (lhs.type === 'scalar' && rhs.type === 'vector')
+      return { type: 'vector', samples: withScalar(rhs.samples, lhs.value, op, bool, true) }
+    if (lhs.type === 'vector' && rhs.type === 'vector')
+      return { type: 'vector', samples: vectors(lhs.samples, rhs.samples, expr) }
+    throw new PromQLError(`binary expression must contain only scalar and instant vector types`)
+  }
+}

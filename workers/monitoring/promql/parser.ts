@@ -1,0 +1,348 @@
+/**
+ * A PromQL parser: selectors with matchers, offset, range vectors, function calls,
+ * aggregations (`by`/`without` before or after the arguments), binary operators with
+ * Prometheus's precedence (`^` right-associative) and vector matching (`bool`,
+ * `on`/`ignoring`, `group_left`/`group_right`), unary minus, number and string literals,
+ * durations such as `1h30m`. Subqueries and `@` are refused with a clear error.
+ *
+ * Guarantees: any input either parses or throws `PromQLError` (a Prometheus `bad_data`);
+ * never loops. Cost: O(query length).
+ */
+import { type Expr, type Matcher, matches, type VectorMatching, type VectorSelector } from './ast'
+
+export class PromQLError extends Error {
+  constructor(
+    message: string,
+    readonly errorType: 'bad_data' | 'execution' = 'bad_data',
+  ) {
+    super(message)
+    this.name = 'PromQLError'
+  }
+}
+
+type Token = { t: 'num' | 'str' | 'id' | 'dur' | 'op' | 'eof'; v: string; pos: number }
+
+const DURATION = /^(\d+(ms|s|m|h|d|w|y))+/
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1e3,
+  m: 60e3,
+  h: 3600e3,
+  d: 86400e3,
+  w: 604800e3,
+  y: 31536000e3,
+}
+const OPS = [
+  '==',
+  '!=',
+  '>=',
+  '<=',
+  '=~',
+  '!~',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '^',
+  '>',
+  '<',
+  '=',
+  '(',
+  ')',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  ':',
+  '@',
+]
+
+export function parseDuration(text: string): number {
+  if (!DURATION.test(text) || DURATION.exec(text)?.[0] !== text)
+    throw new PromQLError(`invalid duration "${text}"`)
+  let ms = 0
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+    ms += Number(n) * (UNIT_MS[unit as string] as number)
+  return ms
+}
+
+function lex(src: string): Token[] {
+  const out: Token[] = []
+  let i = 0
+  while (i < src.length) {
+    const c = src[i] as string
+    if (/\s/.test(c)) {
+      i++
+      continue
+    }
+    if (c === '#') {
+      while (i < src.length && src[i] !== '\n') i++
+      continue
+    }
+    const rest = src.slice(i)
+    const dur = DURATION.exec(rest)
+    const num = /^(0x[0-9a-fA-F]+|\d*\.?\d+(e[+-]?\d+)?|Inf|NaN)/i.exec(rest)
+    if (dur && !/^[a-zA-Z0-9_.]/.test(rest.slice(dur[0].length))) {
+      out.push({ t: 'dur', v: dur[0], pos: i })
+      i += dur[0].length
+    } else if (num && /^[\d.]/.test(c)) {
+      out.push({ t: 'num', v: num[0], pos: i })
+      i += num[0].length
+    } else if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1
+      let value = ''
+      while (j < src.length && src[j] !== c) {
+        if (src[j] === '\\' && c !== '`') {
+          j++
+          const e = src[j]
+          value += e === 'n' ? '\n' : e === 't' ? '\t' : (e ?? '')
+        } else value += src[j]
+        j++
+      }
+      if (j >= src.length) throw new PromQLError(`unterminated string at position ${i}`)
+      out.push({ t: 'str', v: value, pos: i })
+      i = j + 1
+    } else if (/[a-zA-Z_:]/.test(c)) {
+      const id = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rest)?.[0] as string
+      out.push({ t: 'id', v: id, pos: i })
+      i += id.length
+    } else {
+      const op = OPS.find((o) => rest.startsWith(o))
+      if (!op) throw new PromQLError(`unexpected character "${c}" at position ${i}`)
+      out.push({ t: 'op', v: op, pos: i })
+      i += op.length
+    }
+  }
+  out.push({ t: 'eof', v: '', pos: src.length })
+  return out
+}
+
+export const AGGREGATIONS = new Set([
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'count',
+  'topk',
+  'bottomk',
+  'quantile',
+  'stddev',
+  'stdvar',
+  'group',
+])
+const PRECEDENCE: Array<string[]> = [
+  ['or'],
+  ['and', 'unless'],
+  ['==', '!=', '<=', '<', '>=', '>'],
+  ['+', '-'],
+  ['*', '/', '%'],
+  ['^'],
+]
+const COMPARISON = new Set(['==', '!=', '<=', '<', '>=', '>'])
+
+class Parser {
+  private i = 0
+  constructor(private readonly tokens: Token[]) {}
+
+  private peek(): Token {
+    return this.tokens[this.i] as Token
+  }
+  private next(): Token {
+    return this.tokens[this.i++] as Token
+  }
+  private is(v: string): boolean {
+    const t = this.peek()
+    return (t.t === 'op' || t.t === 'id') && t.v === v
+  }
+  /** Consumes the token when it is `v`. */
+  private accept(v: string): boolean {
+    if (!this.is(v)) return false
+    this.i++
+    return true
+  }
+  private expect(v: string): void {
+    const t = this.next()
+    if (t.v !== v)
+      throw new PromQLError(`expected "${v}" at position ${t.pos}, found "${t.v || 'end of input'}"`)
+  }
+
+  parse(): Expr {
+    const expr = this.binary(0)
+    const t = this.peek()
+    if (t.t !== 'eof') throw new PromQLError(`unexpected "${t.v}" at position ${t.pos}`)
+    return expr
+  }
+
+  private binary(level: number): Expr {
+    if (level >= PRECEDENCE.length) return this.unary()
+    let lhs = this.binary(level + 1)
+    const ops = PRECEDENCE[level] as string[]
+    while (ops.some((o) => this.is(o))) {
+      const op = this.next().v
+      const bool = this.accept('bool')
+      if (bool && !COMPARISON.has(op))
+        throw new PromQLError('bool modifier can only be used on comparison operators')
+      const matching = this.matching()
+      // `^` is right-associative: its right side binds at the same level.
+      const rhs = op === '^' ? this.binary(level) : this.binary(level + 1)
+      lhs = { kind: 'binary', op, lhs, rhs, bool, matching }
+      if (op === '^') break
+    }
+    return lhs
+  }
+
+  private matching(): VectorMatching | undefined {
+    if (!this.is('on') && !this.is('ignoring')) return undefined
+    const on = this.next().v === 'on'
+    const labels = this.labelList()
+    let group: 'left' | 'right' | undefined
+    let include: string[] = []
+    if (this.is('group_left') || this.is('group_right')) {
+      group = this.next().v === 'group_left' ? 'left' : 'right'
+      if (this.is('(')) include = this.labelList()
+    }
+    return { on, labels, group, include }
+  }
+
+  private labelList(): string[] {
+    this.expect('(')
+    const labels: string[] = []
+    while (!this.is(')')) {
+      const t = this.next()
+      if (t.t !== 'id') throw new PromQLError(`expected a label name at position ${t.pos}`)
+      labels.push(t.v)
+      if (!this.is(')')) this.expect(',')
+    }
+    this.expect(')')
+    return labels
+  }
+
+  private unary(): Expr {
+    if (this.is('-') || this.is('+')) {
+      const sign = this.next().v
+      // Unary minus binds looser than `^` (`-2 ^ 2` is -4), as in Prometheus.
+      const expr = this.binary(PRECEDENCE.length - 1)
+      if (sign === '+') return expr
+      return expr.kind === 'number' ? { kind: 'number', value: -expr.value } : { kind: 'unary', expr }
+    }
+    return this.postfix(this.primary())
+  }
+
+  private postfix(expr: Expr): Expr {
+    let out = expr
+    if (this.is('[')) {
+      this.next()
+      const range = this.next()
+      if (range.t !== 'dur') throw new PromQLError(`expected a duration at position ${range.pos}`)
+      if (this.is(':')) throw new PromQLError('subqueries are not supported')
+      this.expect(']')
+      if (out.kind !== 'selector') throw new PromQLError('ranges are only allowed for vector selectors')
+      out = { kind: 'matrix', selector: out, rangeMs: parseDuration(range.v) }
+    }
+    if (this.is('@')) throw new PromQLError('the @ modifier is not supported')
+    if (this.is('offset')) {
+      this.next()
+      const negative = this.accept('-')
+      const d = this.next()
+      if (d.t !== 'dur') throw new PromQLError(`expected a duration after offset at position ${d.pos}`)
+      const ms = parseDuration(d.v) * (negative ? -1 : 1)
+      const selector = out.kind === 'matrix' ? out.selector : out.kind === 'selector' ? out : undefined
+      if (!selector) throw new PromQLError('offset modifier must be preceded by a selector')
+      selector.offsetMs = ms
+    }
+    return out
+  }
+
+  private primary(): Expr {
+    const t = this.next()
+    if (t.t === 'num') return { kind: 'number', value: Number(t.v.toLowerCase() === 'inf' ? Infinity : t.v) }
+    if (t.t === 'str') return { kind: 'string', value: t.v }
+    if (t.t === 'op' && t.v === '(') {
+      const expr = this.binary(0)
+      this.expect(')')
+      return expr
+    }
+    if (t.t === 'op' && t.v === '{') return this.selector(undefined)
+    if (t.t === 'id' && (t.v === 'Inf' || t.v === 'NaN'))
+      return { kind: 'number', value: Number(t.v === 'Inf' ? Infinity : Number.NaN) }
+    if (t.t === 'id' && AGGREGATIONS.has(t.v) && (this.is('(') || this.is('by') || this.is('without')))
+      return this.aggregate(t.v)
+    if (t.t === 'id' && this.is('(')) {
+      this.next()
+      const args: Expr[] = []
+      while (!this.is(')')) {
+        args.push(this.binary(0))
+        if (!this.is(')')) this.expect(',')
+      }
+      this.expect(')')
+      return { kind: 'call', name: t.v, args }
+    }
+    if (t.t === 'id') {
+      if (this.is('{')) {
+        this.next()
+        return this.selector(t.v)
+      }
+      return { kind: 'selector', matchers: [{ name: '__name__', op: '=', value: t.v }], offsetMs: 0 }
+    }
+    throw new PromQLError(`unexpected "${t.v || 'end of input'}" at position ${t.pos}`)
+  }
+
+  private aggregate(op: string): Expr {
+    let grouping: string[] | undefined
+    let without = false
+    const clause = () => {
+      if (this.is('by') || this.is('without')) {
+        without = this.next().v === 'without'
+        grouping = this.labelList()
+      }
+    }
+    clause()
+    this.expect('(')
+    const args: Expr[] = []
+    while (!this.is(')')) {
+      args.push(this.binary(0))
+      if (!this.is(')')) this.expect(',')
+    }
+    this.expect(')')
+    clause()
+    const wantsParam = op === 'topk' || op === 'bottomk' || op === 'quantile'
+    if (args.length !== (wantsParam ? 2 : 1))
+      throw new PromQLError(`wrong number of arguments for aggregate expression ${op}`)
+    const expr = args[args.length - 1] as Expr
+    return { kind: 'aggregate', op, without, grouping, param: wantsParam ? args[0] : undefined, expr }
+  }
+
+  /** After `{`: matchers up to `}`. */
+  private selector(name: string | undefined): VectorSelector {
+    const matchers: Matcher[] = name ? [{ name: '__name__', op: '=', value: name }] : []
+    while (!this.is('}')) {
+      const label = this.next()
+      if (label.t !== 'id') throw new PromQLError(`expected a label name at position ${label.pos}`)
+      const op = this.next()
+      if (!['=', '!=', '=~', '!~'].includes(op.v))
+        throw new PromQLError(`expected a matcher operator at position ${op.pos}`)
+      const value = this.next()
+      if (value.t !== 'str') throw new PromQLError(`expected a string at position ${value.pos}`)
+      if (op.v.includes('~')) {
+        try {
+          new RegExp(value.v)
+        } catch {
+          throw new PromQLError(`invalid regular expression "${value.v}"`)
+        }
+      }
+      matchers.push({ name: label.v, op: op.v as Matcher['op'], value: value.v })
+      if (!this.is('}')) this.expect(',')
+    }
+    this.expect('}')
+    if (matchers.every((m) => matches(m, ''))) {
+      throw new PromQLError('vector selector must contain at least one non-empty matcher')
+    }
+    return { kind: 'selector', matchers, offsetMs: 0 }
+  }
+}
+
+export function parsePromQL(query: string): Expr {
+  return new Parser(lex(query)).parse()
+}

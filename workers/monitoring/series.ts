@@ -1,0 +1,76 @@
+/**
+ * Series identity and sample validation shared by every ingest wire: a series is its sorted
+ * label set (`__name__` included); its key is the canonical `name{a="1",b="2"}` text, and its
+ * shard is a hash of that key. Cost: O(labels log labels) per series.
+ */
+import { shardFor } from '../platform/hashing'
+
+export type Labels = Record<string, string>
+
+export interface Series {
+  labels: Labels
+  times: number[]
+  values: number[]
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
+
+export class SampleError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message)
+    this.name = 'SampleError'
+  }
+}
+
+/** The canonical text of a label set: `name{k="v",…}` with labels sorted by name. */
+export function seriesKey(labels: Labels): string {
+  const names = Object.keys(labels)
+    .filter((k) => k !== '__name__')
+    .sort()
+  const body = names.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')
+  return `${labels.__name__ ?? ''}{${body}}`
+}
+
+export function shardOfSeries(labels: Labels, shards: number): number {
+  return shardFor(seriesKey(labels), shards)
+}
+
+/** Checks names and values of one series; throws `SampleError` (a 400 on every wire). */
+export function validateSeries(series: Series, maxLabels: number, maxValueLength: number): void {
+  const names = Object.keys(series.labels)
+  const name = series.labels.__name__
+  if (name === undefined || !METRIC_NAME.test(name)) {
+    throw new SampleError(`invalid metric name ${JSON.stringify(name ?? '')}`)
+  }
+  if (names.length > maxLabels) throw new SampleError(`series ${name} has more than ${maxLabels} labels`)
+  for (const label of names) {
+    if (label !== '__name__' && !LABEL_NAME.test(label)) {
+      throw new SampleError(`invalid label name ${JSON.stringify(label)}`)
+    }
+    const value = series.labels[label] as string
+    if (value.length > maxValueLength)
+      throw new SampleError(`label ${label} is longer than ${maxValueLength}`)
+  }
+  for (const t of series.times) {
+    if (!Number.isSafeInteger(t)) throw new SampleError(`invalid timestamp ${t} in series ${name}`)
+  }
+}
+
+/** Merges series with the same label set (a batch may repeat one). */
+export function mergeSeries(list: Series[]): Series[] {
+  const byKey = new Map<string, Series>()
+  for (const s of list) {
+    const key = seriesKey(s.labels)
+    const seen = byKey.get(key)
+    if (!seen) byKey.set(key, { labels: s.labels, times: [...s.times], values: [...s.values] })
+    else {
+      seen.times.push(...s.times)
+      seen.values.push(...s.values)
+    }
+  }
+  return [...byKey.values()]
+}
