@@ -7,6 +7,8 @@
 //   (the HTTP side then forgets all streams: their connections and transactions are gone, and their
 //   uncommitted writes are rolled back by SQLite), and the next call starts a fresh engine.
 // - Committed data is unaffected by an engine death: commits are durable (WAL, synchronous=FULL).
+// - A run or cursor call unanswered after the statement timeout (a runaway statement) is stopped by
+//   killing the process: that call fails with EngineTimeout, the others with EngineFailure.
 // Cost: one IPC round trip (JSON over a pipe) per pipeline.
 
 import { type ChildProcess, fork } from 'node:child_process'
@@ -29,6 +31,9 @@ export type EngineReply =
 /** The engine could not answer: its process died or is shutting down. */
 export class EngineFailure extends Error {}
 
+/** A call ran past the statement timeout: the engine process was killed to stop it. */
+export class EngineTimeout extends EngineFailure {}
+
 /** A request-level error reported by the engine (e.g. STREAM_EXPIRED, a database that cannot open). */
 export class EngineError extends Error {
   readonly code: string
@@ -47,9 +52,17 @@ export interface EnginePort {
   /** Called whenever the engine lost all its streams (process mode only). */
   onLost(listener: () => void): void
   readonly alive: boolean
+  /** Calls (run, cursor) running now. */
+  readonly busy: number
   /** Kills the engine process at once and waits for it to be gone (simulates a crash). */
   kill(): Promise<void>
   shutdown(): Promise<void>
+}
+
+interface Waiter {
+  resolve: (v: unknown) => void
+  reject: (e: Error) => void
+  timer?: NodeJS.Timeout
 }
 
 type Op = EngineRequest extends infer R ? (R extends { op: infer O } ? O : never) : never
@@ -59,14 +72,23 @@ export class ProcessEngine implements EnginePort {
   private readonly config: EngineConfig
   private child: ChildProcess | undefined
   private starting: Promise<string> | undefined
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, Waiter>()
+  private readonly statementTimeoutMs: number
+  private timedOut: number | undefined
+  private calls = 0
   private readonly lostListeners: Array<() => void> = []
   private nextId = 1
   private stopped = false
   private stderrTail = ''
 
-  constructor(config: EngineConfig) {
+  /** `statementTimeoutMs`: a run or cursor call still unanswered after this long kills the process. */
+  constructor(config: EngineConfig, statementTimeoutMs = 0) {
     this.config = { ...config }
+    this.statementTimeoutMs = statementTimeoutMs
+  }
+
+  get busy(): number {
+    return this.calls
   }
 
   get alive(): boolean {
@@ -89,11 +111,20 @@ export class ProcessEngine implements EnginePort {
   }
 
   async run(stream: number, namespace: string, isNew: boolean, requests: unknown[]): Promise<RunResult> {
-    return (await this.call('run', { stream, namespace, isNew, requests })) as RunResult
+    return (await this.timed(() => this.call('run', { stream, namespace, isNew, requests }))) as RunResult
   }
 
   async cursor(stream: number, namespace: string, isNew: boolean, batch: unknown): Promise<string[]> {
-    return (await this.call('cursor', { stream, namespace, isNew, batch })) as string[]
+    return (await this.timed(() => this.call('cursor', { stream, namespace, isNew, batch }))) as string[]
+  }
+
+  private async timed<T>(work: () => Promise<T>): Promise<T> {
+    this.calls++
+    try {
+      return await work()
+    } finally {
+      this.calls--
+    }
   }
 
   async closeStream(stream: number): Promise<void> {
@@ -133,12 +164,35 @@ export class ProcessEngine implements EnginePort {
   private send<O extends Op>(child: ChildProcess, op: O, payload: Payload<O>): Promise<unknown> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
+      const waiter: Waiter = { resolve, reject }
+      if (this.statementTimeoutMs > 0 && (op === 'run' || op === 'cursor'))
+        waiter.timer = setTimeout(() => this.interrupt(child, id), this.statementTimeoutMs)
+      this.pending.set(id, waiter)
       child.send({ id, op, ...payload }, (error) => {
-        if (error && this.pending.delete(id))
-          reject(new EngineFailure(`cannot reach the engine: ${error.message}`))
+        if (error && this.settle(id)) reject(new EngineFailure(`cannot reach the engine: ${error.message}`))
       })
     })
+  }
+
+  /** Removes a pending call and its timer; false if it was already settled. */
+  private settle(id: number): Waiter | undefined {
+    const waiter = this.pending.get(id)
+    if (waiter === undefined) return undefined
+    this.pending.delete(id)
+    clearTimeout(waiter.timer)
+    return waiter
+  }
+
+  /**
+   * Stops a call that ran past the statement timeout. The binding's interrupt() cannot help: the
+   * statement runs synchronously on the engine's only thread, so nothing there could call it. The
+   * process is killed instead; SQLite rolls back what was uncommitted, committed data stays (WAL,
+   * synchronous=FULL), and the next call starts a fresh engine.
+   */
+  private interrupt(child: ChildProcess, id: number): void {
+    if (!this.pending.has(id) || this.child !== child) return
+    this.timedOut = id
+    child.kill('SIGKILL')
   }
 
   private spawn(): Promise<string> {
@@ -159,9 +213,8 @@ export class ProcessEngine implements EnginePort {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096)
     })
     child.on('message', (message: EngineReply) => {
-      const waiter = this.pending.get(message.id)
+      const waiter = this.settle(message.id)
       if (waiter === undefined) return
-      this.pending.delete(message.id)
       if (message.ok) waiter.resolve(message.value)
       else waiter.reject(new EngineError(message.error))
     })
@@ -189,8 +242,14 @@ export class ProcessEngine implements EnginePort {
     const failure = new EngineFailure(
       `the database engine process stopped (${reason}) while handling this request${cause}; open streams were closed`,
     )
-    for (const waiter of this.pending.values()) waiter.reject(failure)
-    this.pending.clear()
+    const timedOut = this.timedOut === undefined ? undefined : this.settle(this.timedOut)
+    this.timedOut = undefined
+    timedOut?.reject(
+      new EngineTimeout(
+        `the request ran longer than the statement timeout (${this.statementTimeoutMs} ms) and was interrupted; its uncommitted changes were rolled back and open streams were closed`,
+      ),
+    )
+    for (const [id] of [...this.pending]) this.settle(id)?.reject(failure)
     for (const listener of this.lostListeners) listener()
   }
 }
@@ -199,6 +258,7 @@ export class ProcessEngine implements EnginePort {
 export class InlineEngine implements EnginePort {
   private readonly engine: Engine
   readonly alive = true
+  readonly busy = 0
 
   constructor(config: EngineConfig) {
     this.engine = new Engine(config)
