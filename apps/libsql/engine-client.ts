@@ -7,8 +7,10 @@
 //   (the HTTP side then forgets all streams: their connections and transactions are gone, and their
 //   uncommitted writes are rolled back by SQLite), and the next call starts a fresh engine.
 // - Committed data is unaffected by an engine death: commits are durable (WAL, synchronous=FULL).
-// - A run or cursor call unanswered after the statement timeout (a runaway statement) is stopped by
-//   killing the process: that call fails with EngineTimeout, the others with EngineFailure.
+// - A run or cursor call unanswered after the statement timeout while the process sent no heartbeat
+//   for as long (a runaway statement holds its only thread) is stopped by killing the process: that
+//   call fails with EngineTimeout, the others with EngineFailure. Lock waits are asynchronous and
+//   do not count.
 // Cost: one IPC round trip (JSON over a pipe) per pipeline.
 
 import { type ChildProcess, fork } from 'node:child_process'
@@ -18,7 +20,7 @@ import { Engine, type EngineConfig, type RunResult } from './engine.ts'
 import type { HranaError } from './hrana.ts'
 
 export type EngineRequest =
-  | { id: number; op: 'init'; config: EngineConfig }
+  | { id: number; op: 'init'; config: EngineConfig; heartbeatMs: number }
   | { id: number; op: 'run'; stream: number; namespace: string; isNew: boolean; requests: unknown[] }
   | { id: number; op: 'cursor'; stream: number; namespace: string; isNew: boolean; batch: unknown }
   | { id: number; op: 'close'; stream: number }
@@ -75,13 +77,19 @@ export class ProcessEngine implements EnginePort {
   private readonly pending = new Map<number, Waiter>()
   private readonly statementTimeoutMs: number
   private timedOut: number | undefined
+  /** When the engine process last sent anything (replies, or heartbeats while its event loop is free). */
+  private lastHeard = 0
   private calls = 0
   private readonly lostListeners: Array<() => void> = []
   private nextId = 1
   private stopped = false
   private stderrTail = ''
 
-  /** `statementTimeoutMs`: a run or cursor call still unanswered after this long kills the process. */
+  /**
+   * `statementTimeoutMs`: a run or cursor call unanswered after this long, while the process has also
+   * been silent that long (its only thread is stuck in a statement), kills the process. A call waiting
+   * asynchronously for a lock keeps the heartbeats coming and ends with SQLITE_BUSY instead.
+   */
   constructor(config: EngineConfig, statementTimeoutMs = 0) {
     this.config = { ...config }
     this.statementTimeoutMs = statementTimeoutMs
@@ -190,7 +198,13 @@ export class ProcessEngine implements EnginePort {
    * synchronous=FULL), and the next call starts a fresh engine.
    */
   private interrupt(child: ChildProcess, id: number): void {
-    if (!this.pending.has(id) || this.child !== child) return
+    const waiter = this.pending.get(id)
+    if (waiter === undefined || this.child !== child) return
+    const silentMs = Date.now() - this.lastHeard
+    if (silentMs < this.statementTimeoutMs) {
+      waiter.timer = setTimeout(() => this.interrupt(child, id), this.statementTimeoutMs - silentMs)
+      return
+    }
     this.timedOut = id
     child.kill('SIGKILL')
   }
@@ -212,7 +226,9 @@ export class ProcessEngine implements EnginePort {
       process.stderr.write(chunk)
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096)
     })
+    this.lastHeard = Date.now()
     child.on('message', (message: EngineReply) => {
+      this.lastHeard = Date.now()
       const waiter = this.settle(message.id)
       if (waiter === undefined) return
       if (message.ok) waiter.resolve(message.value)
@@ -223,7 +239,9 @@ export class ProcessEngine implements EnginePort {
     const id = this.nextId++
     const ready = new Promise<string>((resolve, reject) => {
       this.pending.set(id, { resolve: (v) => resolve(String(v)), reject })
-      child.send({ id, op: 'init', config: this.config } satisfies EngineRequest)
+      const heartbeatMs =
+        this.statementTimeoutMs > 0 ? Math.max(1, Math.floor(this.statementTimeoutMs / 4)) : 0
+      child.send({ id, op: 'init', config: this.config, heartbeatMs } satisfies EngineRequest)
     })
     return ready.catch((error: unknown) => {
       child.kill('SIGKILL')
@@ -246,7 +264,7 @@ export class ProcessEngine implements EnginePort {
     this.timedOut = undefined
     timedOut?.reject(
       new EngineTimeout(
-        `the request ran longer than the statement timeout (${this.statementTimeoutMs} ms) and was interrupted; its uncommitted changes were rolled back and open streams were closed`,
+        `a statement ran longer than the statement timeout (${this.statementTimeoutMs} ms) and was interrupted; its uncommitted changes were rolled back and open streams were closed`,
       ),
     )
     for (const [id] of [...this.pending]) this.settle(id)?.reject(failure)

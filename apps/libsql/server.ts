@@ -57,8 +57,8 @@ export interface LibsqlServerOptions {
   busyTimeoutMs?: number
   /**
    * How long one pipeline or cursor may run in the engine before it is interrupted (the engine process
-   * is killed and restarted; that request fails with STATEMENT_TIMEOUT), in ms. Default 5000. Time spent
-   * waiting for another connection's lock counts. Process isolation only.
+   * is killed and restarted; that request fails with STATEMENT_TIMEOUT), in ms. Default 5000. Waiting
+   * for another connection's lock does not count (busyTimeoutMs bounds it). Process isolation only.
    */
   statementTimeoutMs?: number
   /** Engine processes: a new stream opens in one with nothing running. Default 2. */

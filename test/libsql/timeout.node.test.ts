@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { type Client, createClient, LibsqlError } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LibsqlServer, startLibsqlServer } from '../../apps/libsql/server.ts'
-import { get, table } from './support.ts'
+import { codeOf, get, table } from './support.ts'
 
 const RUNAWAY =
   'WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1e12) SELECT max(i) FROM c'
@@ -91,6 +91,30 @@ describe('statement timeout', () => {
       expect(rows.rows.map((r) => r.v)).toEqual(['before'])
     } finally {
       db.close()
+    }
+  })
+
+  it('does not count waiting for a lock: a long lock wait ends with SQLITE_BUSY', async () => {
+    const small = await startLibsqlServer({
+      port: 0,
+      dataDir: ':memory:',
+      statementTimeoutMs: 300,
+      busyTimeoutMs: 1200,
+    })
+    const holder = createClient({ url: small.url })
+    const waiter = createClient({ url: small.url })
+    try {
+      await holder.execute('CREATE TABLE w (x)')
+      const tx = await holder.transaction('write')
+      await tx.execute('INSERT INTO w VALUES (1)')
+      expect(await codeOf(waiter.execute('INSERT INTO w VALUES (2)'))).toBe('SQLITE_BUSY')
+      await tx.commit()
+      const rows = await waiter.execute('SELECT x FROM w')
+      expect(rows.rows.map((r) => r.x)).toEqual([1])
+    } finally {
+      holder.close()
+      waiter.close()
+      await small.close()
     }
   })
 })
