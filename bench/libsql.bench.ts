@@ -3,9 +3,10 @@
  * single-row inserts at 1 and 16 concurrent requests, next to the same statements on an
  * in-process `libsql` database (the floor: no HTTP, no IPC) and `GET /health` of the same
  * server (the HTTP cost alone). Rows marked "inline engine" run the engine inside the HTTP
- * process, which shows what the engine process isolation (one IPC round trip) costs.
+ * process, which shows what the engine process isolation (one IPC round trip) costs; "raw Hrana
+ * fetch" rows send the client's request by hand, which shows what @libsql/client itself costs.
  * Every database is a real file in WAL mode with synchronous=FULL, as the server runs by
- * default, so inserts include an fsync each. Bounded: ~1 s per row, ~15 s in total.
+ * default, so inserts include an fsync each. Bounded: ~1 s per row, ~17 s in total.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -54,6 +55,16 @@ try {
     c.execute({ sql: 'SELECT v FROM kv WHERE id = ?', args: [(i % ROWS) + 1] })
   const insert = (c: typeof client) => (i: number) =>
     c.execute({ sql: 'INSERT INTO kv (v) VALUES (?)', args: [`new ${i}`] })
+  // the same point read as one raw Hrana request (what the client sends), to split client from server
+  const raw = async (i: number) => {
+    const res = await fetch(`${server.url}/v2/pipeline`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"baton":null,"requests":[{"type":"execute","stmt":{"sql":"SELECT v FROM kv WHERE id = ?","args":[{"type":"integer","value":"${(i % ROWS) + 1}"}]}},{"type":"close"}]}`,
+    })
+    await res.arrayBuffer()
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+  }
   const health = async () => {
     const res = await fetch(`${server.url}/health`)
     await res.arrayBuffer()
@@ -67,6 +78,9 @@ try {
   for (const concurrency of [1, 16]) {
     rows.push(loadRow(`GET /health, c=${concurrency}`, await load(concurrency, health), floorRead))
     rows.push(loadRow(`point read, c=${concurrency}`, await load(concurrency, read(client)), floorRead))
+    rows.push(
+      loadRow(`point read, raw Hrana fetch, c=${concurrency}`, await load(concurrency, raw), floorRead),
+    )
     rows.push(
       loadRow(
         `point read, inline engine, c=${concurrency}`,

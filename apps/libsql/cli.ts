@@ -1,5 +1,6 @@
 // Command line: `npx tsx apps/libsql/cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql]
-// [--auth-token X] [--stream-idle-ms 10000]`.
+// [--auth-token X] [--stream-idle-ms 10000]
+// [--statement-timeout-ms 5000]`.
 //
 // Guarantees: prints the server URL on stdout once it listens (one line, `libsql listening on <url>`);
 // SIGINT/SIGTERM close it cleanly (streams rolled back, databases checkpointed and closed) and exit 0;
@@ -9,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { startLibsqlServer } from './server.ts'
 
 const USAGE =
-  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000]'
+  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000] [--statement-timeout-ms 5000]'
 
 function parse(): Parameters<typeof startLibsqlServer>[0] {
   const { values } = parseArgs({
@@ -19,6 +20,7 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
       data: { type: 'string', default: '.data/libsql' },
       'auth-token': { type: 'string' },
       'stream-idle-ms': { type: 'string', default: '10000' },
+      'statement-timeout-ms': { type: 'string', default: '5000' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -31,8 +33,11 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
   const streamIdleMs = Number(values['stream-idle-ms'])
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${values.port}`)
   if (!Number.isFinite(streamIdleMs) || streamIdleMs <= 0) throw new Error('invalid --stream-idle-ms')
+  const statementTimeoutMs = Number(values['statement-timeout-ms'])
+  if (!Number.isFinite(statementTimeoutMs) || statementTimeoutMs <= 0)
+    throw new Error('invalid --statement-timeout-ms')
   const authToken = values['auth-token'] ?? (process.env.LIBSQL_AUTH_TOKEN || undefined)
-  return { port, host: values.host, dataDir: values.data, authToken, streamIdleMs }
+  return { port, host: values.host, dataDir: values.data, authToken, streamIdleMs, statementTimeoutMs }
 }
 
 async function main(): Promise<void> {

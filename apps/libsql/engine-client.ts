@@ -7,6 +7,10 @@
 //   (the HTTP side then forgets all streams: their connections and transactions are gone, and their
 //   uncommitted writes are rolled back by SQLite), and the next call starts a fresh engine.
 // - Committed data is unaffected by an engine death: commits are durable (WAL, synchronous=FULL).
+// - A run or cursor call unanswered after the statement timeout while the process sent no heartbeat
+//   for as long (a runaway statement holds its only thread) is stopped by killing the process: that
+//   call fails with EngineTimeout, the others with EngineFailure. Lock waits are asynchronous and
+//   do not count.
 // Cost: one IPC round trip (JSON over a pipe) per pipeline.
 
 import { type ChildProcess, fork } from 'node:child_process'
@@ -16,7 +20,7 @@ import { Engine, type EngineConfig, type RunResult } from './engine.ts'
 import type { HranaError } from './hrana.ts'
 
 export type EngineRequest =
-  | { id: number; op: 'init'; config: EngineConfig }
+  | { id: number; op: 'init'; config: EngineConfig; heartbeatMs: number }
   | { id: number; op: 'run'; stream: number; namespace: string; isNew: boolean; requests: unknown[] }
   | { id: number; op: 'cursor'; stream: number; namespace: string; isNew: boolean; batch: unknown }
   | { id: number; op: 'close'; stream: number }
@@ -28,6 +32,9 @@ export type EngineReply =
 
 /** The engine could not answer: its process died or is shutting down. */
 export class EngineFailure extends Error {}
+
+/** A call ran past the statement timeout: the engine process was killed to stop it. */
+export class EngineTimeout extends EngineFailure {}
 
 /** A request-level error reported by the engine (e.g. STREAM_EXPIRED, a database that cannot open). */
 export class EngineError extends Error {
@@ -47,9 +54,17 @@ export interface EnginePort {
   /** Called whenever the engine lost all its streams (process mode only). */
   onLost(listener: () => void): void
   readonly alive: boolean
+  /** Calls (run, cursor) running now. */
+  readonly busy: number
   /** Kills the engine process at once and waits for it to be gone (simulates a crash). */
   kill(): Promise<void>
   shutdown(): Promise<void>
+}
+
+interface Waiter {
+  resolve: (v: unknown) => void
+  reject: (e: Error) => void
+  timer?: NodeJS.Timeout
 }
 
 type Op = EngineRequest extends infer R ? (R extends { op: infer O } ? O : never) : never
@@ -59,14 +74,29 @@ export class ProcessEngine implements EnginePort {
   private readonly config: EngineConfig
   private child: ChildProcess | undefined
   private starting: Promise<string> | undefined
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, Waiter>()
+  private readonly statementTimeoutMs: number
+  private timedOut: number | undefined
+  /** When the engine process last sent anything (replies, or heartbeats while its event loop is free). */
+  private lastHeard = 0
+  private calls = 0
   private readonly lostListeners: Array<() => void> = []
   private nextId = 1
   private stopped = false
   private stderrTail = ''
 
-  constructor(config: EngineConfig) {
+  /**
+   * `statementTimeoutMs`: a run or cursor call unanswered after this long, while the process has also
+   * been silent that long (its only thread is stuck in a statement), kills the process. A call waiting
+   * asynchronously for a lock keeps the heartbeats coming and ends with SQLITE_BUSY instead.
+   */
+  constructor(config: EngineConfig, statementTimeoutMs = 0) {
     this.config = { ...config }
+    this.statementTimeoutMs = statementTimeoutMs
+  }
+
+  get busy(): number {
+    return this.calls
   }
 
   get alive(): boolean {
@@ -89,11 +119,20 @@ export class ProcessEngine implements EnginePort {
   }
 
   async run(stream: number, namespace: string, isNew: boolean, requests: unknown[]): Promise<RunResult> {
-    return (await this.call('run', { stream, namespace, isNew, requests })) as RunResult
+    return (await this.timed(() => this.call('run', { stream, namespace, isNew, requests }))) as RunResult
   }
 
   async cursor(stream: number, namespace: string, isNew: boolean, batch: unknown): Promise<string[]> {
-    return (await this.call('cursor', { stream, namespace, isNew, batch })) as string[]
+    return (await this.timed(() => this.call('cursor', { stream, namespace, isNew, batch }))) as string[]
+  }
+
+  private async timed<T>(work: () => Promise<T>): Promise<T> {
+    this.calls++
+    try {
+      return await work()
+    } finally {
+      this.calls--
+    }
   }
 
   async closeStream(stream: number): Promise<void> {
@@ -133,12 +172,41 @@ export class ProcessEngine implements EnginePort {
   private send<O extends Op>(child: ChildProcess, op: O, payload: Payload<O>): Promise<unknown> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
+      const waiter: Waiter = { resolve, reject }
+      if (this.statementTimeoutMs > 0 && (op === 'run' || op === 'cursor'))
+        waiter.timer = setTimeout(() => this.interrupt(child, id), this.statementTimeoutMs)
+      this.pending.set(id, waiter)
       child.send({ id, op, ...payload }, (error) => {
-        if (error && this.pending.delete(id))
-          reject(new EngineFailure(`cannot reach the engine: ${error.message}`))
+        if (error && this.settle(id)) reject(new EngineFailure(`cannot reach the engine: ${error.message}`))
       })
     })
+  }
+
+  /** Removes a pending call and its timer; false if it was already settled. */
+  private settle(id: number): Waiter | undefined {
+    const waiter = this.pending.get(id)
+    if (waiter === undefined) return undefined
+    this.pending.delete(id)
+    clearTimeout(waiter.timer)
+    return waiter
+  }
+
+  /**
+   * Stops a call that ran past the statement timeout. The binding's interrupt() cannot help: the
+   * statement runs synchronously on the engine's only thread, so nothing there could call it. The
+   * process is killed instead; SQLite rolls back what was uncommitted, committed data stays (WAL,
+   * synchronous=FULL), and the next call starts a fresh engine.
+   */
+  private interrupt(child: ChildProcess, id: number): void {
+    const waiter = this.pending.get(id)
+    if (waiter === undefined || this.child !== child) return
+    const silentMs = Date.now() - this.lastHeard
+    if (silentMs < this.statementTimeoutMs) {
+      waiter.timer = setTimeout(() => this.interrupt(child, id), this.statementTimeoutMs - silentMs)
+      return
+    }
+    this.timedOut = id
+    child.kill('SIGKILL')
   }
 
   private spawn(): Promise<string> {
@@ -158,10 +226,11 @@ export class ProcessEngine implements EnginePort {
       process.stderr.write(chunk)
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4096)
     })
+    this.lastHeard = Date.now()
     child.on('message', (message: EngineReply) => {
-      const waiter = this.pending.get(message.id)
+      this.lastHeard = Date.now()
+      const waiter = this.settle(message.id)
       if (waiter === undefined) return
-      this.pending.delete(message.id)
       if (message.ok) waiter.resolve(message.value)
       else waiter.reject(new EngineError(message.error))
     })
@@ -170,7 +239,9 @@ export class ProcessEngine implements EnginePort {
     const id = this.nextId++
     const ready = new Promise<string>((resolve, reject) => {
       this.pending.set(id, { resolve: (v) => resolve(String(v)), reject })
-      child.send({ id, op: 'init', config: this.config } satisfies EngineRequest)
+      const heartbeatMs =
+        this.statementTimeoutMs > 0 ? Math.max(1, Math.floor(this.statementTimeoutMs / 4)) : 0
+      child.send({ id, op: 'init', config: this.config, heartbeatMs } satisfies EngineRequest)
     })
     return ready.catch((error: unknown) => {
       child.kill('SIGKILL')
@@ -189,8 +260,14 @@ export class ProcessEngine implements EnginePort {
     const failure = new EngineFailure(
       `the database engine process stopped (${reason}) while handling this request${cause}; open streams were closed`,
     )
-    for (const waiter of this.pending.values()) waiter.reject(failure)
-    this.pending.clear()
+    const timedOut = this.timedOut === undefined ? undefined : this.settle(this.timedOut)
+    this.timedOut = undefined
+    timedOut?.reject(
+      new EngineTimeout(
+        `a statement ran longer than the statement timeout (${this.statementTimeoutMs} ms) and was interrupted; its uncommitted changes were rolled back and open streams were closed`,
+      ),
+    )
+    for (const [id] of [...this.pending]) this.settle(id)?.reject(failure)
     for (const listener of this.lostListeners) listener()
   }
 }
@@ -199,6 +276,7 @@ export class ProcessEngine implements EnginePort {
 export class InlineEngine implements EnginePort {
   private readonly engine: Engine
   readonly alive = true
+  readonly busy = 0
 
   constructor(config: EngineConfig) {
     this.engine = new Engine(config)

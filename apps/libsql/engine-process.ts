@@ -1,7 +1,8 @@
 // Entry point of the engine process: runs an Engine and answers the HTTP process over the IPC channel.
 //
 // Guarantees:
-// - Every request message gets exactly one reply with the same id (ok with a value, or an error).
+// - Every request message gets exactly one reply with the same id (ok with a value, or an error);
+//   replies with id 0 are heartbeats, sent while the event loop is free.
 // - When the parent goes away (exit, kill -9, closed channel) this process closes its connections and
 //   exits, so no orphan keeps database files open.
 // - A native abort inside the engine (the libsql binding aborts on some values, e.g. TEXT holding
@@ -22,6 +23,9 @@ async function handle(message: EngineRequest): Promise<void> {
     switch (message.op) {
       case 'init':
         engine = new Engine(message.config)
+        // heartbeats tell the supervisor this thread is free; a runaway statement stops them
+        if (message.heartbeatMs > 0)
+          setInterval(() => reply({ id: 0, ok: true, value: null }), message.heartbeatMs).unref()
         reply({ id: message.id, ok: true, value: engine.sqliteVersion() })
         return
       case 'run':

@@ -5,6 +5,7 @@
 // - A statement that finds the database locked waits asynchronously up to busyTimeoutMs (errors.ts),
 //   so a stream waiting for the write lock never blocks the stream holding it.
 // - Rows per statement and bytes per pipeline are bounded (ROW_LIMIT_EXCEEDED, RESPONSE_TOO_LARGE);
+//   a writing statement (… RETURNING) over a limit is rolled back: none of its changes is committed;
 //   a statement abandoned mid-iteration poisons its connection, which is replaced before the next
 //   autocommit statement so no stale read snapshot is ever observed.
 // - last_insert_rowid is exact over the whole 64-bit range (the binding's run() rounds beyond 2^53).
@@ -196,7 +197,9 @@ export class Executor {
       return { colsJson: '[]', rowsJson: [], affectedRowCount: info.changes, lastInsertRowid: rowid }
     }
     const cols: Column[] = stmt.columns().map((c) => ({ name: c.name, decltype: c.type }))
-    const rowsJson = this.collectRows(conn, sql, stmt, args, wantRows, budget, statement.hasReturning)
+    const rowsJson = statement.hasReturning
+      ? this.atomically(conn, () => this.collectRows(conn, sql, stmt, args, wantRows, budget, true))
+      : this.collectRows(conn, sql, stmt, args, wantRows, budget, false)
     if (!statement.hasReturning)
       return { colsJson: encodeCols(cols), rowsJson, affectedRowCount: 0, lastInsertRowid: null }
     const [changes, rowid] = this.changes(conn)
@@ -237,8 +240,8 @@ export class Executor {
     } catch (error) {
       budget.bytesLeft = before // the failed statement's rows are not sent
       // An error raised by SQLite halts the statement. Anything else leaves it mid-iteration: a writing
-      // statement (… RETURNING) is run to its end so it commits and releases its lock; a read is
-      // abandoned and its connection poisoned (it may pin an old snapshot).
+      // statement (… RETURNING) is run to its end so its savepoint can be rolled back (atomically());
+      // a read is abandoned and its connection poisoned (it may pin an old snapshot).
       if (!(error instanceof Database.SqliteError) && !(writes && drained(iterator))) {
         conn.poisoned = true
         conn.statements.delete(sql)
@@ -246,6 +249,27 @@ export class Executor {
       throw error
     }
     return rows
+  }
+
+  /**
+   * Runs a writing statement inside a savepoint, so a statement that fails after it wrote (e.g. a
+   * … RETURNING over the row or byte limit) is rolled back and nothing of it is committed.
+   */
+  private atomically<T>(conn: Connection, run: () => T): T {
+    conn.db.exec('SAVEPOINT hrana_stmt')
+    let result: T
+    try {
+      result = run()
+    } catch (error) {
+      try {
+        conn.db.exec('ROLLBACK TO hrana_stmt; RELEASE hrana_stmt')
+      } catch {
+        conn.poisoned = true // SQLite already ended the transaction; replace the connection to be safe
+      }
+      throw error
+    }
+    conn.db.exec('RELEASE hrana_stmt')
+    return result
   }
 
   /** [changes(), last_insert_rowid()] of the connection, exact. */

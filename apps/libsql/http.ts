@@ -25,6 +25,7 @@ export type HttpErrorCode =
   | 'STREAM_EXPIRED'
   | 'STREAM_LIMIT'
   | 'ENGINE_FAILURE'
+  | 'STATEMENT_TIMEOUT'
   | 'INTERNAL'
 
 const STATUS: Record<HttpErrorCode, number> = {
@@ -41,6 +42,7 @@ const STATUS: Record<HttpErrorCode, number> = {
   STREAM_EXPIRED: 400,
   STREAM_LIMIT: 503,
   ENGINE_FAILURE: 500,
+  STATEMENT_TIMEOUT: 500,
   INTERNAL: 500,
 }
 

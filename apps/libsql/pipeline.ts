@@ -6,10 +6,11 @@
 // - `baton: null` opens a stream (503 STREAM_LIMIT with Retry-After when too many are open); a baton
 //   is checked and consumed before any work (streams.ts). The response carries `results` in request
 //   order, a fresh baton, or null once the stream is closed, and `base_url: null`.
-// - If the engine dies mid-request the stream is gone: 500 ENGINE_FAILURE, never a half answer.
+// - If the engine dies mid-request the stream is gone: 500 ENGINE_FAILURE, never a half answer; a
+//   request stopped by the statement timeout gets 500 STATEMENT_TIMEOUT.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { EngineError, EngineFailure, type EnginePort } from './engine-client.ts'
+import { EngineError, EngineFailure, type EnginePort, EngineTimeout } from './engine-client.ts'
 import { HttpError, readBody, sendJson } from './http.ts'
 import type { StreamRecord, StreamRegistry } from './streams.ts'
 
@@ -72,6 +73,7 @@ async function onStream<T>(
     value = await work()
   } catch (error) {
     ctx.streams.delete(stream)
+    if (error instanceof EngineTimeout) throw new HttpError('STATEMENT_TIMEOUT', error.message)
     if (error instanceof EngineFailure) throw new HttpError('ENGINE_FAILURE', error.message)
     if (error instanceof EngineError) {
       void ctx.engine.closeStream(stream.engineId).catch(() => undefined)

@@ -27,6 +27,7 @@ import path from 'node:path'
 import { DEFAULT_NAMESPACE, isValidNamespace } from './databases.ts'
 import type { EngineConfig } from './engine.ts'
 import { type EnginePort, InlineEngine, ProcessEngine } from './engine-client.ts'
+import { EnginePool } from './engine-pool.ts'
 import { HttpError, sendEmpty, sendError, sendJson } from './http.ts'
 import { handleCursor, handlePipeline, type PipelineContext } from './pipeline.ts'
 import { StreamRegistry } from './streams.ts'
@@ -54,6 +55,14 @@ export interface LibsqlServerOptions {
   maxResponseBytes?: number
   /** How long a statement waits for another connection's lock, in ms. Default 5000. */
   busyTimeoutMs?: number
+  /**
+   * How long one pipeline or cursor may run in the engine before it is interrupted (the engine process
+   * is killed and restarted; that request fails with STATEMENT_TIMEOUT), in ms. Default 5000. Waiting
+   * for another connection's lock does not count (busyTimeoutMs bounds it). Process isolation only.
+   */
+  statementTimeoutMs?: number
+  /** Engine processes: a new stream opens in one with nothing running. Default 2. */
+  engineProcesses?: number
   /** 'process' (default) runs the engine in a supervised child process; 'inline' in this process. */
   isolation?: 'process' | 'inline'
   /** Clock for stream expiry, in ms. Default Date.now. */
@@ -70,6 +79,8 @@ export interface LibsqlServer {
   sweepExpiredStreams(): Promise<number>
   /** Streams currently open. */
   readonly openStreams: number
+  /** Pipelines and cursors running in the engine now. */
+  readonly runningRequests: number
   /** Kills the engine process (simulates a crash; the next request starts a new engine). */
   killEngine(): Promise<void>
   close(): Promise<void>
@@ -87,6 +98,8 @@ export async function startLibsqlServer({
   maxRowsPerStatement = 100_000,
   maxResponseBytes = 64 * 1024 * 1024,
   busyTimeoutMs = 5000,
+  statementTimeoutMs = 5000,
+  engineProcesses = 2,
   isolation = 'process',
   now = Date.now,
 }: LibsqlServerOptions = {}): Promise<LibsqlServer> {
@@ -96,6 +109,8 @@ export async function startLibsqlServer({
     maxBodyBytes,
     maxRequestsPerPipeline,
     maxStreams,
+    statementTimeoutMs,
+    engineProcesses,
   }))
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`)
 
@@ -111,7 +126,12 @@ export async function startLibsqlServer({
     busyTimeoutMs,
     maxStoredSql: 1000,
   }
-  const engine: EnginePort = isolation === 'inline' ? new InlineEngine(config) : new ProcessEngine(config)
+  const engine: EnginePort =
+    isolation === 'inline'
+      ? new InlineEngine(config)
+      : new EnginePool(
+          Array.from({ length: engineProcesses }, () => new ProcessEngine(config, statementTimeoutMs)),
+        )
   const streams = new StreamRegistry({ maxStreams, idleMs: streamIdleMs, now })
   engine.onLost(() => streams.takeAll())
   const ctx: PipelineContext = {
@@ -229,6 +249,9 @@ export async function startLibsqlServer({
     sweepExpiredStreams,
     get openStreams() {
       return streams.size
+    },
+    get runningRequests() {
+      return engine.busy
     },
     killEngine: () => engine.kill(),
     close() {

@@ -2,7 +2,7 @@
 import { createClient, LibsqlError } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type LibsqlServer, startLibsqlServer } from '../../apps/libsql/server.ts'
-import { execute, get, int, pipeline, post } from './support.ts'
+import { execute, get, int, pipeline, post, text } from './support.ts'
 
 let clock = 1_000_000
 let server: LibsqlServer
@@ -215,7 +215,7 @@ describe('limits', () => {
     }
   })
 
-  it('finishes a writing statement that exceeds the row limit, so it commits and frees the lock', async () => {
+  it('rolls back a writing statement that exceeds the row limit and frees the lock', async () => {
     const small = await startLibsqlServer({
       port: 0,
       dataDir: ':memory:',
@@ -232,7 +232,7 @@ describe('limits', () => {
       ])
       expect(writer.results[1].error.code).toBe('ROW_LIMIT_EXCEEDED')
       expect(writer.results[2].response.is_autocommit).toBe(true)
-      // the writer's stream is still open; another stream gets the write lock at once and sees the rows
+      // the writer's stream is still open; another stream gets the write lock at once and sees no row
       const other = await pipeline(small.url, null, [
         execute('BEGIN IMMEDIATE'),
         execute('SELECT count(*) FROM r'),
@@ -240,7 +240,7 @@ describe('limits', () => {
         { type: 'close' },
       ])
       expect(other.results.map((r: { type: string }) => r.type)).toEqual(['ok', 'ok', 'ok', 'ok'])
-      expect(other.results[1].response.result.rows).toEqual([[int(250)]])
+      expect(other.results[1].response.result.rows).toEqual([[int(0)]])
       await pipeline(small.url, writer.baton, [{ type: 'close' }])
     } finally {
       await small.close()
@@ -302,5 +302,31 @@ describe('endpoints', () => {
       /trailing slash/,
     )
     expect((await get(`${server.urlFor('x')}v3`)).status).toBe(200)
+  })
+})
+
+describe('limits roll back writing statements', () => {
+  it('commits nothing of a … RETURNING over the byte limit, inside or outside a transaction', async () => {
+    const small = await startLibsqlServer({ port: 0, dataDir: ':memory:', maxResponseBytes: 1000 })
+    try {
+      const returning =
+        'INSERT INTO b WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s LIMIT 100) SELECT hex(zeroblob(20)) FROM s RETURNING x'
+      const body = await pipeline(small.url, null, [
+        execute('CREATE TABLE b (x)'),
+        execute(returning),
+        execute('BEGIN'),
+        execute("INSERT INTO b VALUES ('kept')"),
+        execute(returning),
+        execute('COMMIT'),
+        execute('SELECT x FROM b'),
+        { type: 'close' },
+      ])
+      expect(body.results[1].error.code).toBe('RESPONSE_TOO_LARGE')
+      expect(body.results[4].error.code).toBe('RESPONSE_TOO_LARGE')
+      expect(body.results[5].type).toBe('ok')
+      expect(body.results[6].response.result.rows).toEqual([[text('kept')]])
+    } finally {
+      await small.close()
+    }
   })
 })
