@@ -21,6 +21,12 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i
 /** Schema types whose JSON is not an object. */
 const NON_OBJECT_TYPES = new Set([
   'array',
+  'null',
+  'string',
+  'number',
+  'boolean',
+  'literal',
+  'picklist',
   'tuple',
   'loose_tuple',
   'strict_tuple',
@@ -28,6 +34,22 @@ const NON_OBJECT_TYPES = new Set([
   'any',
   'unknown',
 ])
+
+interface SchemaShape {
+  type?: unknown
+  wrapped?: SchemaShape
+  options?: SchemaShape[]
+}
+
+/**
+ * Whether every body a schema accepts is a JSON object: wrappers (`nullable`, `optional`…)
+ * are looked through, and a union accepts a non-object if any of its options does.
+ */
+function expectsObjectBody(schema: SchemaShape): boolean {
+  if (schema.wrapped) return expectsObjectBody(schema.wrapped)
+  if (Array.isArray(schema.options)) return schema.options.every(expectsObjectBody)
+  return !NON_OBJECT_TYPES.has(String(schema.type))
+}
 
 function fieldPath(target: Target, issue: StandardSchemaV1.Issue): string {
   const segments = (issue.path ?? []).map((segment) =>
@@ -101,7 +123,7 @@ export function validate<
     )
   })
   if (target !== 'json') return check
-  const expectsObject = !NON_OBJECT_TYPES.has(String((schema as { type?: unknown }).type))
+  const expectsObject = expectsObjectBody(schema as SchemaShape)
   const jsonBody: MiddlewareHandler = async function validateJsonBody(c, next) {
     // An empty body without a content type reaches the validator as `{}` (no options sent).
     await readJsonBody(c, expectsObject)
