@@ -75,6 +75,7 @@ export const rewriterExtractor: HtmlExtractor = {
       })
       .on('a[href]', {
         element(element) {
+          if (skipping > 0) return
           const href = element.getAttribute('href')
           const rel = element.getAttribute('rel') ?? ''
           if (href && !/\bnofollow\b/i.test(rel) && page.links.length < maxLinks) page.links.push(href)
