@@ -27,24 +27,19 @@ const AllowEntry = v.union([
   v.pipe(v.string(), v.regex(/^[a-z0-9.-]{1,253}(:\d{1,5})?$/i, 'A host name or URL prefix')),
 ])
 
+const Whole = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))
+
 export const CrawlBody = v.object({
   index: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,400}$/, 'An index uid')),
   seeds: v.pipe(v.array(HttpUrl), v.minLength(1), v.maxLength(CRAWL_LIMITS.maxSeeds)),
   allow: v.pipe(v.array(AllowEntry), v.minLength(1), v.maxLength(CRAWL_LIMITS.maxAllow)),
-  maxDepth: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(CRAWL_LIMITS.maxDepth)),
-  maxPages: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(CRAWL_LIMITS.maxPages)),
-  recrawlSeconds: v.optional(
-    v.pipe(
-      v.number(),
-      v.integer(),
-      v.minValue(CRAWL_LIMITS.minRecrawlSeconds),
-      v.maxValue(CRAWL_LIMITS.maxRecrawlSeconds),
-    ),
-  ),
+  maxDepth: Whole(0, CRAWL_LIMITS.maxDepth),
+  maxPages: Whole(1, CRAWL_LIMITS.maxPages),
+  recrawlSeconds: v.optional(Whole(CRAWL_LIMITS.minRecrawlSeconds, CRAWL_LIMITS.maxRecrawlSeconds)),
 })
 export type CrawlBody = v.InferOutput<typeof CrawlBody>
 
-export const CrawlParam = v.object({ id: v.pipe(v.string(), v.uuid('A crawl id')) })
+export const CrawlParam = v.object({ crawl: v.pipe(v.string(), v.uuid('A crawl id')) })
 
 export const CrawlStats = v.object({
   discovered: v.number(),

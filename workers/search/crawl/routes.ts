@@ -47,7 +47,7 @@ export const crawlRoutes = new Hono<AuthEnv>()
     },
   )
   .get(
-    '/:id',
+    '/:crawl',
     describe({
       tags,
       summary: 'A crawl with its status and statistics',
@@ -58,11 +58,11 @@ export const crawlRoutes = new Hono<AuthEnv>()
     requireScope('search:read'),
     validate('param', CrawlParam),
     async function getCrawlRoute(c) {
-      return c.json(await jobStub(c.env, tenantOf(c), c.req.valid('param').id).view())
+      return c.json(await jobStub(c.env, tenantOf(c), c.req.valid('param').crawl).view())
     },
   )
   .delete(
-    '/:id',
+    '/:crawl',
     describe({
       tags,
       summary: 'Cancel a crawl',
@@ -74,6 +74,6 @@ export const crawlRoutes = new Hono<AuthEnv>()
     requireScope('search:write'),
     validate('param', CrawlParam),
     async function cancelCrawlRoute(c) {
-      return c.json(await jobStub(c.env, tenantOf(c), c.req.valid('param').id).cancel())
+      return c.json(await jobStub(c.env, tenantOf(c), c.req.valid('param').crawl).cancel())
     },
   )
