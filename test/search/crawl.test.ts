@@ -98,9 +98,15 @@ describe('crawls', () => {
       redirects: 1,
       duplicates: 2,
       nearDuplicates: 1,
-      failed: 0,
+      failed: 1,
       pending: 0,
     })
+    // Failures are reported: the 404 for good, each 503 of /flaky before its retry.
+    expect(done.errors.map((error) => [error.url.slice(site.length), error.reason]).sort()).toEqual([
+      ['/flaky', 'HTTP 503'],
+      ['/flaky', 'HTTP 503'],
+      ['/gone', 'HTTP 404'],
+    ])
     expect(done.stats.retries).toBe(2)
 
     // Every allowed page is searchable, with the fields the HTML gave.

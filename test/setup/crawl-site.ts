@@ -2,7 +2,7 @@
  * Vitest global setup (runs in Node): a small web site on 127.0.0.1 for the crawler's
  * tests, with its own request log. Pages link to each other; robots.txt disallows
  * `/private/` and asks for a 2 s crawl delay; a sitemap lists a page nothing links to;
- * `/old` redirects to `/moved`; `/copy` repeats `/b` exactly and `/near` nearly; every
+ * `/old` redirects to `/moved`; `/gone` is a 404; `/copy` repeats `/b` exactly and `/near` nearly; every
  * `/trap/<n>` links to `/trap/<n+1>` forever; `/flaky` fails twice, then answers. Pages
  * carry an ETag and answer 304 to a matching If-None-Match. `GET /__log?since=<seq>` lists
  * the requests made (path, user agent) after `seq`.
@@ -41,6 +41,7 @@ const PAGES: Record<string, string> = {
     '/private/secret',
     '/old',
     '/trap/0',
+    '/gone',
     'mailto:someone@example.com',
     'http://elsewhere.invalid/page',
   ]),

@@ -101,6 +101,8 @@ export async function fetchPage(
   }
   if (response.status !== 200) {
     await response.body?.cancel()
+    // A site without a sitemap is normal, not a failure.
+    if (request.kind === 'sitemap') return { ...result, outcome: 'skipped' }
     return { ...result, reason: `HTTP ${response.status}` }
   }
   if (request.kind === 'sitemap') {
