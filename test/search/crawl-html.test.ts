@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { rewriterExtractor } from '../../workers/platform/html'
 
-const extract = (html: string, options?: { maxTextChars?: number; maxLinks?: number }) =>
+const extract = (html: string, options?: { maxTextChars?: number; maxLinks?: number; maxBytes?: number }) =>
   rewriterExtractor.extract(new Response(html, { headers: { 'content-type': 'text/html' } }), options)
 
 describe('HTML extraction through HTMLRewriter', () => {
@@ -36,6 +36,17 @@ describe('HTML extraction through HTMLRewriter', () => {
     expect(page.nofollow).toBe(true)
     expect(page.links).toHaveLength(10)
     expect(page.text.length).toBeLessThanOrEqual(100)
+  })
+
+  it('stops reading a page over maxBytes and keeps what it read', async () => {
+    const page = await extract(
+      `<title>Big</title><a href="/first">f</a>${'<p>filler text</p>'.repeat(20_000)}<a href="/last">l</a>`,
+      {
+        maxBytes: 64 * 1024,
+      },
+    )
+    expect(page.title).toBe('Big')
+    expect(page.links).toEqual(['/first'])
   })
 
   it('joins text split across chunks without breaking words', async () => {

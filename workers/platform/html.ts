@@ -3,7 +3,8 @@
  * streaming pass. `HtmlExtractor` is the interface the blocks use; `rewriterExtractor` is
  * the workerd implementation over `HTMLRewriter` (outside the portable Durable Object
  * subset, so it runs on the Worker side). Script, style and template text is skipped;
- * the text is bounded by `maxTextChars`. Cost: one pass over the body, no DOM.
+ * the text is bounded by `maxTextChars` and reading stops after `maxBytes` (what was read
+ * so far counts). Cost: one pass over the body, streamed, no DOM and no buffered copy.
  */
 export interface PageContent {
   title: string
@@ -18,14 +19,17 @@ export interface PageContent {
 }
 
 export interface HtmlExtractor {
-  extract(response: Response, options?: { maxTextChars?: number; maxLinks?: number }): Promise<PageContent>
+  extract(
+    response: Response,
+    options?: { maxTextChars?: number; maxLinks?: number; maxBytes?: number },
+  ): Promise<PageContent>
 }
 
 const SKIPPED = 'script, style, noscript, template'
 const HEADINGS = 'h1, h2, h3, h4, h5, h6'
 
 export const rewriterExtractor: HtmlExtractor = {
-  async extract(response, { maxTextChars = 100_000, maxLinks = 1000 } = {}) {
+  async extract(response, { maxTextChars = 100_000, maxLinks = 1000, maxBytes = 5 * 1024 * 1024 } = {}) {
     const page: PageContent = {
       title: '',
       headings: [],
@@ -105,7 +109,21 @@ export const rewriterExtractor: HtmlExtractor = {
           }
         },
       })
-    await rewriter.transform(response).arrayBuffer()
+    // Drain the rewritten stream without keeping it; stop reading after `maxBytes`.
+    let bytes = 0
+    await rewriter
+      .transform(response)
+      .body?.pipeTo(
+        new WritableStream({
+          write(chunk: Uint8Array, controller) {
+            bytes += chunk.byteLength
+            if (bytes > maxBytes) controller.error(new Error('page too large'))
+          },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (bytes <= maxBytes) throw error
+      })
     page.title = decodeEntities(page.title).replace(/\s+/g, ' ').trim().slice(0, 1000)
     page.headings = page.headings.map(decodeEntities)
     page.description = decodeEntities(page.description)
