@@ -43,7 +43,7 @@ export default defineConfig({
           name: 'workers',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.node.test.ts', 'test/e2e/**'],
-          globalSetup: ['test/setup/libsql.ts', 'test/setup/origins.ts'],
+          globalSetup: ['test/setup/libsql.ts', 'test/setup/origins.ts', 'test/setup/crawl-site.ts'],
           testTimeout: 30_000,
         },
       },

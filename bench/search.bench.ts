@@ -5,8 +5,14 @@
  *    same documents in-process (no HTTP, no storage: the ceiling, not a peer);
  * 2. search latency p50/p99 over those documents (two-word queries, the last one a
  *    prefix, with and without a filter + facets), against the authenticated no-op floor
- *    `GET /v1/whoami` measured in the same run.
+ *    `GET /v1/whoami` measured in the same run;
+ * 3. crawl throughput in pages/s: `CRAWL_SITES` local sites (node:http on 127.0.0.1, one
+ *    host each, `Crawl-delay: 0`) of `CRAWL_PAGES_PER_SITE` linked pages crawled into an
+ *    index until the job is done, against a plain Node fetch loop reading the same pages
+ *    (the network floor, no parsing or indexing).
  */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import MiniSearch from 'minisearch'
 import { type RunningPlatform, startPlatform } from '../scripts/platform-process'
 import { loadRow, printTable, runLoad } from './harness'
@@ -16,6 +22,33 @@ const BATCH = 1_000
 const SHARDS = 8
 const CONCURRENCY = 8
 const DURATION_MS = 4_000
+const CRAWL_SITES = 4
+const CRAWL_PAGES_PER_SITE = 50
+
+/** A site of linked pages (page i links to 2i+1 and 2i+2) with `Crawl-delay: 0`. */
+async function startSite(): Promise<{ server: Server; origin: string }> {
+  const server = createServer((request, response) => {
+    if (request.url === '/robots.txt') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nCrawl-delay: 0\n')
+      return
+    }
+    const page = Number(/^\/p\/(\d+)$/.exec(request.url ?? '')?.[1] ?? Number.NaN)
+    if (!(page >= 0 && page < CRAWL_PAGES_PER_SITE)) {
+      response.writeHead(404).end()
+      return
+    }
+    const links = [2 * page + 1, 2 * page + 2].filter((n) => n < CRAWL_PAGES_PER_SITE)
+    response
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end(
+        `<html><head><title>Page ${page}</title></head><body><h1>Page ${page}</h1><p>${sentence(200)}</p>${links
+          .map((n) => `<a href="/p/${n}">next ${n}</a>`)
+          .join(' ')}</body></html>`,
+      )
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
 
 /** A seeded generator, so every run indexes the same documents. */
 function random(seed: number) {
@@ -157,6 +190,46 @@ try {
       loadRow('MiniSearch in-process (reference, 1 in flight)', miniSearch, whoami),
     ],
   )
+
+  const sites = await Promise.all(Array.from({ length: CRAWL_SITES }, startSite))
+  try {
+    const pages = CRAWL_SITES * CRAWL_PAGES_PER_SITE
+    const f0 = performance.now()
+    for (const site of sites)
+      for (let i = 0; i < CRAWL_PAGES_PER_SITE; i++) await (await fetch(`${site.origin}/p/${i}`)).text()
+    const fetchRate = pages / ((performance.now() - f0) / 1000)
+    const c0 = performance.now()
+    const job = await api('/v1/search/crawls', {
+      index: 'crawl-bench',
+      seeds: sites.map((site) => `${site.origin}/p/0`),
+      allow: sites.map((site) => new URL(site.origin).host),
+      maxDepth: 20,
+      maxPages: pages,
+    })
+    let view = job
+    while (view.status === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      view = await api(`/v1/search/crawls/${job.id}`)
+    }
+    const crawlRate = pages / ((performance.now() - c0) / 1000)
+    const stats = view.stats as Record<string, number>
+    if (stats.indexed !== pages)
+      throw new Error(`crawl indexed ${stats.indexed} of ${pages}: ${JSON.stringify(view)}`)
+    printTable(`Crawl: ${CRAWL_SITES} local sites × ${CRAWL_PAGES_PER_SITE} pages (Crawl-delay: 0)`, [
+      {
+        subject: 'Node fetch loop, one page at a time (network floor)',
+        'pages/s': fetchRate,
+        ratio: '1.00×',
+      },
+      {
+        subject: `crawler: robots, fetch, HTMLRewriter, dedup, index (${CRAWL_SITES} hosts)`,
+        'pages/s': crawlRate,
+        ratio: `${(crawlRate / fetchRate).toFixed(3)}×`,
+      },
+    ])
+  } finally {
+    for (const site of sites) site.server.close()
+  }
 } catch (error) {
   await new Promise((resolve) => setTimeout(resolve, 1000))
   console.error(platform?.output().slice(-2000))

@@ -155,6 +155,23 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     create: [{ method: 'POST', path: '/v1/databases', body: { name: 'fx-1' } }],
   },
   {
+    kind: 'search crawl (its seed refuses connections)',
+    create: [
+      {
+        method: 'POST',
+        path: '/v1/search/crawls',
+        body: {
+          index: 'fx-1',
+          seeds: ['http://127.0.0.1:9/{tenant}'],
+          allow: ['127.0.0.1:9'],
+          maxDepth: 0,
+          maxPages: 1,
+        },
+        capture: { crawl: 'id' },
+      },
+    ],
+  },
+  {
     kind: 'access token',
     create: [
       {

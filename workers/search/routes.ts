@@ -21,6 +21,7 @@ import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
 import { runSearch } from './coordinator'
+import { crawlRoutes } from './crawl/routes'
 import { documentRoutes } from './document-routes'
 import { MeiliError } from './errors'
 import { allShards, checkIndexUid, getIndex, indexView, listIndexes, tasksStub } from './indexes'
@@ -263,3 +264,4 @@ export const searchRoutes = new Hono<AuthEnv>()
   )
   .route('/indexes', documentRoutes)
   .route('/indexes', settingsRoutes)
+  .route('/crawls', crawlRoutes)

@@ -1,0 +1,230 @@
+/**
+ * The crawler against a local site (test/setup/crawl-site.ts), driven by firing the
+ * frontier objects' alarms: never sleeping. The site's own request log says what was
+ * fetched; the frontier's schedule says when.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { describe, expect, inject, it } from 'vitest'
+import { objectName } from '../../workers/platform/tenancy'
+import { HOST_KIND } from '../../workers/search/crawl/host-object'
+import { meili, newTenant, type SearchResult, search, type Tenant } from './support'
+
+const site = inject('crawlSiteUrl')
+const host = new URL(site).host
+
+interface CrawlView {
+  id: string
+  status: string
+  stats: Record<string, number>
+  errors: Array<{ url: string; reason: string }>
+}
+
+async function siteLog(since = 0) {
+  const response = await fetch(`${site}/__log?since=${since}`)
+  return (await response.json()) as { last: number; requests: Array<{ path: string; agent: string }> }
+}
+
+function hostObject(who: Tenant) {
+  return env.SEARCH_CRAWL_HOSTS.get(
+    env.SEARCH_CRAWL_HOSTS.idFromName(objectName(who.tenant, HOST_KIND, host)),
+  )
+}
+
+async function startCrawl(who: Tenant, body: Record<string, unknown>) {
+  const created = await meili<CrawlView>(who, '/crawls', { body })
+  expect(created.status, JSON.stringify(created.body)).toBe(201)
+  return created.body
+}
+
+/** Fires the host's alarms until `until` holds for the job (bounded). */
+async function drive(
+  who: Tenant,
+  id: string,
+  until: (job: CrawlView) => boolean = (job) => job.status !== 'running',
+) {
+  const stub = hostObject(who)
+  for (let i = 0; i < 200; i++) {
+    const job = (await meili<CrawlView>(who, `/crawls/${id}`)).body
+    if (until(job)) return job
+    await runDurableObjectAlarm(stub)
+  }
+  throw new Error('the crawl did not finish within 200 alarms')
+}
+
+async function schedule(who: Tenant) {
+  return runInDurableObject(hostObject(who), (instance) => instance.schedule())
+}
+
+async function hits(who: Tenant, index: string, q: string) {
+  const result = await search(who, index, { q, attributesToRetrieve: ['url', 'title'] })
+  expect(result.status, JSON.stringify(result.body)).toBe(200)
+  return (result.body as SearchResult).hits.map((hit) => hit.url)
+}
+
+describe('crawls', () => {
+  it('crawls the site politely and completely: robots, sitemap, redirect, duplicates, retries, the trap bounded', async () => {
+    const who = await newTenant()
+    const before = (await siteLog()).last
+    const job = await startCrawl(who, {
+      index: 'site',
+      seeds: [`${site}/`],
+      allow: [host],
+      maxDepth: 3,
+      maxPages: 50,
+    })
+    expect(job.status).toBe('running')
+    const done = await drive(who, job.id)
+    expect(done.status).toBe('done')
+
+    const requests = (await siteLog(before)).requests
+    const paths = requests.map((request) => request.path)
+    expect(paths[0]).toBe('/robots.txt')
+    expect(paths.some((path) => path.startsWith('/private'))).toBe(false)
+    expect(paths).toContain('/sitemap.xml')
+    expect(requests.every((request) => request.agent.startsWith('edgeblocks-crawler/'))).toBe(true)
+    // Depth 3 stops the trap at /trap/2 (the home page is depth 0, /trap/0 depth 1).
+    expect(paths.filter((path) => path.startsWith('/trap/')).sort()).toEqual([
+      '/trap/0',
+      '/trap/1',
+      '/trap/2',
+    ])
+    // One fetch per page (dedup of /b#section, /b?z=1&a=2 and /b?a=2&z=1), /flaky retried.
+    const pages = paths.filter((path) => path !== '/flaky')
+    expect(new Set(pages).size).toBe(pages.length)
+    expect(paths.filter((path) => path === '/flaky')).toHaveLength(3)
+
+    expect(done.stats).toMatchObject({
+      disallowed: 1,
+      redirects: 1,
+      duplicates: 2,
+      nearDuplicates: 1,
+      failed: 1,
+      pending: 0,
+    })
+    // Failures are reported: the 404 for good, each 503 of /flaky before its retry.
+    expect(done.errors.map((error) => [error.url.slice(site.length), error.reason]).sort()).toEqual([
+      ['/flaky', 'HTTP 503'],
+      ['/flaky', 'HTTP 503'],
+      ['/gone', 'HTTP 404'],
+    ])
+    expect(done.stats.retries).toBe(2)
+
+    // Every allowed page is searchable, with the fields the HTML gave.
+    expect(await hits(who, 'site', 'herons')).toEqual([`${site}/moved`])
+    expect(await hits(who, 'site', 'saffron')).toEqual([`${site}/orphan`])
+    expect(await hits(who, 'site', 'tidal turbines')).toEqual([`${site}/flaky`])
+    expect(await hits(who, 'site', 'obsidian')).toHaveLength(1)
+    expect(await hits(who, 'site', 'quantum lattices')).toEqual([`${site}/a`])
+    expect(await hits(who, 'site', 'nobody should ever read')).toEqual([])
+    const home = await search(who, 'site', { q: 'welcome crawl test site' })
+    const document = (home.body as SearchResult).hits[0] as Record<string, unknown>
+    expect(document).toMatchObject({ url: `${site}/`, title: 'Home page', description: 'About Home page' })
+    expect(document.headings).toEqual(['Home page', 'Links'])
+    expect(String(document.text)).toContain('Welcome to the crawl test site.')
+    expect(String(document.text)).not.toContain('script text')
+    expect(String(document.text)).not.toContain('.hidden')
+
+    // Per-host politeness: the object's own schedule keeps the 2 s crawl delay between requests.
+    const slots = await schedule(who)
+    expect(slots.length).toBe(requests.length)
+    for (let i = 1; i < slots.length; i++)
+      expect((slots[i]?.at ?? 0) - (slots[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(2000)
+  })
+
+  it('bounds an infinite trap by maxPages', async () => {
+    const who = await newTenant()
+    const before = (await siteLog()).last
+    const job = await startCrawl(who, {
+      index: 'trap',
+      seeds: [`${site}/trap/0`],
+      allow: [`${site}/trap/`],
+      maxDepth: 20,
+      maxPages: 4,
+    })
+    const done = await drive(who, job.id)
+    expect(done.status).toBe('done')
+    const pages = (await siteLog(before)).requests.filter((request) => request.path.startsWith('/trap/'))
+    expect(pages.map((request) => request.path)).toEqual(['/trap/0', '/trap/1', '/trap/2', '/trap/3'])
+    expect(done.stats.discovered).toBe(4)
+  })
+
+  it('re-fetches conditionally when recrawling, and a cancelled crawl fetches nothing more', async () => {
+    const who = await newTenant()
+    const job = await startCrawl(who, {
+      index: 'recrawl',
+      seeds: [`${site}/moved`],
+      allow: [host],
+      maxDepth: 0,
+      maxPages: 5,
+      recrawlSeconds: 60,
+    })
+    await drive(who, job.id, (view) => view.stats.indexed === 1)
+    const refetched = await drive(who, job.id, (view) => view.stats.notModified === 1)
+    expect(refetched.status).toBe('running')
+    const slots = await schedule(who)
+    const moved = slots.filter((slot) => slot.url.endsWith('/moved'))
+    expect(moved.length).toBe(2)
+    expect((moved[1]?.at ?? 0) - (moved[0]?.at ?? 0)).toBeGreaterThanOrEqual(60_000)
+
+    const cancelled = await meili<CrawlView>(who, `/crawls/${job.id}`, { method: 'DELETE' })
+    expect(cancelled.status).toBe(200)
+    expect(cancelled.body.status).toBe('cancelled')
+    const before = (await siteLog()).last
+    for (let i = 0; i < 3; i++) await runDurableObjectAlarm(hostObject(who))
+    expect((await siteLog(before)).requests).toEqual([])
+    expect(await runDurableObjectAlarm(hostObject(who))).toBe(false)
+  })
+
+  it('keeps tenants apart', async () => {
+    const a = await newTenant()
+    const b = await newTenant()
+    const job = await startCrawl(a, {
+      index: 'mine',
+      seeds: [`${site}/moved`],
+      allow: [host],
+      maxDepth: 0,
+      maxPages: 1,
+    })
+    await drive(a, job.id)
+    expect((await meili(b, `/crawls/${job.id}`)).status).toBe(404)
+    expect((await meili(b, `/crawls/${job.id}`, { method: 'DELETE' })).status).toBe(404)
+    expect((await meili<CrawlView>(a, `/crawls/${job.id}`)).body.status).toBe('done')
+    expect((await search(b, 'mine', { q: 'herons' })).status).toBe(404)
+    expect(await schedule(b)).toEqual([])
+  })
+
+  it('answers bad input with 400 problems and creates nothing', async () => {
+    const who = await newTenant()
+    const good = { index: 'x', seeds: [`${site}/`], allow: [host], maxDepth: 1, maxPages: 10 }
+    const bad = [
+      {},
+      { ...good, seeds: [] },
+      { ...good, seeds: ['ftp://example.com/'] },
+      { ...good, seeds: Array.from({ length: 101 }, (_, i) => `${site}/${i}`) },
+      { ...good, allow: [] },
+      { ...good, allow: ['not a host/'] },
+      { ...good, maxDepth: 21 },
+      { ...good, maxPages: 0 },
+      { ...good, maxPages: 1.5 },
+      { ...good, recrawlSeconds: 1 },
+      { ...good, index: 'bad index!' },
+      [good],
+    ]
+    for (const body of bad) {
+      const response = await meili(who, '/crawls', { body })
+      expect(response.status, JSON.stringify(body).slice(0, 80)).toBe(400)
+      expect(response.headers.get('content-type')).toContain('application/problem+json')
+    }
+    const text = await meili(who, '/crawls', {
+      body: JSON.stringify(good),
+      headers: { 'content-type': 'text/plain' },
+    })
+    expect(text.status).toBe(415)
+    expect(await schedule(who)).toEqual([])
+    expect(await runInDurableObject(hostObject(who), (_, state) => state.storage.getAlarm())).toBeNull()
+    expect((await meili(who, `/crawls/${crypto.randomUUID()}`)).status).toBe(404)
+    expect((await meili(who, '/crawls/not-a-uuid')).status).toBe(400)
+    const reader = await newTenant(['search:read'])
+    expect((await meili(reader, '/crawls', { body: good })).status).toBe(403)
+  })
+})
