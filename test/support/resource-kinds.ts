@@ -112,7 +112,7 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     kind: 'key-value namespace and a value',
     create: [
       { method: 'PUT', path: '/v1/kv/namespaces/fx-1', body: {} },
-      { method: 'PUT', path: '/v1/kv/namespaces/fx-1/values/key-1', body: 'value of {tenant}' },
+      { method: 'PUT', path: '/v1/kv/namespaces/fx-1/values/key-1', body: { note: 'value of {tenant}' } },
     ],
   },
   {
