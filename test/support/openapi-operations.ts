@@ -26,6 +26,8 @@ export interface Operation {
   wire?: string
   /** The 200 response has `items`: a listing. */
   listing: boolean
+  /** It answers with a stream: a 101 (WebSocket) or a `text/event-stream` 200. */
+  stream: boolean
 }
 
 interface RawOperation {
@@ -61,6 +63,9 @@ export async function liveOperations(): Promise<Operation[]> {
         auth,
         ...(raw['x-wire'] ? { wire: raw['x-wire'] } : {}),
         listing: method === 'get' && ok?.properties?.items !== undefined,
+        stream:
+          raw.responses?.['101'] !== undefined ||
+          raw.responses?.['200']?.content?.['text/event-stream'] !== undefined,
       })
     }
   }
@@ -111,7 +116,7 @@ export async function tenantSnapshot(
 
 /** Streams (WebSocket, SSE) are not read whole by a snapshot. */
 export function isStream(op: Operation): boolean {
-  return /\/(live|events|stream|watch|tail)$/.test(op.path)
+  return op.stream || /\/(live|events|stream|watch|tail)$/.test(op.path)
 }
 
 /** Fields that change with the clock alone. */

@@ -139,16 +139,14 @@ export const RESOURCE_KINDS: ResourceKind[] = [
       {
         method: 'PUT',
         path: '/v1/lb/pools/fx-1',
-        body: { origins: [{ name: 'a', url: 'http://origin.example:8080' }] },
+        body: { origins: [{ name: 'a', url: 'http://127.0.0.2:9' }] },
       },
       { method: 'PUT', path: '/v1/lb/balancers/fx-1', body: { pools: ['fx-1'] } },
     ],
   },
   {
     kind: 'CDN site',
-    create: [
-      { method: 'PUT', path: '/v1/cdn/sites/fx-1', body: { originUrl: 'http://origin.example:8080' } },
-    ],
+    create: [{ method: 'PUT', path: '/v1/cdn/sites/fx-1', body: { originUrl: 'http://127.0.0.2:9' } }],
   },
   {
     kind: 'SQL database',
