@@ -4,7 +4,6 @@
  * presigned URLs with plain fetch and a presigned POST form submitted by Chromium.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -42,9 +41,9 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { launchChromium } from './browser'
 
 /** S3 replaces `${filename}` in a form's key with the uploaded file's name. */
 const FILENAME = ['$', '{filename}'].join('')
@@ -660,9 +659,6 @@ describe('keys and isolation', () => {
 
 describe('presigned POST from a browser', () => {
   it('Chromium submits a form upload that its signed policy allows', async () => {
-    const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-    if (!existsSync(chromiumPath))
-      throw new Error(`Chromium not found at ${chromiumPath}: apt-get install chromium`)
     const Bucket = bucketName('form')
     await s3.send(new CreateBucketCommand({ Bucket }))
     const now = new Date()
@@ -703,10 +699,7 @@ describe('presigned POST from a browser', () => {
     const inputs = Object.entries(fields)
       .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
       .join('')
-    const browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
       await page.setContent(

@@ -3,12 +3,10 @@
  * that cannot send `Authorization` opens a counter's live WebSocket and a pub-sub
  * Server-Sent Events stream with tickets, and sees the updates made meanwhile.
  */
-import { existsSync } from 'node:fs'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+import { launchChromium } from './browser'
 
 let platform: RunningPlatform
 let browser: Browser
@@ -31,19 +29,9 @@ async function ticketFor(path: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`)
   platform = await startPlatform()
   token = await platform.token('browser', ['counters:read', 'counters:write', 'pubsub:read', 'pubsub:write'])
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-    ],
-  })
+  browser = await launchChromium()
   page = await browser.newPage()
   await page.goto(`${platform.url}/healthz`)
 })
