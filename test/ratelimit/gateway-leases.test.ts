@@ -2,7 +2,7 @@
  * Leases against the real object: several isolates' lease books (one LeaseBook each, as each
  * isolate has its own) share one tenant limit under concurrent requests.
  */
-import { env } from 'cloudflare:test'
+import { env, runInDurableObject } from 'cloudflare:test'
 import { expect, it } from 'vitest'
 import type { Decision } from '../../workers/ratelimit/decision'
 import { LEASE_TTL_MS, LeaseBook, maxLeaseFor } from '../../workers/ratelimit/leases'
@@ -74,7 +74,9 @@ it('leases one unit at a time for small limits, so they stay exact', async () =>
 
 it('refuses leases on anything but GCRA', async () => {
   const stub = env.RATELIMIT.get(env.RATELIMIT.idFromName(`_test:ratelimit-gateway:${crypto.randomUUID()}`))
-  await expect(
-    stub.lease({ algorithm: 'fixed-window', limit: 5, periodMs: 1_000, fingerprint: 'fw' }, 1, 0),
-  ).rejects.toThrow(/GCRA/)
+  await runInDurableObject(stub, (bucket) => {
+    expect(() =>
+      bucket.lease({ algorithm: 'fixed-window', limit: 5, periodMs: 1_000, fingerprint: 'fw' }, 1, 0),
+    ).toThrow(/GCRA/)
+  })
 })
