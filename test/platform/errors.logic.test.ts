@@ -34,4 +34,13 @@ describe('AppError', () => {
     expect(error.code).toBe('internal')
     expect(error.detail).not.toContain('hunter2')
   })
+
+  it('answers a libSQL lock timeout (as drizzle wraps it) with a retryable 503', () => {
+    const busy = Object.assign(new Error('SQLITE_BUSY: database is locked'), { code: 'SQLITE_BUSY' })
+    const wrapped = new Error('Failed query: insert into resources …', { cause: busy })
+    const error = asAppError(wrapped)
+    expect(error.status).toBe(503)
+    expect(error.headers['retry-after']).toBe('1')
+    expect(error.detail).not.toContain('insert')
+  })
 })

@@ -157,7 +157,25 @@ export function asAppError(error: unknown): AppError {
     })
     return new AppError(code, error.message || TITLE_BY_CODE[code], { headers })
   }
+  if (isStoreBusy(error)) {
+    return new AppError('unavailable', 'The data store is busy with other writes; retry shortly.', {
+      headers: { 'retry-after': '1' },
+    })
+  }
   return new AppError('internal', 'An unexpected error occurred; quote the request id when reporting it.')
+}
+
+/**
+ * A libSQL statement that gave up waiting for another connection's write lock
+ * (`SQLITE_BUSY`, possibly wrapped by drizzle as the `cause`). It did nothing, so the client
+ * may retry: a 503 with `Retry-After`, not a 500.
+ */
+function isStoreBusy(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) {
+    const code = (at as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return true
+  }
+  return false
 }
 
 /**
