@@ -218,7 +218,7 @@ export class ProcessEngine implements EnginePort {
     const child = fork(entry, [], {
       execArgv,
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      serialization: 'json',
+      serialization: 'advanced',
     })
     this.child = child
     this.stderrTail = ''
