@@ -5,7 +5,7 @@
 import type { ConsistencyLevel } from '../../schemas/kv'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
-import { objectName } from '../platform/tenancy'
+import { objectStub } from '../platform/tenancy'
 import type { KeySpec } from './coordinator'
 import type { Namespace } from './namespaces'
 import { type ReadResult, readKey, type WriteRequest, writeKey } from './operations'
@@ -30,9 +30,7 @@ export function keySpec(namespace: Namespace, key: string): KeySpec {
 /** The leader object of the key's range (bucket ranges of the Merkle tree). */
 export function leaderStub(env: Env, namespace: Namespace, key: string) {
   const range = Math.floor((bucketOf(key) * LEADER_RANGES) / 1024)
-  return env.KV_LEADERS.get(
-    env.KV_LEADERS.idFromName(`${objectName(namespace.tenant, LEADER_KIND, namespace.name)}#${range}`),
-  )
+  return objectStub(env.KV_LEADERS, namespace.tenant, LEADER_KIND, namespace.name, range)
 }
 
 function levels(namespace: Namespace, consistency: ConsistencyLevel) {

@@ -5,7 +5,7 @@
  */
 import type { Env } from '../platform/env'
 import { failureDetector, nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
-import { objectName } from '../platform/tenancy'
+import { objectStub } from '../platform/tenancy'
 import type { CoordinatorDeps, Hint, ReplicaPort } from './coordinator'
 import { coordinateWrite, ensureSchema, readVersions, storeVersions } from './replica'
 
@@ -55,7 +55,7 @@ export function replicaPort(env: Env, now: () => number = Date.now): ReplicaPort
 }
 
 export function hintsStub(env: Env, tenant: string, home: string) {
-  return env.KV_HINTS.get(env.KV_HINTS.idFromName(objectName(tenant, HINTS_KIND, home)))
+  return objectStub(env.KV_HINTS, tenant, HINTS_KIND, home)
 }
 
 export function coordinatorDeps(
@@ -77,11 +77,9 @@ export function coordinatorDeps(
 }
 
 export function maintenanceStub(env: Env, tenant: string, namespace: string) {
-  return env.KV_MAINTENANCE.get(
-    env.KV_MAINTENANCE.idFromName(objectName(tenant, MAINTENANCE_KIND, namespace)),
-  )
+  return objectStub(env.KV_MAINTENANCE, tenant, MAINTENANCE_KIND, namespace)
 }
 
 export function feedStub(env: Env, tenant: string, namespace: string) {
-  return env.KV_FEEDS.get(env.KV_FEEDS.idFromName(objectName(tenant, FEED_KIND, namespace)))
+  return objectStub(env.KV_FEEDS, tenant, FEED_KIND, namespace)
 }
