@@ -57,16 +57,23 @@ async function readBody(request: Request, protocol: Protocol): Promise<Uint8Arra
   return body
 }
 
-async function authenticate(
-  request: Request,
-  env: Env,
-  body: Uint8Array,
-  protocol: Protocol,
-): Promise<Verified<KeyPrincipal>> {
+/**
+ * A presigned request to a service other than S3 signs its payload's hash, not S3's
+ * UNSIGNED-PAYLOAD: the verifier is told that hash when the request does not declare one.
+ */
+async function withPresignedPayload(request: Request, url: URL, body: Uint8Array): Promise<Request> {
+  if (!url.searchParams.has('X-Amz-Signature') || url.searchParams.has('X-Amz-Content-Sha256')) return request
+  if (request.headers.has('x-amz-content-sha256')) return request
+  const headers = new Headers(request.headers)
+  headers.set('x-amz-content-sha256', await sha256HexOf(body))
+  return new Request(request.url, { method: request.method, headers })
+}
+
+async function authenticate(request: Request, env: Env, body: Uint8Array): Promise<Verified<KeyPrincipal>> {
   const now = Date.now()
   let verified: Verified<KeyPrincipal>
   try {
-    verified = await verifyRequest(request, {
+    verified = await verifyRequest(await withPresignedPayload(request, new URL(request.url), body), {
       lookup: (id) => lookupAccessKey(env, id, now),
       now,
       bodySha256: () => sha256HexOf(body),
@@ -78,12 +85,7 @@ async function authenticate(
   }
   if (verified.scope.service !== 'sqs')
     throw new SqsError('SignatureDoesNotMatch', `Credential should be scoped to correct service: 'sqs'.`)
-  // A presigned query GET signs its parameters in the URL and has no body to hash.
-  const unsignedEmpty = protocol === 'query' && verified.payload.kind === 'unsigned' && body.length === 0
-  if (
-    !unsignedEmpty &&
-    (verified.payload.kind !== 'hashed' || verified.payload.sha256 !== (await sha256HexOf(body)))
-  )
+  if (verified.payload.kind !== 'hashed' || verified.payload.sha256 !== (await sha256HexOf(body)))
     throw new SqsError('SignatureDoesNotMatch', 'The request body does not match its signed hash.')
   return verified
 }
@@ -132,7 +134,7 @@ function queryInput(request: Request, url: URL, body: Uint8Array) {
 async function serve(request: Request, env: Env, protocol: Protocol, requestId: string): Promise<Response> {
   const url = new URL(request.url)
   const body = await readBody(request, protocol)
-  const verified = await authenticate(request, env, body, protocol)
+  const verified = await authenticate(request, env, body)
   const { action, input } = protocol === 'json' ? jsonInput(request, body) : queryInput(request, url, body)
   const handler = actionNamed(action)
   if (!handler) throw new SqsError('InvalidAction', `The action ${action} is not valid for this web service.`)
