@@ -16,6 +16,8 @@ import { SqsError } from './errors'
 export const TYPES_ATTRIBUTE = 'sqs.types'
 const MAX_ATTRIBUTES = 10
 const NAME = /^[A-Za-z0-9_\-.]{1,256}$/
+/** The characters SQS allows in bodies and string values (XML 1.0's). */
+export const XML_TEXT = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u
 
 export interface SqsAttributeValue {
   DataType: string
@@ -50,6 +52,8 @@ function checkedValue(name: string, value: SqsAttributeValue): { bytes: Uint8Arr
   }
   if (typeof value.StringValue !== 'string' || value.StringValue === '')
     throw invalid(`The message attribute '${name}' must contain a non-empty message attribute value.`)
+  if (!XML_TEXT.test(value.StringValue))
+    throw invalid(`Message (user) attribute '${name}' value contains invalid characters.`)
   if (type.startsWith('Number') && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value.StringValue))
     throw invalid(`Can't cast the value of message (user) attribute '${name}' to a number.`)
   return { bytes: encoder.encode(value.StringValue), transport: 1 }

@@ -1,10 +1,13 @@
 /**
- * SQS's error shape for the JSON protocol: status 400 (sender) or 403/500, a body
+ * SQS's error shapes: for the JSON protocol status 400 (sender) or 403/500, a body
  * `{"__type": "com.amazonaws.sqs#<Code>", "message": …}` and the `x-amzn-query-error`
- * header (`<QueryCode>;Sender`) that the AWS SDKs read to name the error, plus the mapping
- * of the queue block's AppErrors onto SQS codes.
+ * header (`<QueryCode>;Sender`) that the AWS SDKs read to name the error; for the query
+ * protocol the same status with an `<ErrorResponse>` naming the query code
+ * (`AWS.SimpleQueueService.NonExistentQueue`…). Plus the mapping of the queue block's
+ * AppErrors onto SQS codes.
  */
 import { type AppError, asAppError } from '../../platform/errors'
+import { encodeQueryError } from './xml'
 
 export type SqsErrorCode =
   | 'QueueDoesNotExist'
@@ -32,6 +35,10 @@ export type SqsErrorCode =
   | 'MissingAuthenticationToken'
   | 'RequestExpired'
   | 'InternalFailure'
+  | 'MissingAction'
+  | 'InvalidAction'
+  | 'MalformedQueryString'
+  | 'InvalidQueryParameter'
 
 /** The `__type` namespace and query-protocol code when they differ from the SQS code. */
 const WIRE: Partial<Record<SqsErrorCode, { type?: string; query?: string; status?: number }>> = {
@@ -70,6 +77,20 @@ export class SqsError extends Error {
     return WIRE[this.code]?.status ?? 400
   }
 
+  /** The code the query protocol (and the JSON protocol's x-amzn-query-error) names. */
+  get queryCode(): string {
+    return WIRE[this.code]?.query ?? this.code
+  }
+
+  /** The query protocol response. */
+  toXmlResponse(requestId: string): Response {
+    const fault = this.status >= 500 ? 'Receiver' : 'Sender'
+    return new Response(encodeQueryError(fault, this.queryCode, this.message, requestId), {
+      status: this.status,
+      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+    })
+  }
+
   /** The JSON protocol response. */
   toResponse(requestId: string): Response {
     const wire = WIRE[this.code]
@@ -80,7 +101,7 @@ export class SqsError extends Error {
         status: this.status,
         headers: {
           'content-type': 'application/x-amz-json-1.0',
-          'x-amzn-query-error': `${wire?.query ?? this.code};${fault}`,
+          'x-amzn-query-error': `${this.queryCode};${fault}`,
           'x-amzn-requestid': requestId,
         },
       },

@@ -9,7 +9,13 @@
 import { AppError, asAppError } from '../../platform/errors'
 import { ackMessages, changeVisibility, sendMessages } from '../client'
 import { decodeReceipt, type OutgoingMessage } from '../messages'
-import { md5OfAttributes, md5OfText, type SqsAttributeValue, toNativeAttributes } from './attributes'
+import {
+  md5OfAttributes,
+  md5OfText,
+  type SqsAttributeValue,
+  toNativeAttributes,
+  XML_TEXT,
+} from './attributes'
 import { optionalInteger, type SqsContext } from './context'
 import { SqsError, toSqsError } from './errors'
 import { namedQueue } from './queues'
@@ -35,8 +41,7 @@ function outgoing(input: Input): {
   const body = input.MessageBody
   if (typeof body !== 'string' || body === '')
     throw new SqsError('MissingParameter', 'The request must contain the parameter MessageBody.')
-  if (/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(body))
-    throw new SqsError('InvalidMessageContents', 'Invalid characters found.')
+  if (!XML_TEXT.test(body)) throw new SqsError('InvalidMessageContents', 'Invalid characters found.')
   const typed = (input.MessageAttributes ?? {}) as Record<string, SqsAttributeValue>
   const attributes = toNativeAttributes(typed)
   const delaySeconds = optionalInteger(input, 'DelaySeconds', 0, 900)

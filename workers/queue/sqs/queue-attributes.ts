@@ -12,9 +12,25 @@ export const SQS_MOUNT = '/sqs'
 export interface SqsExtras {
   receiveWaitSeconds: number
   tags: Record<string, string>
+  /** The normalized RedriveAllowPolicy JSON; absent means allowAll. */
+  redriveAllowPolicy?: string
+  /** The last redrive tasks of this queue as a dead-letter queue, newest first. */
+  moveTasks: MoveTask[]
 }
 
-export const NO_EXTRAS: SqsExtras = { receiveWaitSeconds: 0, tags: {} }
+/** One redrive task as ListMessageMoveTasks reports it. */
+export interface MoveTask {
+  TaskHandle: string
+  Status: 'COMPLETED' | 'FAILED'
+  SourceArn: string
+  MaxNumberOfMessagesPerSecond?: number
+  ApproximateNumberOfMessagesMoved: number
+  ApproximateNumberOfMessagesToMove: number
+  FailureReason?: string
+  StartedTimestamp: number
+}
+
+export const NO_EXTRAS: SqsExtras = { receiveWaitSeconds: 0, tags: {}, moveTasks: [] }
 
 export interface QueueSettings {
   fifo: boolean
@@ -78,9 +94,10 @@ function bool(name: string, text: string): boolean {
 export function fromQueueAttributes(
   attributes: Record<string, string>,
   tenant: string,
-): { patch: UpdateQueueInput; receiveWaitSeconds?: number } {
+): { patch: UpdateQueueInput; receiveWaitSeconds?: number; redriveAllowPolicy?: string } {
   const patch: UpdateQueueInput = {}
   let receiveWaitSeconds: number | undefined
+  let redriveAllowPolicy: string | undefined
   for (const [name, raw] of Object.entries(attributes)) {
     const text = String(raw)
     switch (name) {
@@ -108,8 +125,10 @@ export function fromQueueAttributes(
       case 'MaximumMessageSize':
         integer(name, text, 1024, 262_144)
         break
-      case 'Policy':
       case 'RedriveAllowPolicy':
+        redriveAllowPolicy = text === '' ? '' : normalizedAllowPolicy(text)
+        break
+      case 'Policy':
       case 'KmsMasterKeyId':
       case 'KmsDataKeyReusePeriodSeconds':
       case 'SqsManagedSseEnabled':
@@ -120,7 +139,54 @@ export function fromQueueAttributes(
         throw new SqsError('InvalidAttributeName', `Unknown Attribute ${name}.`)
     }
   }
-  return receiveWaitSeconds === undefined ? { patch } : { patch, receiveWaitSeconds }
+  return {
+    patch,
+    ...(receiveWaitSeconds !== undefined ? { receiveWaitSeconds } : {}),
+    ...(redriveAllowPolicy !== undefined ? { redriveAllowPolicy } : {}),
+  }
+}
+
+const ALLOW_POLICY_INVALID =
+  'Invalid value for the parameter RedriveAllowPolicy. Reason: Amazon SQS can’t create the redrive allow policy, as it’s in an unsupported format.'
+
+/** A RedriveAllowPolicy checked and re-serialized: allowAll, denyAll, or byQueue with 1–10 queue ARNs. */
+function normalizedAllowPolicy(text: string): string {
+  let policy: { redrivePermission?: unknown; sourceQueueArns?: unknown }
+  try {
+    policy = JSON.parse(text)
+  } catch {
+    throw invalid(ALLOW_POLICY_INVALID)
+  }
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy))
+    throw invalid(ALLOW_POLICY_INVALID)
+  const permission = policy.redrivePermission
+  const arns = policy.sourceQueueArns
+  if (permission === 'allowAll' || permission === 'denyAll') {
+    if (arns !== undefined) throw invalid(ALLOW_POLICY_INVALID)
+    return JSON.stringify({ redrivePermission: permission })
+  }
+  const arnShape = /^arn:aws:sqs:[^:]*:[^:]+:[A-Za-z0-9_-]{1,80}(\.fifo)?$/
+  if (
+    permission !== 'byQueue' ||
+    !Array.isArray(arns) ||
+    arns.length === 0 ||
+    arns.length > 10 ||
+    !arns.every((arn) => typeof arn === 'string' && arnShape.test(arn))
+  )
+    throw invalid(ALLOW_POLICY_INVALID)
+  return JSON.stringify({ redrivePermission: permission, sourceQueueArns: arns })
+}
+
+/** Whether a dead-letter queue's RedriveAllowPolicy lets `source` (of `tenant`) name it. */
+export function redriveAllowed(policy: string | undefined, tenant: string, source: string): boolean {
+  if (!policy) return true
+  const parsed = JSON.parse(policy) as { redrivePermission: string; sourceQueueArns?: string[] }
+  if (parsed.redrivePermission === 'allowAll') return true
+  if (parsed.redrivePermission === 'denyAll') return false
+  return (parsed.sourceQueueArns ?? []).some((arn) => {
+    const parts = arn.split(':')
+    return parts[4] === tenant && parts[5] === source
+  })
 }
 
 function redrivePolicy(text: string, tenant: string): { queue: string; maxReceiveCount: number } {
@@ -192,6 +258,7 @@ export function toQueueAttributes(
       maxReceiveCount: settings.deadLetter.maxReceiveCount,
     })
   }
+  if (context.extras.redriveAllowPolicy) attributes.RedriveAllowPolicy = context.extras.redriveAllowPolicy
   if (settings.fifo) {
     attributes.FifoQueue = 'true'
     attributes.ContentBasedDeduplication = String(settings.contentBasedDeduplication)

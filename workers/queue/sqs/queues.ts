@@ -4,6 +4,8 @@
  * What the block has no setting for (ReceiveMessageWaitTimeSeconds, tags) is one registry
  * row per queue of kind `queue-sqs`, removed with the queue.
  */
+
+import type { UpdateQueueInput } from '../../../schemas/queue'
 import { AppError, asAppError } from '../../platform/errors'
 import {
   createResource,
@@ -13,7 +15,7 @@ import {
   listResources,
   updateResource,
 } from '../../platform/registry'
-import { createQueue, deleteQueue, purgeQueue, queueWithStats, redriveQueue, updateQueue } from '../manage'
+import { createQueue, deleteQueue, purgeQueue, queueWithStats, updateQueue } from '../manage'
 import { QUEUE_KIND, type QueueConfig } from '../settings'
 import type { SqsContext } from './context'
 import { SqsError } from './errors'
@@ -22,8 +24,8 @@ import {
   fromQueueAttributes,
   NO_EXTRAS,
   queueArn,
-  queueFromArn,
   queueFromUrl,
+  redriveAllowed,
   type SqsExtras,
   toQueueAttributes,
 } from './queue-attributes'
@@ -38,7 +40,7 @@ export async function readExtras(c: SqsContext, name: string): Promise<SqsExtras
   return found ? { ...NO_EXTRAS, ...found.config } : NO_EXTRAS
 }
 
-async function writeExtras(c: SqsContext, name: string, change: Partial<SqsExtras>): Promise<void> {
+export async function writeExtras(c: SqsContext, name: string, change: Partial<SqsExtras>): Promise<void> {
   const found = await findResource<SqsExtras>(c.env, c.tenant, EXTRAS_KIND, name)
   if (!found) await createResource(c.env, c.tenant, EXTRAS_KIND, name, { ...NO_EXTRAS, ...change })
   else await updateResource(c.env, c.tenant, EXTRAS_KIND, name, { ...NO_EXTRAS, ...found.config, ...change })
@@ -49,6 +51,17 @@ function stringMap(value: unknown, what: string): Record<string, string> {
   if (typeof value !== 'object' || Array.isArray(value))
     throw new SqsError('InvalidParameterValue', `${what} must be a map.`)
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]))
+}
+
+/** Refuses a RedrivePolicy whose dead-letter queue's RedriveAllowPolicy does not allow `source`. */
+async function checkRedriveAllowed(c: SqsContext, source: string, patch: UpdateQueueInput): Promise<void> {
+  const target = patch.deadLetter?.queue
+  if (!target) return
+  if (redriveAllowed((await readExtras(c, target)).redriveAllowPolicy, c.tenant, source)) return
+  throw new SqsError(
+    'InvalidParameterValue',
+    `Value ${JSON.stringify({ deadLetterTargetArn: queueArn(c.region, c.tenant, target), maxReceiveCount: patch.deadLetter?.maxReceiveCount })} for parameter RedrivePolicy is invalid. Reason: The dead-letter queue's RedriveAllowPolicy does not allow this queue as a source queue.`,
+  )
 }
 
 /** The queue a request names, after the key's scope allows it. */
@@ -66,12 +79,13 @@ async function createQueueAction(c: SqsContext, input: Input) {
       'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length.',
     )
   c.allow(name, true)
-  const { patch, receiveWaitSeconds } = fromQueueAttributes(
+  const { patch, receiveWaitSeconds, redriveAllowPolicy } = fromQueueAttributes(
     stringMap(input.Attributes, 'Attributes'),
     c.tenant,
   )
   const tags = stringMap(input.tags, 'tags')
   const settings = createInput(name, patch)
+  await checkRedriveAllowed(c, name, patch)
   try {
     await createQueue(c.env, c.tenant, name, settings)
   } catch (error) {
@@ -89,8 +103,12 @@ async function createQueueAction(c: SqsContext, input: Input) {
       )
     return { QueueUrl: c.urlOf(name) }
   }
-  if (receiveWaitSeconds !== undefined || Object.keys(tags).length > 0)
-    await writeExtras(c, name, { receiveWaitSeconds: receiveWaitSeconds ?? 0, tags })
+  if (receiveWaitSeconds !== undefined || Object.keys(tags).length > 0 || redriveAllowPolicy)
+    await writeExtras(c, name, {
+      receiveWaitSeconds: receiveWaitSeconds ?? 0,
+      tags,
+      ...(redriveAllowPolicy ? { redriveAllowPolicy } : {}),
+    })
   return { QueueUrl: c.urlOf(name) }
 }
 
@@ -167,13 +185,17 @@ async function getQueueAttributes(c: SqsContext, input: Input) {
 
 async function setQueueAttributes(c: SqsContext, input: Input) {
   const name = namedQueue(c, input, true)
-  const { patch, receiveWaitSeconds } = fromQueueAttributes(
+  const { patch, receiveWaitSeconds, redriveAllowPolicy } = fromQueueAttributes(
     stringMap(input.Attributes, 'Attributes'),
     c.tenant,
   )
+  await checkRedriveAllowed(c, name, patch)
   if (Object.keys(patch).length > 0) await updateQueue(c.env, c.tenant, name, patch)
   else await getResource(c.env, c.tenant, QUEUE_KIND, name)
-  if (receiveWaitSeconds !== undefined) await writeExtras(c, name, { receiveWaitSeconds })
+  const extras: Partial<SqsExtras> = {}
+  if (receiveWaitSeconds !== undefined) extras.receiveWaitSeconds = receiveWaitSeconds
+  if (redriveAllowPolicy !== undefined) extras.redriveAllowPolicy = redriveAllowPolicy || undefined
+  if (Object.keys(extras).length > 0) await writeExtras(c, name, extras)
   return {}
 }
 
@@ -231,20 +253,6 @@ async function listDeadLetterSourceQueues(c: SqsContext, input: Input) {
   return { queueUrls: urls }
 }
 
-/** Redrive runs to completion inside the call: the task is reported as COMPLETED. */
-async function startMessageMoveTask(c: SqsContext, input: Input) {
-  const name = queueFromArn(input.SourceArn, c.tenant)
-  c.allow(name, true)
-  if (input.DestinationArn !== undefined)
-    throw new SqsError(
-      'UnsupportedOperation',
-      'Messages move back to their source queues; DestinationArn is not supported.',
-    )
-  await redriveQueue(c.env, c.tenant, name, 100_000)
-  const handle = btoa(JSON.stringify({ queue: name, at: Date.now() }))
-  return { TaskHandle: handle }
-}
-
 export const QUEUE_ACTIONS = {
   CreateQueue: createQueueAction,
   GetQueueUrl: getQueueUrl,
@@ -257,5 +265,4 @@ export const QUEUE_ACTIONS = {
   UntagQueue: untagQueue,
   ListQueueTags: listQueueTags,
   ListDeadLetterSourceQueues: listDeadLetterSourceQueues,
-  StartMessageMoveTask: startMessageMoveTask,
 } satisfies Record<string, (c: SqsContext, input: Input) => Promise<unknown>>
