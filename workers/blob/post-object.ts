@@ -156,13 +156,14 @@ export async function postObject(
     headers,
   })
   const etag = `"${ingested.md5}"`
-  const result = await bucketStub(env, tenant, bucket)
-    .putObject(objectKey, ingested, etag, attributesFrom(headers))
-    .catch((error: unknown) => {
-      if (ingested.size > 0) waitUntil(store.delete(ingested.storageKey))
-      throw error
-    })
-  if (result.redundant) waitUntil(store.delete(result.redundant))
+  // From here on the bucket owns the uploaded copy (it may already be the tenant's blob).
+  const result = await bucketStub(env, tenant, bucket).putObject(
+    objectKey,
+    ingested,
+    etag,
+    attributesFrom(headers),
+  )
+  if (result.redundant.length > 0) waitUntil(store.delete(result.redundant))
   const responseHeaders: Record<string, string> = {
     etag,
     location: `/${bucket}/${encodeURIComponent(objectKey)}`,
