@@ -298,3 +298,106 @@ describe('browser form uploads (presigned POST)', () => {
     expect(await stored(tenant)).toHaveLength(1)
   })
 })
+
+describe('streamed browser form uploads', () => {
+  const MiB = 1024 * 1024
+
+  /** A signed form whose file (`size` bytes, generated as it streams) is sent without being held in memory. */
+  async function streamedForm(keys: Keys, bucket: string, key: string, size: number, maxBytes: number) {
+    const now = Date.now()
+    const amzDate = formatAmzDate(now)
+    const scope = { date: amzDate.slice(0, 8), region: 'auto', service: 's3' }
+    const credential = `${keys.accessKeyId}/${scope.date}/auto/s3/aws4_request`
+    const policy = bytesToBase64(
+      new TextEncoder().encode(
+        JSON.stringify({
+          expiration: new Date(now + 60_000).toISOString(),
+          conditions: [
+            { bucket },
+            { key },
+            ['content-length-range', 1, maxBytes],
+            { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+            { 'x-amz-credential': credential },
+            { 'x-amz-date': amzDate },
+          ],
+        }),
+      ),
+    )
+    const fields: Record<string, string> = {
+      key,
+      'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+      'x-amz-credential': credential,
+      'x-amz-date': amzDate,
+      policy,
+      'x-amz-signature': await signatureOf(await signingKey(keys.secretAccessKey, scope), policy),
+    }
+    const boundary = `----form${crypto.randomUUID()}`
+    const head = new TextEncoder().encode(
+      `${Object.entries(fields)
+        .map(
+          ([name, value]) =>
+            `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+        )
+        .join(
+          '',
+        )}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    )
+    const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`)
+    const md5 = new crypto.DigestStream('MD5')
+    const digest = md5.getWriter()
+    const body = new FixedLengthStream(head.length + size + tail.length)
+    const writer = body.writable.getWriter()
+    const write = async () => {
+      await writer.write(head)
+      const chunk = new Uint8Array(MiB)
+      for (let sent = 0, i = 0; sent < size; sent += chunk.length, i++) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, size - sent))
+        piece.fill(i % 251)
+        piece[0] = i & 0xff
+        await digest.write(piece.slice())
+        await writer.write(piece.slice())
+      }
+      await writer.write(tail)
+      await writer.close()
+      await digest.close()
+    }
+    const written = write().catch(() => undefined)
+    const response = await SELF.fetch(`http://edge.test/s3/${bucket}`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: body.readable,
+    })
+    // A refused form is answered before its body is read: stop sending it.
+    if (!response.ok) await writer.abort('refused').catch(() => undefined)
+    await written
+    const md5hex = response.ok
+      ? Array.from(new Uint8Array(await md5.digest), (b) => b.toString(16).padStart(2, '0')).join('')
+      : ''
+    return { response, md5: md5hex }
+  }
+
+  it('streams a 64 MiB file into storage (no 100 MiB form cap, nothing buffered whole)', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const bucket = bucketName()
+    await s3(keys, `/${bucket}`, { method: 'PUT' })
+    const size = 64 * MiB
+    const { response, md5 } = await streamedForm(keys, bucket, 'big.bin', size, 200 * MiB)
+    expect(response.status, await response.clone().text()).toBe(204)
+    expect(response.headers.get('etag')).toBe(`"${md5}"`)
+    const head = await s3(keys, `/${bucket}/big.bin`, { method: 'HEAD' })
+    expect(head.headers.get('content-length')).toBe(String(size))
+    expect(head.headers.get('etag')).toBe(`"${md5}"`)
+    expect(await stored(tenant)).toHaveLength(1)
+  }, 240_000)
+
+  it('refuses a file over the policy’s content-length-range and stores nothing', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const bucket = bucketName()
+    await s3(keys, `/${bucket}`, { method: 'PUT' })
+    const { response } = await streamedForm(keys, bucket, 'over.bin', 3 * MiB + 1, 3 * MiB)
+    expect(response.status).toBe(400)
+    expect(errorCode(await response.text())).toBe('EntityTooLarge')
+    expect((await s3(keys, `/${bucket}/over.bin`, { method: 'HEAD' })).status).toBe(404)
+    expect(await stored(tenant)).toEqual([])
+  }, 120_000)
+})

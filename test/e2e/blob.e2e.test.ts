@@ -545,7 +545,7 @@ describe('multipart', () => {
     }
     expect(total).toBe(size)
     expect(read.digest('hex')).toBe(hash.digest('hex'))
-  })
+  }, 240_000)
 })
 
 describe('versioning, CORS and lifecycle settings', () => {
