@@ -4,18 +4,23 @@
  * 1. PUT and GET of 1 KiB, 1 MiB and 64 MiB objects: requests/s and MiB/s;
  * 2. the same through the R2 binding used directly from a bare route in its own Worker
  *    (bench/r2-direct, no auth, metadata or hashing): the block's overhead;
- * 3. a 128 MiB multipart upload with 4 parts in flight (lib-storage `Upload`, 8 MiB parts).
+ * 3. a 128 MiB multipart upload with 4 parts in flight (lib-storage `Upload`, 8 MiB parts);
+ * 4. the serving process's memory (workerd under `wrangler dev`, found in the dev process's
+ *    tree): its resident set while idle and its peak while a 64 MiB object and a 1 GiB
+ *    object (generated as it is sent, read and discarded as it arrives) go up and down.
  * The authenticated no-op floor `GET /v1/whoami` is measured in the same run; ratios are
  * the numbers to read (absolute figures move with whatever else runs on the machine).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { freePort, type RunningPlatform, startPlatform } from '../scripts/platform-process'
 import { type LoadResult, printTable, runLoad } from './harness'
+import { findDescendant, peakRss, rssBytes } from './process-memory'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MiB = 1024 * 1024
@@ -175,6 +180,51 @@ try {
   printTable('Multipart upload (lib-storage, 8 MiB parts, 4 in flight)', [
     { subject: 'Upload 128 MiB', seconds: seconds.toFixed(2), 'MiB/s': (total / MiB / seconds).toFixed(1) },
   ])
+
+  const workerd = findDescendant(platform.pid, 'workerd')
+  if (workerd === undefined) throw new Error('no workerd process under the platform')
+  const idle = rssBytes(workerd)
+  const generated = (bytes: number) => {
+    const chunk = randomBytes(MiB)
+    return Readable.from(
+      (function* () {
+        for (let sent = 0; sent < bytes; sent += MiB) yield chunk
+      })(),
+    )
+  }
+  const drain = async (Key: string) => {
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }))
+    let received = 0
+    for await (const piece of got.Body as AsyncIterable<Uint8Array>) received += piece.length
+    return received
+  }
+  const memoryRows: Record<string, string | number>[] = [
+    { subject: 'idle', seconds: '–', 'MiB/s': '–', 'RSS MiB': (idle / MiB).toFixed(0), 'vs idle MiB': '+0' },
+  ]
+  const measure = async (subject: string, bytes: number, work: () => Promise<unknown>) => {
+    const { peakBytes, seconds } = await peakRss(workerd, work)
+    memoryRows.push({
+      subject,
+      seconds: seconds.toFixed(1),
+      'MiB/s': (bytes / MiB / seconds).toFixed(1),
+      'RSS MiB': (peakBytes / MiB).toFixed(0),
+      'vs idle MiB': `+${((peakBytes - idle) / MiB).toFixed(0)}`,
+    })
+  }
+  const big = 64 * MiB
+  await measure('PUT 64 MiB (peak)', big, () =>
+    s3.send(new PutObjectCommand({ Bucket, Key: 'mem-64', Body: generated(big), ContentLength: big })),
+  )
+  await measure('GET 64 MiB (peak)', big, () => drain('mem-64'))
+  const huge = 1024 * MiB
+  await measure('PUT 1 GiB streamed (peak)', huge, () =>
+    s3.send(new PutObjectCommand({ Bucket, Key: 'mem-1g', Body: generated(huge), ContentLength: huge })),
+  )
+  await measure('GET 1 GiB streamed (peak)', huge, () => drain('mem-1g'))
+  printTable(
+    `Memory of the serving process (workerd pid ${workerd}): idle vs peak while bodies stream`,
+    memoryRows,
+  )
   s3.destroy()
 } finally {
   direct?.stop()

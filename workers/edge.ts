@@ -8,6 +8,7 @@ import { BLOCKS } from './blocks'
 import type { Env } from './platform/env'
 import { serveSqs } from './queue/sqs/entry'
 
+export { BlobContent } from './blob/content'
 export { BlobBucket } from './blob/object'
 export { CacheNode } from './cache/object'
 export { CdnKey } from './cdn/object'

@@ -16,20 +16,24 @@ const FILENAME = ['$', '{filename}'].join('')
 
 const DAY = 86_400_000
 
-async function stored(tenant: string, bucket: string): Promise<string[]> {
-  const listed = await env.BLOBS?.list({ prefix: `blob/${tenant}/${bucket}/` })
+/** The tenant's bytes in object storage (all its buckets share one content store). */
+async function stored(tenant: string): Promise<string[]> {
+  const listed = await env.BLOBS?.list({ prefix: `blob/${tenant}/` })
   return listed?.objects.map((o) => o.key) ?? []
 }
 
 const stub = (tenant: string, bucket: string) =>
   env.BLOB_BUCKETS.get(env.BLOB_BUCKETS.idFromName(`${tenant}:blob:${bucket}`))
 
-async function settle(tenant: string, bucket: string): Promise<void> {
+const content = (tenant: string) =>
+  env.BLOB_CONTENT.get(env.BLOB_CONTENT.idFromName(`${tenant}:blob-content:store`))
+
+async function settle(tenant: string): Promise<void> {
   // Redundant copies are deleted after the response (waitUntil); wait until storage settles.
   for (let i = 0; i < 50; i++) {
-    const before = (await stored(tenant, bucket)).length
+    const before = (await stored(tenant)).length
     await scheduler.wait(20)
-    if ((await stored(tenant, bucket)).length === before) return
+    if ((await stored(tenant)).length === before) return
   }
 }
 
@@ -43,24 +47,96 @@ describe('content-addressed storage', () => {
       Array.from({ length: 20 }, (_, i) => s3(keys, `/${bucket}/copy-${i}`, { method: 'PUT', body })),
     )
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200))
-    await settle(tenant, bucket)
-    expect(await stored(tenant, bucket)).toHaveLength(1)
+    await settle(tenant)
+    expect(await stored(tenant)).toHaveLength(1)
     await s3(keys, `/${bucket}/other`, { method: 'PUT', body: 'different' })
-    await settle(tenant, bucket)
-    expect(await stored(tenant, bucket)).toHaveLength(2)
+    await settle(tenant)
+    expect(await stored(tenant)).toHaveLength(2)
     for (let i = 0; i < 19; i++) await s3(keys, `/${bucket}/copy-${i}`, { method: 'DELETE' })
-    const object = stub(tenant, bucket)
-    await object.advanceClockForTest(GC_GRACE_MS + 1000)
-    await runDurableObjectAlarm(object)
-    expect(await stored(tenant, bucket)).toHaveLength(2)
+    const store = content(tenant)
+    await store.advanceClockForTest(GC_GRACE_MS + 1000)
+    await runDurableObjectAlarm(store)
+    expect(await stored(tenant)).toHaveLength(2)
     expect(await (await s3(keys, `/${bucket}/copy-19`)).text()).toBe(body)
     await s3(keys, `/${bucket}/copy-19`, { method: 'DELETE' })
     // Within the grace period the bytes stay (a reader may still stream them).
-    await object.advanceClockForTest(GC_GRACE_MS - 1000)
-    expect(await object.collectGarbage()).toBe(0)
-    await object.advanceClockForTest(2000)
-    expect(await object.collectGarbage()).toBe(1)
-    expect(await stored(tenant, bucket)).toHaveLength(1)
+    await store.advanceClockForTest(GC_GRACE_MS - 1000)
+    expect(await store.collectGarbage()).toBe(0)
+    await store.advanceClockForTest(2000)
+    expect(await store.collectGarbage()).toBe(1)
+    expect(await stored(tenant)).toHaveLength(1)
+  })
+
+  it('stores identical objects and parts of different buckets once; a copy to another bucket copies no bytes', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const [a, b, c] = [bucketName(), bucketName(), bucketName()]
+    for (const name of [a, b, c]) await s3(keys, `/${name}`, { method: 'PUT' })
+    const part = new Uint8Array(5 * 1024 * 1024).fill(3)
+    const small = 'small bytes shared by buckets'
+    await s3(keys, `/${a}/one`, { method: 'PUT', body: part })
+    await s3(keys, `/${b}/same`, { method: 'PUT', body: part })
+    await s3(keys, `/${b}/small`, { method: 'PUT', body: small })
+    // A multipart upload in a third bucket whose parts are bytes already stored.
+    const created = await s3(keys, `/${c}/multi`, { method: 'POST', query: { uploads: '' } })
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await created.text())?.[1] as string
+    const etags: string[] = []
+    for (const [i, body] of [part, new TextEncoder().encode(small)].entries()) {
+      const response = await s3(keys, `/${c}/multi`, {
+        method: 'PUT',
+        query: { partNumber: String(i + 1), uploadId },
+        body,
+      })
+      etags.push(response.headers.get('etag') as string)
+    }
+    const xml = `<CompleteMultipartUpload>${etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('')}</CompleteMultipartUpload>`
+    expect((await s3(keys, `/${c}/multi`, { method: 'POST', query: { uploadId }, body: xml })).status).toBe(
+      200,
+    )
+    await settle(tenant)
+    expect(await stored(tenant)).toHaveLength(2)
+    const before = await stored(tenant)
+    const copied = await s3(keys, `/${c}/copied`, {
+      method: 'PUT',
+      headers: { 'x-amz-copy-source': `/${a}/one` },
+    })
+    expect(copied.status).toBe(200)
+    await settle(tenant)
+    expect(await stored(tenant)).toEqual(before)
+    const store = content(tenant)
+    const counts = Object.fromEntries((await store.blobs()).map((blob) => [blob.storageKey, blob.refs]))
+    // The 5 MiB blob: a/one, b/same, c/multi, c/copied; the small one: b/small, c/multi.
+    expect(Object.values(counts).sort()).toEqual([2, 4])
+    expect(new Uint8Array(await (await s3(keys, `/${c}/copied`)).arrayBuffer())).toEqual(part)
+    // Deleting the source and its bucket leaves the copy readable, also after collection.
+    await s3(keys, `/${a}/one`, { method: 'DELETE' })
+    expect((await s3(keys, `/${a}`, { method: 'DELETE' })).status).toBe(204)
+    await s3(keys, `/${b}/same`, { method: 'DELETE' })
+    await s3(keys, `/${c}/multi`, { method: 'DELETE' })
+    await store.advanceClockForTest(GC_GRACE_MS + 1000)
+    expect(await store.collectGarbage()).toBe(0)
+    expect(new Uint8Array(await (await s3(keys, `/${c}/copied`)).arrayBuffer())).toEqual(part)
+    expect(await (await s3(keys, `/${b}/small`)).text()).toBe(small)
+    await s3(keys, `/${c}/copied`, { method: 'DELETE' })
+    await s3(keys, `/${b}/small`, { method: 'DELETE' })
+    await store.advanceClockForTest(GC_GRACE_MS + 1000)
+    expect(await store.collectGarbage()).toBe(2)
+    expect(await stored(tenant)).toEqual([])
+  }, 120_000)
+
+  it('releases the hold of a write whose precondition fails, and discards its upload', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const bucket = bucketName()
+    await s3(keys, `/${bucket}`, { method: 'PUT' })
+    await s3(keys, `/${bucket}/k`, { method: 'PUT', body: 'first' })
+    const refused = await s3(keys, `/${bucket}/k`, {
+      method: 'PUT',
+      body: 'second',
+      headers: { 'if-none-match': '*' },
+    })
+    expect(refused.status).toBe(412)
+    await settle(tenant)
+    expect(await stored(tenant)).toHaveLength(1)
+    expect((await content(tenant).blobs()).map((blob) => blob.refs)).toEqual([1])
   })
 })
 
@@ -219,6 +295,109 @@ describe('browser form uploads (presigned POST)', () => {
       'x',
     )
     expect(errorCode(await extra.text())).toBe('AccessDenied')
-    expect(await stored(tenant, bucket)).toHaveLength(1)
+    expect(await stored(tenant)).toHaveLength(1)
   })
+})
+
+describe('streamed browser form uploads', () => {
+  const MiB = 1024 * 1024
+
+  /** A signed form whose file (`size` bytes, generated as it streams) is sent without being held in memory. */
+  async function streamedForm(keys: Keys, bucket: string, key: string, size: number, maxBytes: number) {
+    const now = Date.now()
+    const amzDate = formatAmzDate(now)
+    const scope = { date: amzDate.slice(0, 8), region: 'auto', service: 's3' }
+    const credential = `${keys.accessKeyId}/${scope.date}/auto/s3/aws4_request`
+    const policy = bytesToBase64(
+      new TextEncoder().encode(
+        JSON.stringify({
+          expiration: new Date(now + 60_000).toISOString(),
+          conditions: [
+            { bucket },
+            { key },
+            ['content-length-range', 1, maxBytes],
+            { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+            { 'x-amz-credential': credential },
+            { 'x-amz-date': amzDate },
+          ],
+        }),
+      ),
+    )
+    const fields: Record<string, string> = {
+      key,
+      'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+      'x-amz-credential': credential,
+      'x-amz-date': amzDate,
+      policy,
+      'x-amz-signature': await signatureOf(await signingKey(keys.secretAccessKey, scope), policy),
+    }
+    const boundary = `----form${crypto.randomUUID()}`
+    const head = new TextEncoder().encode(
+      `${Object.entries(fields)
+        .map(
+          ([name, value]) =>
+            `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+        )
+        .join(
+          '',
+        )}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    )
+    const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`)
+    const md5 = new crypto.DigestStream('MD5')
+    const digest = md5.getWriter()
+    const body = new FixedLengthStream(head.length + size + tail.length)
+    const writer = body.writable.getWriter()
+    const write = async () => {
+      await writer.write(head)
+      const chunk = new Uint8Array(MiB)
+      for (let sent = 0, i = 0; sent < size; sent += chunk.length, i++) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, size - sent))
+        piece.fill(i % 251)
+        piece[0] = i & 0xff
+        await digest.write(piece.slice())
+        await writer.write(piece.slice())
+      }
+      await writer.write(tail)
+      await writer.close()
+      await digest.close()
+    }
+    const written = write().catch(() => undefined)
+    const response = await SELF.fetch(`http://edge.test/s3/${bucket}`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: body.readable,
+    })
+    // A refused form is answered before its body is read: stop sending it.
+    if (!response.ok) await writer.abort('refused').catch(() => undefined)
+    await written
+    const md5hex = response.ok
+      ? Array.from(new Uint8Array(await md5.digest), (b) => b.toString(16).padStart(2, '0')).join('')
+      : ''
+    return { response, md5: md5hex }
+  }
+
+  it('streams a 64 MiB file into storage (no 100 MiB form cap, nothing buffered whole)', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const bucket = bucketName()
+    await s3(keys, `/${bucket}`, { method: 'PUT' })
+    const size = 64 * MiB
+    const { response, md5 } = await streamedForm(keys, bucket, 'big.bin', size, 200 * MiB)
+    expect(response.status, await response.clone().text()).toBe(204)
+    expect(response.headers.get('etag')).toBe(`"${md5}"`)
+    const head = await s3(keys, `/${bucket}/big.bin`, { method: 'HEAD' })
+    expect(head.headers.get('content-length')).toBe(String(size))
+    expect(head.headers.get('etag')).toBe(`"${md5}"`)
+    expect(await stored(tenant)).toHaveLength(1)
+  }, 240_000)
+
+  it('refuses a file over the policy’s content-length-range and stores nothing', async () => {
+    const { tenant, keys } = await tenantWithKey()
+    const bucket = bucketName()
+    await s3(keys, `/${bucket}`, { method: 'PUT' })
+    const { response } = await streamedForm(keys, bucket, 'over.bin', 3 * MiB + 1, 3 * MiB)
+    expect(response.status).toBe(400)
+    expect(errorCode(await response.text())).toBe('EntityTooLarge')
+    expect((await s3(keys, `/${bucket}/over.bin`, { method: 'HEAD' })).status).toBe(404)
+    expect(await stored(tenant)).toEqual([])
+  }, 120_000)
 })

@@ -73,6 +73,7 @@ describe('multipart assembly', () => {
     etag: `"${md5(partNumber)}"`,
     checksum: null,
     lastModified: 0,
+    holder: null,
   })
   it('checks order, ETags and sizes, and computes the multipart ETag', () => {
     const stored = [part(1, 10), part(2, 10), part(3, 3)]

@@ -460,6 +460,64 @@ describe('multipart', () => {
     )
   })
 
+  it('gets and heads one part by PartNumber (206, Content-Range, parts count); part 1 of a simple object is all of it', async () => {
+    const Key = 'parts.bin'
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }))
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024 + 17), randomBytes(999)]
+    const etags: string[] = []
+    for (const [i, Body] of parts.entries())
+      etags.push(
+        (await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body })))
+          .ETag as string,
+      )
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+      }),
+    )
+    const total = parts.reduce((sum, p) => sum + p.length, 0)
+    let start = 0
+    for (const [i, part] of parts.entries()) {
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key, PartNumber: i + 1 }))
+      expect(got.$metadata.httpStatusCode).toBe(206)
+      expect(got.PartsCount).toBe(3)
+      expect(got.ContentLength).toBe(part.length)
+      expect(got.ContentRange).toBe(`bytes ${start}-${start + part.length - 1}/${total}`)
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(part)).toBe(true)
+      const head = await s3.send(new HeadObjectCommand({ Bucket, Key, PartNumber: i + 1 }))
+      expect([head.$metadata.httpStatusCode, head.ContentLength, head.PartsCount]).toEqual([
+        206,
+        part.length,
+        3,
+      ])
+      start += part.length
+    }
+    expect((await s3.send(new HeadObjectCommand({ Bucket, Key }))).ContentLength).toBe(total)
+    expect(await failure(s3.send(new GetObjectCommand({ Bucket, Key, PartNumber: 4 })))).toEqual({
+      name: 'InvalidPartNumber',
+      status: 416,
+    })
+    expect(await failure(s3.send(new HeadObjectCommand({ Bucket, Key, PartNumber: 4 })))).toMatchObject({
+      status: 416,
+    })
+
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'simple', Body: 'one part only' }))
+    const whole = await s3.send(new GetObjectCommand({ Bucket, Key: 'simple', PartNumber: 1 }))
+    expect([whole.$metadata.httpStatusCode, whole.ContentRange, whole.PartsCount]).toEqual([
+      206,
+      'bytes 0-12/13',
+      undefined,
+    ])
+    expect(await whole.Body!.transformToString()).toBe('one part only')
+    expect(await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'simple', PartNumber: 2 })))).toEqual({
+      name: 'InvalidPartNumber',
+      status: 416,
+    })
+  })
+
   it('uploads 100 MiB with lib-storage Upload', async () => {
     const size = 100 * 1024 * 1024
     const chunk = randomBytes(1024 * 1024)
@@ -487,7 +545,7 @@ describe('multipart', () => {
     }
     expect(total).toBe(size)
     expect(read.digest('hex')).toBe(hash.digest('hex'))
-  })
+  }, 240_000)
 })
 
 describe('versioning, CORS and lifecycle settings', () => {

@@ -1,15 +1,22 @@
 /**
- * Content-addressed blobs with reference counts: identical bytes (whole objects and
- * multipart parts, addressed by SHA-256) are stored once in object storage; every object
- * version and uploaded part holds one reference to each blob it is made of.
+ * Content-addressed blobs with references, one store per tenant: identical bytes (whole
+ * objects and multipart parts, addressed by SHA-256) are stored once for all the tenant's
+ * buckets. A reference is a named *hold*: every object version and uploaded part has a
+ * holder id (unique in the tenant) and holds each blob it is made of; a blob's count is its
+ * number of distinct holders.
  *
- * Guarantees (given that each function runs inside one storage transaction of the bucket's
- * single-writer object): a blob with a reference is never returned by `collect`; a blob
- * whose count drops to zero is collected only after `graceMs` (readers that looked it up
- * before may still stream it); `collect` removes the index row in the same transaction it
- * decides, so an upload committed afterwards finds no row and adopts its own fresh copy
- * instead of a blob being deleted (no reference can appear to a collected blob).
- * Costs: one indexed row per distinct blob; O(1) per adopt/release, O(k) per collect.
+ * Guarantees (given that each function runs inside one storage transaction of the tenant's
+ * single-writer content object): `hold` and `unhold` are idempotent, so a bucket may repeat
+ * them (at-least-once delivery from its outbox) without a count drifting; a blob with a
+ * holder is never returned by `collect`; a blob whose count drops to zero is collected only
+ * after `graceMs` (readers that looked it up before may still stream it); `collect` removes
+ * the index row in the same transaction it decides, so a later hold either brings its own
+ * freshly uploaded copy (which becomes the blob) or fails (a copy whose source is gone):
+ * no reference can appear to a collected blob. A bucket takes its hold *before* it records
+ * the reference and drops it only *after* it removed the reference, so every reference a
+ * bucket has recorded is covered by a hold.
+ * Costs: one row per distinct blob and one per (holder, blob); O(1) per hold, O(blobs of the
+ * holder) per unhold, O(k) per collect.
  */
 
 export interface BlobRow {
@@ -22,48 +29,69 @@ export interface BlobRow {
   zeroSince: number | null
 }
 
-/** The bucket object's table of blobs, as the logic sees it. */
+/** The content object's tables, as the logic sees them. */
 export interface BlobIndex {
   get(hash: string): BlobRow | undefined
   put(row: BlobRow): void
   remove(hash: string): void
+  /** Records that `holder` holds `hash`; false when it already did. */
+  addHold(holder: string, hash: string): boolean
+  /** Forgets every hold of `holder`; returns the hashes it held. */
+  removeHolds(holder: string): string[]
   /** Rows with no reference whose `zeroSince` is at or before `cutoff`, at most `limit`. */
   unreferenced(cutoff: number, limit: number): BlobRow[]
 }
 
-export interface Adopted {
-  /** Where the blob's bytes are (an earlier identical upload's, when deduplicated). */
-  storageKey: string
-  /** The freshly uploaded copy to delete because identical bytes were already stored. */
-  redundant?: string
+/** One blob a holder wants: its content address, and the fresh copy it uploaded (if any). */
+export interface Wanted {
+  hash: string
+  size: number
+  /** Where this request uploaded the bytes; absent when the bytes must already be stored (copies). */
+  uploadedKey?: string | undefined
 }
 
-/** Adds one reference to the blob `hash`, whose bytes were just uploaded to `uploadedKey`. */
-export function adopt(index: BlobIndex, hash: string, size: number, uploadedKey: string): Adopted {
-  const existing = index.get(hash)
-  if (existing) {
-    index.put({ ...existing, refs: existing.refs + 1, zeroSince: null })
-    return existing.storageKey === uploadedKey
-      ? { storageKey: existing.storageKey }
-      : { storageKey: existing.storageKey, redundant: uploadedKey }
+export interface Held {
+  /** Where each wanted blob's bytes are, in order (an earlier identical upload's, when deduplicated). */
+  storageKeys: string[]
+  /** Freshly uploaded copies made redundant by identical bytes already stored: delete them. */
+  redundant: string[]
+}
+
+/** Thrown by `hold` when a blob to reference without an upload is no longer stored. */
+export class BlobGone extends Error {
+  constructor(readonly hash: string) {
+    super(`blob ${hash} is not stored`)
+    this.name = 'BlobGone'
   }
-  index.put({ hash, storageKey: uploadedKey, size, refs: 1, zeroSince: null })
-  return { storageKey: uploadedKey }
 }
 
-/** Adds a reference to a blob already stored (copies, completing a multipart upload). */
-export function addReference(index: BlobIndex, hash: string): void {
-  const existing = index.get(hash)
-  if (!existing) throw new Error(`blob ${hash} is not stored`)
-  index.put({ ...existing, refs: existing.refs + 1, zeroSince: null })
+/** `holder` takes a hold on each wanted blob (all or nothing: the caller's transaction rolls back on a throw). */
+export function hold(index: BlobIndex, holder: string, wanted: Wanted[]): Held {
+  const storageKeys: string[] = []
+  const redundant: string[] = []
+  for (const want of wanted) {
+    const existing = index.get(want.hash)
+    if (!existing) {
+      if (want.uploadedKey === undefined) throw new BlobGone(want.hash)
+      index.put({ hash: want.hash, storageKey: want.uploadedKey, size: want.size, refs: 0, zeroSince: null })
+    } else if (want.uploadedKey !== undefined && want.uploadedKey !== existing.storageKey) {
+      redundant.push(want.uploadedKey)
+    }
+    const row = index.get(want.hash) as BlobRow
+    if (index.addHold(holder, want.hash)) index.put({ ...row, refs: row.refs + 1, zeroSince: null })
+    storageKeys.push(row.storageKey)
+  }
+  return { storageKeys, redundant }
 }
 
-/** Drops one reference; the blob becomes collectable `graceMs` after its count reaches zero. */
-export function release(index: BlobIndex, hash: string, now: number): void {
-  const existing = index.get(hash)
-  if (!existing) return
-  const refs = Math.max(0, existing.refs - 1)
-  index.put({ ...existing, refs, zeroSince: refs === 0 ? now : null })
+/** Drops every hold of `holder`; a blob becomes collectable `graceMs` after its count reaches zero. */
+export function unhold(index: BlobIndex, holder: string, now: number): void {
+  for (const hash of index.removeHolds(holder)) {
+    const existing = index.get(hash)
+    if (!existing) continue
+    const refs = Math.max(0, existing.refs - 1)
+    index.put({ ...existing, refs, zeroSince: refs === 0 ? now : null })
+  }
 }
 
 /** Claims unreferenced blobs past their grace: their rows are gone; delete the returned keys. */

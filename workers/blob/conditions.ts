@@ -6,7 +6,9 @@
  * overrides a holding If-Modified-Since (S3's documented rule). A GET/HEAD whose
  * If-None-Match fails is 304; every other failure is 412. Ranges: one `bytes=a-b`, `a-` or
  * `-n` range; a start past the end is 416 InvalidRange; syntax S3 ignores serves the whole
- * object. Pure functions, O(1).
+ * object. A `partNumber` query names the byte range of one part of a multipart object
+ * (part 1 of any other non-empty object is the whole object); a part past the last one is 416
+ * InvalidPartNumber. Pure functions, O(1) (O(parts) for a part's range).
  */
 import { S3Error } from './s3-errors'
 
@@ -128,4 +130,30 @@ function invalidRange(size: number): S3Error {
       'content-range': `bytes */${size}`,
     },
   )
+}
+
+/**
+ * The byte range of part `text` (a `partNumber` query value) of an object made of
+ * `partSizes` (one per part; a non-multipart object is one part). Undefined for an empty
+ * object's part 1, which has no bytes to range over.
+ */
+export function partRange(text: string, partSizes: number[], hasRange: boolean): ByteRange | undefined {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 10_000)
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+      ArgumentName: 'partNumber',
+      ArgumentValue: text,
+    })
+  if (hasRange)
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
+  const partNumber = Number(text)
+  const total = partSizes.reduce((sum, size) => sum + size, 0)
+  if (partNumber === 1 && total === 0) return undefined
+  if (partNumber > partSizes.length)
+    throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', {
+      PartNumberRequested: text,
+      ActualPartCount: String(partSizes.length),
+    })
+  let start = 0
+  for (let i = 0; i < partNumber - 1; i++) start += partSizes[i] as number
+  return { start, end: start + (partSizes[partNumber - 1] as number) - 1 }
 }

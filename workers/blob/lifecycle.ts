@@ -8,7 +8,7 @@
  * goes through versions.ts / multipart.ts, so blob references stay exact. Costs: one pass
  * over the matching rows per run, bounded by `limit` per rule (the next run continues).
  */
-import type { BlobIndex } from './cas'
+import type { Releases } from './holders'
 import { dropUpload } from './multipart'
 import { findVersion, type ObjectVersion, type Sql, toVersion } from './tables'
 import { deleteVersion, type Versioning } from './versions'
@@ -38,7 +38,7 @@ function versions(sql: Sql, query: string, ...bindings: (string | number)[]): Ob
 
 export function runLifecycle(
   sql: Sql,
-  index: BlobIndex,
+  index: Releases,
   versioning: Versioning,
   rules: LifecycleRule[],
   now: number,
@@ -100,7 +100,7 @@ export function runLifecycle(
           limit,
         )
         .toArray()
-      for (const upload of uploads) dropUpload(sql, index, upload.upload_id, now)
+      for (const upload of uploads) dropUpload(sql, index, upload.upload_id)
       changes += uploads.length
     }
   }

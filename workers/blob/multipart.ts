@@ -1,7 +1,8 @@
 /**
- * Multipart uploads inside a bucket object: parts are content-addressed blobs referenced by
- * the upload; completing turns the chosen parts into the object's segments (their references
- * move to the object; parts left out are released), so completion copies no bytes.
+ * Multipart uploads inside a bucket object: parts are content-addressed blobs, each held by
+ * its part's holder; completing turns the chosen parts into the object's segments (the object
+ * takes its own hold on them first; every part's hold is then released), so completion copies
+ * no bytes.
  *
  * Guarantees (S3's rules): part numbers 1–10,000; parts listed in ascending order
  * (InvalidPartOrder), each uploaded with the ETag given (InvalidPart), every part but the
@@ -9,7 +10,7 @@
  * MD5s followed by `-<count>`. Costs: one row per part; completion is O(parts).
  */
 import { md5 } from '../platform/checksums'
-import { adopt, type BlobIndex, release } from './cas'
+import type { Releases } from './holders'
 import { S3Error } from './s3-errors'
 import type { ObjectAttributes, Segment, Sql, StoredChecksum } from './tables'
 
@@ -31,6 +32,8 @@ export interface PartRow {
   etag: string
   checksum: string | null
   lastModified: number
+  /** The part's hold on its blob in the content store. */
+  holder: string | null
 }
 
 export function findUpload(sql: Sql, uploadId: string, key?: string): UploadRow {
@@ -79,6 +82,7 @@ export function listParts(sql: Sql, uploadId: string, after = 0, limit = 10_000)
       etag: string
       checksum: string | null
       last_modified: number
+      holder: string | null
     }>(
       'SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
       uploadId,
@@ -93,25 +97,19 @@ export function listParts(sql: Sql, uploadId: string, after = 0, limit = 10_000)
       etag: row.etag,
       checksum: row.checksum,
       lastModified: row.last_modified,
+      holder: row.holder,
     }))
 }
 
-/** Stores a part (replacing one with the same number); returns a redundant uploaded copy to delete. */
-export function putPart(
-  sql: Sql,
-  index: BlobIndex,
-  uploadId: string,
-  part: PartRow,
-  uploadedKey: string,
-  now: number,
-): string | undefined {
+/** Stores a part (replacing one with the same number, whose hold is released); its blob is held by `part.holder`. */
+export function putPart(sql: Sql, index: Releases, uploadId: string, part: PartRow): void {
   const previous = listParts(sql, uploadId, part.partNumber - 1, 1)[0]
-  const adopted = adopt(index, part.hash, part.size, uploadedKey)
-  if (previous && previous.partNumber === part.partNumber) release(index, previous.hash, now)
+  if (previous && previous.partNumber === part.partNumber) index.release(previous.holder)
   sql.exec(
-    `INSERT INTO parts (upload_id, part_number, hash, size, etag, checksum, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO parts (upload_id, part_number, hash, size, etag, checksum, last_modified, holder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (upload_id, part_number) DO UPDATE SET hash = excluded.hash, size = excluded.size,
-       etag = excluded.etag, checksum = excluded.checksum, last_modified = excluded.last_modified`,
+       etag = excluded.etag, checksum = excluded.checksum, last_modified = excluded.last_modified,
+       holder = excluded.holder`,
     uploadId,
     part.partNumber,
     part.hash,
@@ -119,19 +117,13 @@ export function putPart(
     part.etag,
     part.checksum,
     part.lastModified,
+    part.holder,
   )
-  return adopted.redundant
 }
 
-/** Releases every part and forgets the upload. */
-export function dropUpload(
-  sql: Sql,
-  index: BlobIndex,
-  uploadId: string,
-  now: number,
-  keep = new Set<number>(),
-): void {
-  for (const part of listParts(sql, uploadId)) if (!keep.has(part.partNumber)) release(index, part.hash, now)
+/** Releases every part's hold and forgets the upload. */
+export function dropUpload(sql: Sql, index: Releases, uploadId: string): void {
+  for (const part of listParts(sql, uploadId)) index.release(part.holder)
   sql.exec('DELETE FROM parts WHERE upload_id = ?', uploadId)
   sql.exec('DELETE FROM uploads WHERE upload_id = ?', uploadId)
 }

@@ -1,17 +1,28 @@
 /**
  * `BlobBucket`: the Durable Object holding one bucket's metadata, `<tenant>:blob:<bucket>`:
- * object versions, multipart uploads, the content-addressed blob index, settings (versioning,
- * CORS, lifecycle). Bytes live in object storage; this object decides which bytes are live.
- * A thin host: each change is one `transactionSync` over versions.ts / multipart.ts / cas.ts,
- * and one alarm runs garbage collection (blobs unreferenced past a grace period) and the
- * bucket's lifecycle rules (lifecycle.ts).
+ * object versions, multipart uploads, settings (versioning, CORS, lifecycle). Bytes live in
+ * object storage, stored once per tenant by the tenant's content store (content.ts); each
+ * version and part holds its blobs there (holders.ts: hold before the reference is
+ * committed, release after it is removed). A thin host: each change is one `transactionSync`
+ * over versions.ts / multipart.ts, and one alarm runs the bucket's lifecycle rules
+ * (lifecycle.ts) and sends releases the content store has not acknowledged yet.
  */
 
 import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
-import { objectBucket } from '../platform/ports'
-import { addReference, adopt, collect } from './cas'
+import type { Wanted } from './cas'
+import { contentStub } from './content'
 import type { CorsRule } from './cors'
+import {
+  dueReleases,
+  earliestRelease,
+  newHolder,
+  recordIntent,
+  releases,
+  releasesDone,
+  requireIntent,
+} from './holders'
+import { handOver } from './legacy'
 import { type LifecycleRule, nextLifecycleRun, runLifecycle } from './lifecycle'
 import { type ListPage, type ListRequest, listKeys } from './listing'
 import {
@@ -26,7 +37,6 @@ import {
 } from './multipart'
 import { S3Error } from './s3-errors'
 import {
-  blobIndex,
   findVersion,
   getMeta,
   migrate,
@@ -37,7 +47,7 @@ import {
   setMeta,
   updateAttributes,
 } from './tables'
-import { completeUpload, listUploadsAfter } from './uploads'
+import { commitCompletion, listUploadsAfter, prepareCompletion } from './uploads'
 import { type Deletion, deleteVersion, newVersionId, type Versioning, writeVersion } from './versions'
 
 declare global {
@@ -48,8 +58,7 @@ declare global {
   }
 }
 
-/** How long an unreferenced blob stays readable before it is deleted (readers in flight). */
-export const GC_GRACE_MS = 10 * 60_000
+export { GC_GRACE_MS } from './content'
 
 export interface BucketInfo {
   name: string
@@ -69,6 +78,11 @@ export interface ReadableVersion extends ObjectVersion {
   storageKeys: string[]
 }
 
+const preconditionFailed = (condition: string) =>
+  new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+    Condition: condition,
+  })
+
 export class BlobBucket extends HostedObject<Env> {
   private readonly sql: SqlStorage
   private clockOffsetMs = 0
@@ -77,13 +91,32 @@ export class BlobBucket extends HostedObject<Env> {
     super(ctx, env)
     this.sql = ctx.storage.sql
     ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql)
+      const legacy = this.ctx.storage.transactionSync(() =>
+        migrate(this.sql, () => newHolder(this.bucketName())),
+      )
       this.clockOffsetMs = Number(getMeta(this.sql, 'clock_offset_ms') ?? 0)
+      if (legacy) await handOver(this.sql, this.ctx.storage, this.content(), this.env, this.bucketName())
     })
   }
 
   private now(): number {
     return Date.now() + this.clockOffsetMs
+  }
+
+  /** `<tenant>:blob:<bucket>`, this object's name. */
+  private nameParts(): { tenant: string; bucket: string } {
+    const name = this.ctx.id.name ?? ''
+    const at = name.lastIndexOf(':blob:')
+    if (at <= 0) throw new Error(`BlobBucket needs a named id <tenant>:blob:<bucket>, not "${name}"`)
+    return { tenant: name.slice(0, at), bucket: name.slice(at + ':blob:'.length) }
+  }
+
+  private bucketName(): string {
+    return this.nameParts().bucket
+  }
+
+  private content() {
+    return contentStub(this.env, this.nameParts().tenant)
   }
 
   private info(): BucketInfo {
@@ -117,7 +150,7 @@ export class BlobBucket extends HostedObject<Env> {
     return this.info()
   }
 
-  /** Deletes the (empty) bucket's settings; blobs still waiting for collection stay until the alarm. */
+  /** Deletes the (empty) bucket's settings; releases not yet acknowledged keep being sent by the alarm. */
   async drop(): Promise<void> {
     const { name } = this.info()
     const objects = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM objects').one().n
@@ -127,6 +160,7 @@ export class BlobBucket extends HostedObject<Env> {
     this.ctx.storage.transactionSync(() => {
       for (const key of ['created_at', 'versioning', 'cors', 'lifecycle']) setMeta(this.sql, key, undefined)
     })
+    await this.drain()
   }
 
   async setSetting(name: 'versioning' | 'cors' | 'lifecycle', value: string | undefined): Promise<void> {
@@ -135,51 +169,109 @@ export class BlobBucket extends HostedObject<Env> {
     if (name === 'lifecycle') await this.arm()
   }
 
-  /** Commits an uploaded object; returns its version id and an uploaded copy made redundant by deduplication. */
+  /**
+   * Takes a hold on `wanted` in the content store, then runs `commit` in one transaction
+   * with the holder and the blobs' storage keys; the hold is released if the commit fails.
+   * Returns the commit's result and the uploaded copies made redundant by deduplication.
+   */
+  private async withHold<T>(
+    wanted: Wanted[],
+    commit: (holder: string | null, storageKeys: string[]) => T,
+  ): Promise<{ result: T; redundant: string[] }> {
+    if (wanted.length === 0) {
+      const result = this.ctx.storage.transactionSync(() => commit(null, []))
+      await this.drain()
+      return { result, redundant: [] }
+    }
+    const holder = newHolder(this.bucketName())
+    this.ctx.storage.transactionSync(() => recordIntent(this.sql, holder, this.now()))
+    await this.arm()
+    let held: Awaited<ReturnType<ReturnType<BlobBucket['content']>['hold']>>
+    try {
+      held = await this.content().hold(holder, wanted)
+    } catch (error) {
+      await this.abandon(holder)
+      throw error
+    }
+    let result: T
+    try {
+      result = this.ctx.storage.transactionSync(() => {
+        requireIntent(this.sql, holder, this.now())
+        return commit(holder, held.storageKeys)
+      })
+    } catch (error) {
+      await this.abandon(holder)
+      throw error
+    }
+    await this.drain()
+    return { result, redundant: held.redundant }
+  }
+
+  /**
+   * `withHold` for a write that brings freshly uploaded copies: on any failure they are
+   * discarded, unless one became the tenant's stored blob (then its collection deletes it).
+   */
+  private async owningUpload<T>(
+    wanted: Wanted[],
+    check: () => void,
+    commit: (holder: string | null, storageKeys: string[]) => T,
+  ): Promise<{ result: T; redundant: string[] }> {
+    try {
+      check()
+      return await this.withHold(wanted, commit)
+    } catch (error) {
+      const content = this.content()
+      for (const w of wanted)
+        if (w.uploadedKey) await content.discard(w.hash, w.uploadedKey).catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** A hold whose reference was not committed: release it now. */
+  private async abandon(holder: string): Promise<void> {
+    this.ctx.storage.transactionSync(() => releases(this.sql, this.now()).release(holder))
+    await this.drain()
+  }
+
+  private checkConditions(key: string, conditions: { ifMatch?: string | null; ifNoneMatch?: string | null }) {
+    const current = findVersion(this.sql, key)
+    const live = current && !current.deleteMarker ? current : undefined
+    if (conditions.ifNoneMatch === '*' && live) throw preconditionFailed('If-None-Match')
+    if (conditions.ifMatch && (!live || conditions.ifMatch.replace(/"/g, '') !== live.etag.replace(/"/g, '')))
+      throw preconditionFailed('If-Match')
+  }
+
+  /** Commits an uploaded object; returns its version id and uploaded copies made redundant by deduplication. */
   async putObject(
     key: string,
     blob: UploadedBlob,
     etag: string,
     attributes: ObjectAttributes,
     conditions: { ifMatch?: string | null; ifNoneMatch?: string | null } = {},
-  ): Promise<{ versionId: string; redundant?: string }> {
-    const { versioning } = this.info()
-    const now = this.now()
-    const index = blobIndex(this.sql)
-    const result = this.ctx.storage.transactionSync(() => {
-      const current = findVersion(this.sql, key)
-      const live = current && !current.deleteMarker ? current : undefined
-      if (conditions.ifNoneMatch === '*' && live)
-        throw new S3Error(
-          'PreconditionFailed',
-          'At least one of the pre-conditions you specified did not hold',
-          { Condition: 'If-None-Match' },
+  ): Promise<{ versionId: string; redundant: string[] }> {
+    // An empty object has no bytes in storage and no segment.
+    const wanted = blob.size > 0 ? [{ hash: blob.hash, size: blob.size, uploadedKey: blob.storageKey }] : []
+    const { result, redundant } = await this.owningUpload(
+      wanted,
+      () => {
+        this.info()
+        this.checkConditions(key, conditions)
+      },
+      (holder, storageKeys) => {
+        const { versioning } = this.info()
+        this.checkConditions(key, conditions)
+        const segments =
+          blob.size > 0 ? [{ hash: blob.hash, size: blob.size, key: storageKeys[0] as string }] : []
+        return writeVersion(
+          this.sql,
+          releases(this.sql, this.now()),
+          versioning,
+          { key, size: blob.size, etag, segments, partsCount: null, holder, ...attributes },
+          this.now(),
         )
-      if (
-        conditions.ifMatch &&
-        (!live || conditions.ifMatch.replace(/"/g, '') !== live.etag.replace(/"/g, ''))
-      ) {
-        throw new S3Error(
-          'PreconditionFailed',
-          'At least one of the pre-conditions you specified did not hold',
-          { Condition: 'If-Match' },
-        )
-      }
-      // An empty object has no bytes in storage and no segment.
-      const adopted =
-        blob.size > 0 ? adopt(index, blob.hash, blob.size, blob.storageKey) : { redundant: undefined }
-      const segments = blob.size > 0 ? [{ hash: blob.hash, size: blob.size }] : []
-      const versionId = writeVersion(
-        this.sql,
-        index,
-        versioning,
-        { key, size: blob.size, etag, segments, partsCount: null, ...attributes },
-        now,
-      )
-      return adopted.redundant ? { versionId, redundant: adopted.redundant } : { versionId }
-    })
-    await this.arm()
-    return result
+      },
+    )
+    return { versionId: result, redundant }
   }
 
   /** The version to read, with the storage keys of its bytes. */
@@ -205,52 +297,57 @@ export class BlobBucket extends HostedObject<Env> {
         )
       throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key }, headers)
     }
-    const keys = blobIndex(this.sql).storageKeys(version.segments.map((s) => s.hash))
-    return { ...version, storageKeys: version.segments.map((s) => keys.get(s.hash) ?? '') }
+    return { ...version, storageKeys: version.segments.map((s) => s.key ?? '') }
   }
 
   async deleteObjects(items: { key: string; versionId?: string | undefined }[]): Promise<Deletion[]> {
     const { versioning } = this.info()
     const now = this.now()
-    const index = blobIndex(this.sql)
-    const results = this.ctx.storage.transactionSync(() =>
-      items.map((item) => deleteVersion(this.sql, index, versioning, item.key, item.versionId, now)),
-    )
-    await this.arm()
+    const results = this.ctx.storage.transactionSync(() => {
+      const index = releases(this.sql, now)
+      return items.map((item) => deleteVersion(this.sql, index, versioning, item.key, item.versionId, now))
+    })
+    await this.drain()
     return results
   }
 
-  /** Copies a version inside this bucket: new references to the same blobs, no bytes copied. */
-  async copyObject(
-    source: { key: string; versionId?: string | undefined },
+  /**
+   * Writes a copy of `from` (a version of this or another bucket of the tenant) at `key`: a
+   * new hold on the same blobs, no bytes copied. NoSuchKey if the source's bytes were
+   * collected meanwhile (deleted longer than the grace period ago).
+   */
+  async copyFrom(
+    from: ReadableVersion,
     key: string,
-    attributes: ObjectAttributes | undefined,
-  ): Promise<{ versionId: string; etag: string; lastModified: number; sourceVersionId: string }> {
-    const { versioning } = this.info()
-    const now = this.now()
-    const index = blobIndex(this.sql)
-    const from = await this.getObject(source.key, source.versionId)
-    const versionId = this.ctx.storage.transactionSync(() => {
-      for (const segment of from.segments) addReference(index, segment.hash)
-      const { contentType, headers, meta, tags, checksum } = from
-      const kept: ObjectAttributes = attributes ?? { contentType, headers, meta, tags, checksum }
-      return writeVersion(
+    attributes: ObjectAttributes,
+  ): Promise<{ versionId: string; etag: string; lastModified: number }> {
+    this.info()
+    const wanted = from.segments.map((s) => ({ hash: s.hash, size: s.size }))
+    const { result } = await this.withHold(wanted, (holder, storageKeys) => {
+      const { versioning } = this.info()
+      const now = this.now()
+      const versionId = writeVersion(
         this.sql,
-        index,
+        releases(this.sql, now),
         versioning,
         {
-          ...kept,
+          ...attributes,
           key,
           size: from.size,
           etag: from.etag,
-          segments: from.segments,
+          segments: from.segments.map((s, i) => ({
+            hash: s.hash,
+            size: s.size,
+            key: storageKeys[i] as string,
+          })),
           partsCount: from.partsCount,
+          holder,
         },
         now,
       )
+      return { versionId, lastModified: now }
     })
-    await this.arm()
-    return { versionId, etag: from.etag, lastModified: now, sourceVersionId: from.versionId }
+    return { ...result, etag: from.etag }
   }
 
   async setTags(
@@ -288,19 +385,26 @@ export class BlobBucket extends HostedObject<Env> {
     return findUpload(this.sql, uploadId, key)
   }
 
+  /** Stores an uploaded part; returns uploaded copies made redundant by deduplication. */
   async uploadPart(
     uploadId: string,
     key: string,
-    part: Omit<PartRow, 'lastModified'>,
+    part: Omit<PartRow, 'lastModified' | 'holder'>,
     storageKey: string,
-  ): Promise<string | undefined> {
-    this.info()
-    const now = this.now()
-    const redundant = this.ctx.storage.transactionSync(() => {
-      findUpload(this.sql, uploadId, key)
-      return putPart(this.sql, blobIndex(this.sql), uploadId, { ...part, lastModified: now }, storageKey, now)
-    })
-    await this.arm()
+  ): Promise<string[]> {
+    const wanted = [{ hash: part.hash, size: part.size, uploadedKey: storageKey }]
+    const { redundant } = await this.owningUpload(
+      wanted,
+      () => {
+        this.info()
+        findUpload(this.sql, uploadId, key)
+      },
+      (holder) => {
+        const now = this.now()
+        findUpload(this.sql, uploadId, key)
+        putPart(this.sql, releases(this.sql, now), uploadId, { ...part, lastModified: now, holder })
+      },
+    )
     return redundant
   }
 
@@ -331,35 +435,62 @@ export class BlobBucket extends HostedObject<Env> {
     chosen: ChosenPart[],
     minPartBytes?: number,
   ): Promise<{ versionId: string; etag: string; checksum?: StoredChecksum }> {
-    const { versioning } = this.info()
-    const result = await completeUpload(
-      { sql: this.sql, transaction: (fn) => this.ctx.storage.transactionSync(fn) },
-      { uploadId, key, chosen, versioning, now: this.now(), minPartBytes },
-    )
-    await this.arm()
-    return result
+    this.info()
+    const prepared = await prepareCompletion(this.sql, { uploadId, key, chosen, minPartBytes })
+    const wanted = prepared.assembled.segments.map((s) => ({ hash: s.hash, size: s.size }))
+    const { result } = await this.withHold(wanted, (holder, storageKeys) => {
+      const { versioning } = this.info()
+      const now = this.now()
+      return commitCompletion(
+        this.sql,
+        releases(this.sql, now),
+        prepared,
+        holder,
+        storageKeys,
+        versioning,
+        now,
+      )
+    })
+    const { etag } = prepared.assembled
+    return prepared.checksum
+      ? { versionId: result, etag, checksum: prepared.checksum }
+      : { versionId: result, etag }
   }
 
   async abortMultipart(uploadId: string, key: string): Promise<void> {
     this.info()
-    const now = this.now()
     this.ctx.storage.transactionSync(() => {
       findUpload(this.sql, uploadId, key)
-      dropUpload(this.sql, blobIndex(this.sql), uploadId, now)
+      dropUpload(this.sql, releases(this.sql, this.now()), uploadId)
     })
+    await this.drain()
+  }
+
+  /** Sends the releases that are due to the content store; the alarm retries what fails. */
+  private async drain(): Promise<void> {
+    for (let round = 0; round < 20; round++) {
+      const now = this.now()
+      const due = dueReleases(this.sql, now)
+      if (due.length === 0) break
+      try {
+        await this.content().release(due)
+      } catch {
+        break
+      }
+      this.ctx.storage.transactionSync(() => releasesDone(this.sql, due, now))
+    }
     await this.arm()
   }
 
-  /** Keeps one alarm at the earliest of: the next collectable blob, the next lifecycle run. */
+  /** Keeps one alarm at the earliest of: the next release due, the next lifecycle run. */
   private async arm(): Promise<void> {
-    const earliest = blobIndex(this.sql).earliestZero()
     const lifecycle = getMeta(this.sql, 'lifecycle')
     const candidates = [
-      earliest === undefined ? undefined : earliest + GC_GRACE_MS,
+      earliestRelease(this.sql),
       lifecycle ? nextLifecycleRun(this.now()) : undefined,
     ].filter((at): at is number => at !== undefined)
     if (candidates.length === 0) return
-    const due = Math.min(...candidates) - this.clockOffsetMs
+    const due = Math.max(Date.now(), Math.min(...candidates) - this.clockOffsetMs)
     const armed = await this.ctx.storage.getAlarm()
     if (armed === null || armed > due) await this.ctx.storage.setAlarm(due)
   }
@@ -370,21 +501,13 @@ export class BlobBucket extends HostedObject<Env> {
     if (lifecycle && getMeta(this.sql, 'created_at') !== undefined) {
       const versioning = (getMeta(this.sql, 'versioning') ?? 'Unversioned') as Versioning
       this.ctx.storage.transactionSync(() =>
-        runLifecycle(this.sql, blobIndex(this.sql), versioning, JSON.parse(lifecycle), now),
+        runLifecycle(this.sql, releases(this.sql, now), versioning, JSON.parse(lifecycle), now),
       )
     }
-    await this.collectGarbage(now)
-    await this.arm()
+    await this.drain()
   }
 
-  /** Deletes the bytes of blobs unreferenced for longer than the grace period. */
-  async collectGarbage(now = this.now()): Promise<number> {
-    const keys = this.ctx.storage.transactionSync(() => collect(blobIndex(this.sql), now, GC_GRACE_MS))
-    if (keys.length > 0) await objectBucket(this.env).delete(keys)
-    return keys.length
-  }
-
-  /** Tests only: moves this object's clock forward (lifecycle ages, GC grace). */
+  /** Tests only: moves this object's clock forward (lifecycle ages, intents falling due). */
   async advanceClockForTest(ms: number): Promise<void> {
     this.clockOffsetMs += ms
     this.ctx.storage.transactionSync(() => setMeta(this.sql, 'clock_offset_ms', String(this.clockOffsetMs)))

@@ -6,8 +6,14 @@
  *
  * Guarantees: the upload is stored only if the signature matches, the policy has not expired,
  * every field is covered by a condition (except the signature, the policy and the file) and
- * every condition holds, and the key may write to the bucket. Costs: the form is read into
- * memory (at most `MAX_FORM_BYTES`); use multipart uploads for larger files.
+ * every condition holds, and the key may write to the bucket. The form streams
+ * (form-stream.ts): its fields are read and checked before any byte of the file is stored,
+ * and the file is piped to object storage. Its length is known before it streams (the
+ * request's Content-Length less the fields and the closing boundary: the file must be the
+ * last field, as S3 requires), so a file outside the policy's `content-length-range` (or over
+ * S3's 5 GiB single-upload limit) is refused before anything is stored; while it streams, a
+ * body longer or shorter than announced aborts the upload and stores nothing.
+ * Costs: memory for the fields (at most 1 MiB) plus one chunk of the file.
  */
 
 import { base64ToBytes } from '../platform/encoding'
@@ -15,12 +21,20 @@ import type { Env } from '../platform/env'
 import { objectBucket } from '../platform/ports'
 import { keyAllows, lookupAccessKey } from '../platform/sigv4/keys'
 import { parseAmzDate, sameSignature, signatureOf, signingKey } from '../platform/sigv4/signing'
+import { boundaryOf, MAX_FIELDS_BYTES, MalformedForm, type StreamedForm, streamForm } from './form-stream'
 import { attributesFrom, bucketStub, newStorageKey } from './s3-context'
 import { S3Error } from './s3-errors'
-import { ingest } from './upload'
+import { ingest, MAX_OBJECT_BYTES } from './upload'
 import { el, xmlDocument } from './xml'
 
-export const MAX_FORM_BYTES = 100 * 1024 * 1024
+/** The largest form body: a file of S3's single-upload limit and the fields around it. */
+export const MAX_FORM_BYTES = MAX_OBJECT_BYTES + MAX_FIELDS_BYTES + 64 * 1024
+
+/** Files up to this size are read whole before they are checked and stored. */
+const SMALL_FILE_BYTES = 1024 * 1024
+
+const malformed = (message = 'The body of your POST request is not well-formed multipart/form-data.') =>
+  new S3Error('MalformedPOSTRequest', message)
 
 type Condition = ['eq' | 'starts-with', string, string] | ['content-length-range', number, number]
 
@@ -67,27 +81,44 @@ export async function postObject(
   bucket: string,
   tenant: string | undefined,
 ): Promise<Response> {
-  const length = Number(request.headers.get('content-length') ?? Number.NaN)
-  if (!(length <= MAX_FORM_BYTES))
+  const lengthText = request.headers.get('content-length')
+  if (lengthText === null || !/^\d{1,16}$/.test(lengthText))
+    throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.')
+  const length = Number(lengthText)
+  if (length > MAX_FORM_BYTES)
     throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
-      MaxSizeAllowed: String(MAX_FORM_BYTES),
+      MaxSizeAllowed: String(MAX_OBJECT_BYTES),
     })
   if (!tenant)
     throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket })
-  let form: FormData
+  const boundary = boundaryOf(request.headers.get('content-type'))
+  if (!boundary || !request.body) throw malformed()
+  const limits = { maxFileBytes: MAX_OBJECT_BYTES }
+  let form: StreamedForm
   try {
-    form = await request.formData()
-  } catch {
-    throw new S3Error(
-      'MalformedPOSTRequest',
-      'The body of your POST request is not well-formed multipart/form-data.',
-    )
+    form = await streamForm(request.body, boundary, limits)
+  } catch (error) {
+    if (error instanceof MalformedForm) throw malformed()
+    throw error
   }
   const fields = new Map<string, string>()
-  for (const [name, value] of form) if (typeof value === 'string') fields.set(name.toLowerCase(), value)
-  const file = form.get('file')
-  if (!file || typeof file === 'string')
-    throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.')
+  for (const [name, value] of form.fields) fields.set(name.toLowerCase(), value)
+  const file = form.file
+  if (!file) throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.')
+  // A small file is read whole (its size is then exact whatever the closing boundary looks
+  // like); a larger one runs to the closing boundary line `--boundary--` + CRLF that ends the
+  // body, as browsers, curl and fetch send it.
+  let fileBody: ReadableStream<Uint8Array> | Uint8Array = file.body
+  let fileSize = length - form.offset - `\r\n--${boundary}--\r\n`.length
+  if (length - form.offset <= SMALL_FILE_BYTES) {
+    try {
+      fileBody = new Uint8Array(await new Response(file.body).arrayBuffer())
+    } catch {
+      throw malformed()
+    }
+    fileSize = fileBody.length
+  }
+  if (fileSize < 0) throw malformed()
   const policyText = fields.get('policy')
   const signature = fields.get('x-amz-signature')
   const credential = fields.get('x-amz-credential') ?? ''
@@ -115,7 +146,7 @@ export async function postObject(
     throw denied('Access Denied')
   const policy = parsePolicy(policyText)
   if (Date.now() > policy.expiration) throw denied('Invalid according to Policy: Policy expired.')
-  const objectKey = (fields.get('key') ?? '').replace(/\$\{filename\}/g, file.name)
+  const objectKey = (fields.get('key') ?? '').replace(/\$\{filename\}/g, file.filename)
   if (objectKey === '') throw new S3Error('InvalidArgument', "Bucket POST must contain a field named 'key'.")
   fields.set('key', objectKey)
   fields.set('bucket', bucket)
@@ -129,12 +160,13 @@ export async function postObject(
   }
   for (const condition of policy.conditions) {
     if (condition[0] === 'content-length-range') {
-      if (file.size < condition[1] || file.size > condition[2]) {
+      if (fileSize < condition[1] || fileSize > condition[2]) {
         throw new S3Error(
-          file.size > condition[2] ? 'EntityTooLarge' : 'EntityTooSmall',
+          fileSize > condition[2] ? 'EntityTooLarge' : 'EntityTooSmall',
           'Your proposed upload is outside the content-length-range of the policy.',
         )
       }
+      limits.maxFileBytes = Math.min(limits.maxFileBytes, condition[2])
       continue
     }
     const value = fields.get(condition[1]) ?? ''
@@ -146,23 +178,30 @@ export async function postObject(
   }
   const headers = new Headers()
   for (const [name, value] of fields) headers.set(name, value)
-  if (!headers.has('content-type')) headers.set('content-type', file.type || 'application/octet-stream')
+  if (fileSize > MAX_OBJECT_BYTES)
+    throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', {
+      ProposedSize: String(fileSize),
+      MaxSizeAllowed: String(MAX_OBJECT_BYTES),
+    })
+  if (!headers.has('content-type'))
+    headers.set('content-type', file.contentType || 'application/octet-stream')
   const store = objectBucket(env)
   const ingested = await ingest(store, newStorageKey(tenant, bucket), {
-    body: file.stream(),
-    length: file.size,
+    body: fileBody instanceof Uint8Array ? new Response(fileBody).body : fileBody,
+    length: fileSize,
     trailers: Promise.resolve(new Map()),
     algorithm: undefined,
     headers,
   })
   const etag = `"${ingested.md5}"`
-  const result = await bucketStub(env, tenant, bucket)
-    .putObject(objectKey, ingested, etag, attributesFrom(headers))
-    .catch((error: unknown) => {
-      if (ingested.size > 0) waitUntil(store.delete(ingested.storageKey))
-      throw error
-    })
-  if (result.redundant) waitUntil(store.delete(result.redundant))
+  // From here on the bucket owns the uploaded copy (it may already be the tenant's blob).
+  const result = await bucketStub(env, tenant, bucket).putObject(
+    objectKey,
+    ingested,
+    etag,
+    attributesFrom(headers),
+  )
+  if (result.redundant.length > 0) waitUntil(store.delete(result.redundant))
   const responseHeaders: Record<string, string> = {
     etag,
     location: `/${bucket}/${encodeURIComponent(objectKey)}`,

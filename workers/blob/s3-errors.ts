@@ -23,6 +23,7 @@ export type S3ErrorCode =
   | 'InvalidBucketName'
   | 'InvalidDigest'
   | 'InvalidPart'
+  | 'InvalidPartNumber'
   | 'InvalidPartOrder'
   | 'InvalidRange'
   | 'InvalidRequest'
@@ -64,6 +65,7 @@ export const S3_STATUS: Record<S3ErrorCode, number> = {
   InvalidBucketName: 400,
   InvalidDigest: 400,
   InvalidPart: 400,
+  InvalidPartNumber: 416,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,

@@ -107,24 +107,20 @@ export async function uploadPart(c: S3Context): Promise<Response> {
     }
   }
   const etag = `"${ingested.md5}"`
-  try {
-    const redundant = await stub.uploadPart(
-      uploadId,
-      key,
-      {
-        partNumber,
-        hash: ingested.hash,
-        size: ingested.size,
-        etag,
-        checksum: ingested.checksum?.value ?? null,
-      },
-      ingested.storageKey,
-    )
-    if (redundant) c.waitUntil(store.delete(redundant))
-  } catch (error) {
-    c.waitUntil(store.delete(ingested.storageKey))
-    throw error
-  }
+  // From here on the bucket owns the uploaded copy (it may already be the tenant's blob).
+  const redundant = await stub.uploadPart(
+    uploadId,
+    key,
+    {
+      partNumber,
+      hash: ingested.hash,
+      size: ingested.size,
+      etag,
+      checksum: ingested.checksum?.value ?? null,
+    },
+    ingested.storageKey,
+  )
+  if (redundant.length > 0) c.waitUntil(store.delete(redundant))
   const checksumHeaders: Record<string, string> = ingested.checksum
     ? { [checksumHeader(ingested.checksum.algorithm)]: ingested.checksum.value }
     : {}

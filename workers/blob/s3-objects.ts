@@ -6,7 +6,7 @@
  */
 import { objectBucket } from '../platform/ports'
 import { checksumHeader } from './checksums'
-import { checkPreconditions, parseRange } from './conditions'
+import { checkPreconditions, parseRange, partRange } from './conditions'
 import type { ReadableVersion } from './object'
 import {
   attributesFrom,
@@ -39,29 +39,34 @@ export async function putObject(c: S3Context): Promise<Response> {
   const signed = c.verified.payload.kind === 'hashed' ? c.verified.payload.sha256 : undefined
   try {
     checkDigests(c.request.headers, ingested, signed)
-    const etag = `"${ingested.md5}"`
-    const checksum = ingested.checksum ? { ...ingested.checksum, type: 'FULL_OBJECT' as const } : undefined
-    const result = await bucketStub(c.env, c.tenant, bucket).putObject(
-      key,
-      { hash: ingested.hash, size: ingested.size, storageKey: ingested.storageKey },
-      etag,
-      { ...attributes, checksum },
-      { ifMatch: c.request.headers.get('if-match'), ifNoneMatch: c.request.headers.get('if-none-match') },
-    )
-    if (result.redundant) c.waitUntil(store.delete(result.redundant))
-    const headers: Record<string, string> = { etag, ...versionHeader(result.versionId) }
-    if (checksum) {
-      headers[checksumHeader(checksum.algorithm)] = checksum.value
-      headers['x-amz-checksum-type'] = 'FULL_OBJECT'
-    }
-    return new Response(null, { status: 200, headers })
   } catch (error) {
     if (ingested.size > 0) c.waitUntil(store.delete(ingested.storageKey))
     throw error
   }
+  const etag = `"${ingested.md5}"`
+  const checksum = ingested.checksum ? { ...ingested.checksum, type: 'FULL_OBJECT' as const } : undefined
+  // From here on the bucket owns the uploaded copy (it may already be the tenant's blob).
+  const result = await bucketStub(c.env, c.tenant, bucket).putObject(
+    key,
+    { hash: ingested.hash, size: ingested.size, storageKey: ingested.storageKey },
+    etag,
+    { ...attributes, checksum },
+    { ifMatch: c.request.headers.get('if-match'), ifNoneMatch: c.request.headers.get('if-none-match') },
+  )
+  if (result.redundant.length > 0) c.waitUntil(store.delete(result.redundant))
+  const headers: Record<string, string> = { etag, ...versionHeader(result.versionId) }
+  if (checksum) {
+    headers[checksumHeader(checksum.algorithm)] = checksum.value
+    headers['x-amz-checksum-type'] = 'FULL_OBJECT'
+  }
+  return new Response(null, { status: 200, headers })
 }
 
-function objectHeaders(version: ReadableVersion, withChecksum: boolean): Record<string, string> {
+function objectHeaders(
+  version: ReadableVersion,
+  withChecksum: boolean,
+  withPartsCount: boolean,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': version.contentType,
     etag: version.etag,
@@ -73,7 +78,9 @@ function objectHeaders(version: ReadableVersion, withChecksum: boolean): Record<
   for (const [name, value] of Object.entries(version.meta)) headers[`x-amz-meta-${name}`] = value
   const tagCount = Object.keys(version.tags).length
   if (tagCount > 0) headers['x-amz-tagging-count'] = String(tagCount)
-  if (version.partsCount !== null) headers['x-amz-mp-parts-count'] = String(version.partsCount)
+  // S3 tells the part count when a part is asked for (so a client can fetch the others).
+  if (withPartsCount && version.partsCount !== null)
+    headers['x-amz-mp-parts-count'] = String(version.partsCount)
   if (withChecksum && version.checksum) {
     headers[checksumHeader(version.checksum.algorithm)] = version.checksum.value
     headers['x-amz-checksum-type'] = version.checksum.type
@@ -106,8 +113,18 @@ export async function getObject(c: S3Context, head: boolean): Promise<Response> 
     version,
     true,
   )
-  const range = parseRange(h.get('range'), version.size)
-  const headers = objectHeaders(version, !range && h.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED')
+  const partNumber = c.url.searchParams.get('partNumber')
+  // A multipart object's segments are its parts, in order; any other object is one part.
+  const partSizes = version.partsCount === null ? [version.size] : version.segments.map((s) => s.size)
+  const range =
+    partNumber === null
+      ? parseRange(h.get('range'), version.size)
+      : partRange(partNumber, partSizes, h.has('range'))
+  const headers = objectHeaders(
+    version,
+    !range && h.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED',
+    partNumber !== null,
+  )
   for (const name of OVERRIDES) {
     const value = c.url.searchParams.get(`response-${name}`)
     if (value !== null) headers[name] = value
@@ -179,7 +196,7 @@ export async function copyObject(c: S3Context): Promise<Response> {
   const bucket = requireBucket(c)
   const key = requireKey(c)
   const h = c.request.headers
-  const { source, sourceStub, from } = await copySourceObject(c)
+  const { source, from } = await copySourceObject(c)
   const replace = h.get('x-amz-metadata-directive')?.toUpperCase() === 'REPLACE'
   const replaceTags = h.get('x-amz-tagging-directive')?.toUpperCase() === 'REPLACE'
   if (!replace && source.bucket === bucket && source.key === key && !replaceTags) {
@@ -196,24 +213,8 @@ export async function copyObject(c: S3Context): Promise<Response> {
     tags: replaceTags ? parseTagging(h.get('x-amz-tagging')) : from.tags,
     checksum: from.checksum,
   }
-  let result: { versionId: string; etag: string; lastModified: number }
-  if (source.bucket === bucket) {
-    result = await sourceStub.copyObject(source, key, attributes)
-  } else {
-    // Another bucket has its own blob index: copy the bytes, streaming.
-    const store = objectBucket(c.env)
-    const body = from.size === 0 ? null : await readSegments(store, from, 0, from.size)
-    const ingested = await ingest(store, newStorageKey(c.tenant, bucket), {
-      body,
-      length: from.size,
-      trailers: Promise.resolve(new Map()),
-      algorithm: undefined,
-      headers: new Headers(),
-    })
-    const put = await bucketStub(c.env, c.tenant, bucket).putObject(key, ingested, from.etag, attributes)
-    if (put.redundant) c.waitUntil(store.delete(put.redundant))
-    result = { versionId: put.versionId, etag: from.etag, lastModified: c.now }
-  }
+  // The tenant's buckets share one content store: the copy is a new hold on the same blobs.
+  const result = await bucketStub(c.env, c.tenant, bucket).copyFrom(from, key, attributes)
   const headers: Record<string, string> = { ...versionHeader(result.versionId) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse(

@@ -2,13 +2,19 @@
  * The SQLite tables of a bucket object (`<tenant>:blob:<bucket>`), the shapes of their rows,
  * and the blob index the content-addressed store (cas.ts) runs on.
  *
- *   meta     — bucket settings: created_at, versioning, cors, lifecycle, tags
+ *   meta     — schema_version, bucket settings: created_at, versioning, cors, lifecycle
  *   objects  — one row per object version or delete marker; `latest` marks the current one;
- *              `seq` (AUTOINCREMENT, never reused) orders versions newest-first
- *   blobs    — content-addressed bytes: sha256 → storage key, reference count
- *   uploads  — multipart uploads in progress; parts — their uploaded parts (each a blob)
+ *              `seq` (AUTOINCREMENT, never reused) orders versions newest-first; `holder` is
+ *              the version's hold on its blobs in the tenant's content store (content.ts)
+ *   uploads  — multipart uploads in progress; parts — their uploaded parts (each a blob,
+ *              held by the part's `holder`)
+ *   releases — holds to drop in the content store once `due` (holders.ts)
+ *
+ * Schema versions: 1 kept a per-bucket `blobs` table (sha256 → storage key, count); 2 keeps
+ * the bytes' storage key in each segment and the counts in the tenant's content store.
+ * `migrate` takes a version-1 bucket to 2 in one transaction, keeping the old table as
+ * `legacy_blobs` until `handOver` (legacy.ts) has moved its blobs to the content store.
  */
-import type { BlobIndex, BlobRow } from './cas'
 
 export type Sql = SqlStorage
 
@@ -16,6 +22,8 @@ export type Sql = SqlStorage
 export interface Segment {
   hash: string
   size: number
+  /** Where the bytes are in object storage (absent only in a version-1 row not yet handed over). */
+  key?: string
 }
 
 export interface StoredChecksum {
@@ -46,27 +54,59 @@ export interface ObjectVersion extends ObjectAttributes {
   lastModified: number
   segments: Segment[]
   partsCount: number | null
+  /** The version's hold on its blobs; null for a delete marker or an empty object. */
+  holder: string | null
 }
 
 export const NULL_VERSION = 'null'
 
-export function migrate(sql: Sql): void {
+export const SCHEMA_VERSION = 2
+
+function tableExists(sql: Sql, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0
+}
+
+/** Creates or upgrades the tables; returns true when legacy blobs wait to be handed over. */
+export function migrate(sql: Sql, newHolder: () => string): boolean {
   sql.exec(`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`)
-  sql.exec(`CREATE TABLE IF NOT EXISTS objects (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, version_id TEXT NOT NULL,
-    latest INTEGER NOT NULL, delete_marker INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-    last_modified INTEGER NOT NULL, attributes TEXT NOT NULL, segments TEXT NOT NULL, parts_count INTEGER)`)
+  const stored = getMeta(sql, 'schema_version')
+  const version = stored !== undefined ? Number(stored) : tableExists(sql, 'objects') ? 1 : 0
+  if (version === 0) {
+    sql.exec(`CREATE TABLE objects (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, version_id TEXT NOT NULL,
+      latest INTEGER NOT NULL, delete_marker INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+      last_modified INTEGER NOT NULL, attributes TEXT NOT NULL, segments TEXT NOT NULL, parts_count INTEGER,
+      holder TEXT)`)
+    sql.exec(`CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, key TEXT NOT NULL,
+      initiated INTEGER NOT NULL, attributes TEXT NOT NULL, checksum_algorithm TEXT)`)
+    sql.exec(`CREATE TABLE parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL,
+      hash TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT, last_modified INTEGER NOT NULL,
+      holder TEXT, PRIMARY KEY (upload_id, part_number))`)
+  } else if (version === 1) {
+    // Version 1 → 2: every version and part gets its holder; the blob table waits for handOver.
+    sql.exec('ALTER TABLE objects ADD COLUMN holder TEXT')
+    sql.exec('ALTER TABLE parts ADD COLUMN holder TEXT')
+    sql.exec('ALTER TABLE blobs RENAME TO legacy_blobs')
+    sql.exec('DROP INDEX IF EXISTS blobs_zero')
+    for (const { seq } of sql
+      .exec<{ seq: number }>("SELECT seq FROM objects WHERE segments != '[]'")
+      .toArray())
+      sql.exec('UPDATE objects SET holder = ? WHERE seq = ?', newHolder(), seq)
+    for (const part of sql.exec<{ upload_id: string; part_number: number }>('SELECT * FROM parts').toArray())
+      sql.exec(
+        'UPDATE parts SET holder = ? WHERE upload_id = ? AND part_number = ?',
+        newHolder(),
+        part.upload_id,
+        part.part_number,
+      )
+  }
   sql.exec(`CREATE UNIQUE INDEX IF NOT EXISTS objects_version ON objects (key, version_id)`)
   sql.exec(`CREATE INDEX IF NOT EXISTS objects_latest ON objects (latest, key)`)
-  sql.exec(`CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, storage_key TEXT NOT NULL,
-    size INTEGER NOT NULL, refs INTEGER NOT NULL, zero_since INTEGER)`)
-  sql.exec(`CREATE INDEX IF NOT EXISTS blobs_zero ON blobs (zero_since) WHERE zero_since IS NOT NULL`)
-  sql.exec(`CREATE TABLE IF NOT EXISTS uploads (upload_id TEXT PRIMARY KEY, key TEXT NOT NULL,
-    initiated INTEGER NOT NULL, attributes TEXT NOT NULL, checksum_algorithm TEXT)`)
   sql.exec(`CREATE INDEX IF NOT EXISTS uploads_key ON uploads (key, initiated)`)
-  sql.exec(`CREATE TABLE IF NOT EXISTS parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL,
-    hash TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT, last_modified INTEGER NOT NULL,
-    PRIMARY KEY (upload_id, part_number))`)
+  sql.exec(`CREATE TABLE IF NOT EXISTS releases (holder TEXT PRIMARY KEY, due INTEGER NOT NULL)`)
+  sql.exec(`CREATE INDEX IF NOT EXISTS releases_due ON releases (due)`)
+  setMeta(sql, 'schema_version', String(SCHEMA_VERSION))
+  return tableExists(sql, 'legacy_blobs')
 }
 
 export function getMeta(sql: Sql, key: string): string | undefined {
@@ -92,6 +132,7 @@ type ObjectRow = {
   attributes: string
   segments: string
   parts_count: number | null
+  holder: string | null
 }
 
 export function toVersion(row: ObjectRow): ObjectVersion {
@@ -107,6 +148,7 @@ export function toVersion(row: ObjectRow): ObjectVersion {
     lastModified: row.last_modified,
     segments: JSON.parse(row.segments) as Segment[],
     partsCount: row.parts_count,
+    holder: row.holder,
   }
 }
 
@@ -121,12 +163,22 @@ export function findVersion(sql: Sql, key: string, versionId?: string): ObjectVe
 }
 
 export function insertVersion(sql: Sql, version: Omit<ObjectVersion, 'seq' | 'latest'>): void {
-  const { key, versionId, deleteMarker, size, etag, lastModified, segments, partsCount, ...attributes } =
-    version
+  const {
+    key,
+    versionId,
+    deleteMarker,
+    size,
+    etag,
+    lastModified,
+    segments,
+    partsCount,
+    holder,
+    ...attributes
+  } = version
   sql.exec('UPDATE objects SET latest = 0 WHERE key = ? AND latest = 1', key)
   sql.exec(
-    `INSERT INTO objects (key, version_id, latest, delete_marker, size, etag, last_modified, attributes, segments, parts_count)
-     VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO objects (key, version_id, latest, delete_marker, size, etag, last_modified, attributes, segments, parts_count, holder)
+     VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
     key,
     versionId,
     deleteMarker ? 1 : 0,
@@ -136,6 +188,7 @@ export function insertVersion(sql: Sql, version: Omit<ObjectVersion, 'seq' | 'la
     JSON.stringify(attributes),
     JSON.stringify(segments),
     partsCount,
+    holder,
   )
 }
 
@@ -152,73 +205,4 @@ export function removeVersion(sql: Sql, version: ObjectVersion): void {
 
 export function updateAttributes(sql: Sql, version: ObjectVersion, attributes: ObjectAttributes): void {
   sql.exec('UPDATE objects SET attributes = ? WHERE seq = ?', JSON.stringify(attributes), version.seq)
-}
-
-type BlobTableRow = {
-  hash: string
-  storage_key: string
-  size: number
-  refs: number
-  zero_since: number | null
-}
-
-const toBlobRow = (row: BlobTableRow): BlobRow => ({
-  hash: row.hash,
-  storageKey: row.storage_key,
-  size: row.size,
-  refs: row.refs,
-  zeroSince: row.zero_since,
-})
-
-/** The blob index over the `blobs` table. */
-export function blobIndex(
-  sql: Sql,
-): BlobIndex & { storageKeys(hashes: string[]): Map<string, string>; earliestZero(): number | undefined } {
-  return {
-    get(hash) {
-      const row = sql.exec<BlobTableRow>('SELECT * FROM blobs WHERE hash = ?', hash).toArray()[0]
-      return row ? toBlobRow(row) : undefined
-    },
-    put(row) {
-      sql.exec(
-        `INSERT INTO blobs (hash, storage_key, size, refs, zero_since) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (hash) DO UPDATE SET storage_key = excluded.storage_key, size = excluded.size,
-           refs = excluded.refs, zero_since = excluded.zero_since`,
-        row.hash,
-        row.storageKey,
-        row.size,
-        row.refs,
-        row.zeroSince,
-      )
-    },
-    remove(hash) {
-      sql.exec('DELETE FROM blobs WHERE hash = ?', hash)
-    },
-    unreferenced(cutoff, limit) {
-      return sql
-        .exec<BlobTableRow>(
-          'SELECT * FROM blobs WHERE zero_since IS NOT NULL AND refs = 0 AND zero_since <= ? ORDER BY zero_since LIMIT ?',
-          cutoff,
-          limit,
-        )
-        .toArray()
-        .map(toBlobRow)
-    },
-    storageKeys(hashes) {
-      const out = new Map<string, string>()
-      for (const hash of new Set(hashes)) {
-        const row = sql
-          .exec<{ storage_key: string }>('SELECT storage_key FROM blobs WHERE hash = ?', hash)
-          .toArray()[0]
-        if (row) out.set(hash, row.storage_key)
-      }
-      return out
-    },
-    earliestZero() {
-      const row = sql
-        .exec<{ at: number | null }>('SELECT MIN(zero_since) AS at FROM blobs WHERE zero_since IS NOT NULL')
-        .toArray()[0]
-      return row?.at ?? undefined
-    },
-  }
 }

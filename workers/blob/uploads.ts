@@ -1,15 +1,25 @@
 /**
  * Multipart-upload steps of a bucket object that span more than one statement: listing
  * uploads in key order, and completing an upload. Completion computes the composite
- * checksum outside the transaction (it may need a SHA digest), then assembles the parts again
- * inside it and refuses if they changed meanwhile, so the object it writes is exactly the
- * parts it checked (see multipart.ts for the rules).
+ * checksum outside the transaction (it may need a SHA digest) and the object takes its hold
+ * on the parts' blobs, then the commit assembles the parts again inside the transaction and
+ * refuses if they changed meanwhile, so the object it writes is exactly the parts it checked
+ * and held (see multipart.ts for the rules).
  */
 
 import { compositeChecksum } from './checksums'
-import { assemble, type ChosenPart, dropUpload, findUpload, listParts, type UploadRow } from './multipart'
+import type { Releases } from './holders'
+import {
+  type Assembled,
+  assemble,
+  type ChosenPart,
+  dropUpload,
+  findUpload,
+  listParts,
+  type UploadRow,
+} from './multipart'
 import { S3Error } from './s3-errors'
-import { blobIndex, type ObjectAttributes, type Sql, type StoredChecksum } from './tables'
+import type { ObjectAttributes, Sql, StoredChecksum } from './tables'
 import { type Versioning, writeVersion } from './versions'
 
 export function listUploadsAfter(
@@ -33,25 +43,22 @@ export function listUploadsAfter(
   return { uploads, truncated: rows.length > limit }
 }
 
-export interface UploadHost {
-  sql: Sql
-  transaction: <T>(fn: () => T) => T
-}
-
 export interface Completion {
   uploadId: string
   key: string
   chosen: ChosenPart[]
-  versioning: Versioning
-  now: number
   minPartBytes?: number | undefined
 }
 
-export async function completeUpload(
-  host: UploadHost,
-  { uploadId, key, chosen, versioning, now, minPartBytes }: Completion,
-): Promise<{ versionId: string; etag: string; checksum?: StoredChecksum }> {
-  const { sql } = host
+export interface PreparedCompletion extends Completion {
+  upload: UploadRow
+  assembled: Assembled
+  checksum: StoredChecksum | undefined
+}
+
+/** Checks the client's part list and computes the object's checksum (outside any transaction). */
+export async function prepareCompletion(sql: Sql, completion: Completion): Promise<PreparedCompletion> {
+  const { uploadId, key, chosen, minPartBytes } = completion
   const upload = findUpload(sql, uploadId, key)
   const assembled = assemble(listParts(sql, uploadId), chosen, minPartBytes)
   const algorithm = upload.checksumAlgorithm
@@ -61,28 +68,42 @@ export async function completeUpload(
       : undefined
   const checksum: StoredChecksum | undefined =
     algorithm && value ? { algorithm, value, type: 'COMPOSITE' } : undefined
-  const index = blobIndex(sql)
-  const versionId = host.transaction(() => {
-    const again = assemble(listParts(sql, uploadId), chosen, minPartBytes)
-    if (again.etag !== assembled.etag)
-      throw new S3Error('InvalidPart', 'The parts changed during completion; retry.')
-    // The chosen parts' references move to the object; the others are released.
-    dropUpload(sql, index, uploadId, now, new Set(chosen.map((part) => part.partNumber)))
-    const attributes: ObjectAttributes = { ...upload.attributes, checksum }
-    return writeVersion(
-      sql,
-      index,
-      versioning,
-      {
-        ...attributes,
-        key,
-        size: again.size,
-        etag: again.etag,
-        segments: again.segments,
-        partsCount: chosen.length,
-      },
-      now,
-    )
-  })
-  return checksum ? { versionId, etag: assembled.etag, checksum } : { versionId, etag: assembled.etag }
+  return { ...completion, upload, assembled, checksum }
+}
+
+/**
+ * Writes the object (inside the caller's transaction, once `holder` holds the parts' blobs,
+ * stored at `storageKeys`) and releases every part's hold; refuses if the parts changed.
+ */
+export function commitCompletion(
+  sql: Sql,
+  index: Releases,
+  prepared: PreparedCompletion,
+  holder: string | null,
+  storageKeys: string[],
+  versioning: Versioning,
+  now: number,
+): string {
+  const { uploadId, key, chosen, minPartBytes, upload, assembled, checksum } = prepared
+  findUpload(sql, uploadId, key)
+  const again = assemble(listParts(sql, uploadId), chosen, minPartBytes)
+  if (again.etag !== assembled.etag || again.segments.some((s, i) => s.hash !== assembled.segments[i]?.hash))
+    throw new S3Error('InvalidPart', 'The parts changed during completion; retry.')
+  dropUpload(sql, index, uploadId)
+  const attributes: ObjectAttributes = { ...upload.attributes, checksum }
+  return writeVersion(
+    sql,
+    index,
+    versioning,
+    {
+      ...attributes,
+      key,
+      size: again.size,
+      etag: again.etag,
+      segments: again.segments.map((segment, i) => ({ ...segment, key: storageKeys[i] as string })),
+      partsCount: chosen.length,
+      holder,
+    },
+    now,
+  )
 }

@@ -5,9 +5,9 @@
  * - a delete without a version id removes the object (unversioned) or adds a delete marker
  *   (enabled: a new version; suspended: the `null` version); with a version id it removes
  *   exactly that version, and the next newest becomes current.
- * Every removed version releases its blobs in the same transaction (see cas.ts).
+ * Every removed version queues the release of its hold in the same transaction (holders.ts).
  */
-import { type BlobIndex, release } from './cas'
+import type { Releases } from './holders'
 import {
   findVersion,
   insertVersion,
@@ -25,8 +25,8 @@ export function newVersionId(): string {
   return crypto.randomUUID().replace(/-/g, '')
 }
 
-function releaseVersion(sql: Sql, index: BlobIndex, version: ObjectVersion, now: number): void {
-  for (const segment of version.segments) release(index, segment.hash, now)
+function releaseVersion(sql: Sql, index: Releases, version: ObjectVersion): void {
+  index.release(version.holder)
   removeVersion(sql, version)
 }
 
@@ -36,12 +36,14 @@ export interface NewVersion extends ObjectAttributes {
   etag: string
   segments: Segment[]
   partsCount: number | null
+  /** The hold the caller took on the segments' blobs (null without segments). */
+  holder: string | null
 }
 
-/** Stores a new current version whose segments' references the caller has already taken. */
+/** Stores a new current version whose blobs the caller already holds (as `version.holder`). */
 export function writeVersion(
   sql: Sql,
-  index: BlobIndex,
+  index: Releases,
   versioning: Versioning,
   version: NewVersion,
   now: number,
@@ -50,7 +52,7 @@ export function writeVersion(
   if (versioning !== 'Enabled') {
     versionId = NULL_VERSION
     const previous = findVersion(sql, version.key, NULL_VERSION)
-    if (previous) releaseVersion(sql, index, previous, now)
+    if (previous) releaseVersion(sql, index, previous)
   }
   insertVersion(sql, { ...version, versionId, deleteMarker: false, lastModified: now })
   return versionId
@@ -63,7 +65,7 @@ export interface Deletion {
 
 export function deleteVersion(
   sql: Sql,
-  index: BlobIndex,
+  index: Releases,
   versioning: Versioning,
   key: string,
   versionId: string | undefined,
@@ -72,19 +74,19 @@ export function deleteVersion(
   if (versionId !== undefined) {
     const version = findVersion(sql, key, versionId)
     if (!version) return { versionId, deleteMarker: false }
-    releaseVersion(sql, index, version, now)
+    releaseVersion(sql, index, version)
     return { versionId, deleteMarker: version.deleteMarker }
   }
   if (versioning === 'Unversioned') {
     const current = findVersion(sql, key)
-    if (current) releaseVersion(sql, index, current, now)
+    if (current) releaseVersion(sql, index, current)
     return { deleteMarker: false }
   }
   let markerId = newVersionId()
   if (versioning === 'Suspended') {
     markerId = NULL_VERSION
     const previous = findVersion(sql, key, NULL_VERSION)
-    if (previous) releaseVersion(sql, index, previous, now)
+    if (previous) releaseVersion(sql, index, previous)
   }
   insertVersion(sql, {
     key,
@@ -95,6 +97,7 @@ export function deleteVersion(
     lastModified: now,
     segments: [],
     partsCount: null,
+    holder: null,
     contentType: '',
     headers: {},
     meta: {},
