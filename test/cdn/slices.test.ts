@@ -28,7 +28,7 @@ async function check(body: ReadableStream<Uint8Array> | null, offset: number, in
 const sliceHeader = (index: number, slice: number) => `bytes=${index * slice}-${(index + 1) * slice - 1}`
 
 async function storedUnder(prefix: string): Promise<string[]> {
-  const listed = await env.BLOBS.list({ prefix })
+  const listed = await (env.BLOBS as R2Bucket).list({ prefix })
   return listed.objects.map((o) => o.key)
 }
 
