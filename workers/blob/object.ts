@@ -10,6 +10,7 @@
 import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
 import { objectBucket } from '../platform/ports'
+import type { BucketAcl } from './acl'
 import { addReference, adopt, collect } from './cas'
 import type { CorsRule } from './cors'
 import { type LifecycleRule, nextLifecycleRun, runLifecycle } from './lifecycle'
@@ -125,11 +126,15 @@ export class BlobBucket extends HostedObject<Env> {
     if (objects > 0 || uploads > 0)
       throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: name })
     this.ctx.storage.transactionSync(() => {
-      for (const key of ['created_at', 'versioning', 'cors', 'lifecycle']) setMeta(this.sql, key, undefined)
+      for (const key of ['created_at', 'versioning', 'cors', 'lifecycle', 'acl'])
+        setMeta(this.sql, key, undefined)
     })
   }
 
-  async setSetting(name: 'versioning' | 'cors' | 'lifecycle', value: string | undefined): Promise<void> {
+  async setSetting(
+    name: 'versioning' | 'cors' | 'lifecycle' | 'acl',
+    value: string | undefined,
+  ): Promise<void> {
     this.info()
     this.ctx.storage.transactionSync(() => setMeta(this.sql, name, value))
     if (name === 'lifecycle') await this.arm()
@@ -382,6 +387,20 @@ export class BlobBucket extends HostedObject<Env> {
     const keys = this.ctx.storage.transactionSync(() => collect(blobIndex(this.sql), now, GC_GRACE_MS))
     if (keys.length > 0) await objectBucket(this.env).delete(keys)
     return keys.length
+  }
+
+  /** The bucket's canned ACL (acl.ts): `private` unless made `public-read`. */
+  async acl(): Promise<BucketAcl> {
+    this.info()
+    return (getMeta(this.sql, 'acl') ?? 'private') as BucketAcl
+  }
+
+  /** The current version of `key` for anonymous delivery: AccessDenied unless the bucket is public-read. */
+  async readPublic(key: string): Promise<ReadableVersion> {
+    const { name } = this.info()
+    if (getMeta(this.sql, 'acl') !== 'public-read')
+      throw new S3Error('AccessDenied', 'The bucket is not public-read.', { BucketName: name })
+    return this.getObject(key)
   }
 
   /** Tests only: moves this object's clock forward (lifecycle ages, GC grace). */

@@ -285,10 +285,15 @@ export class CdnKey extends HostedObject<Env> {
     const bucket = objectBucket(this.env)
     const key = sliceKey(bodyKey, index)
     if (await bucket.head(key)) return 'stored'
-    const answer = await callOrigin(this.env, this.ctx, call, {
-      range: sliceRangeHeader(index, current.slice),
-    })
-    if (answer.kind === 'failed') return 'failed'
+    const slice = current.slice
+    const ask = () => callOrigin(this.env, this.ctx, call, { range: sliceRangeHeader(index, slice) })
+    // A Range GET is idempotent: one retry covers a reused connection the origin had just closed.
+    let answer = await ask()
+    if (answer.kind === 'failed') answer = await ask()
+    if (answer.kind === 'failed') {
+      console.warn(JSON.stringify({ level: 'warn', block: 'cdn', slice: index, detail: answer.detail }))
+      return 'failed'
+    }
     const { response } = answer
     const range = parseContentRange(response.headers.get('content-range'))
     const bounds = sliceBounds(index, current.slice, current.size)

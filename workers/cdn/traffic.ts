@@ -9,6 +9,7 @@
  * invalidate the URL (and `Location` / `Content-Location` on the same host), RFC 9111 §4.4.
  */
 import type { CreateSiteInput } from '../../schemas/cdn'
+import { bucketAccess } from '../blob/delivery'
 import { sha256Hex } from '../platform/encoding'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
@@ -173,6 +174,7 @@ export async function serveSite(
   const call: OriginCall = {
     originUrl: site.originUrl,
     originBalancer: site.originBalancer,
+    originBucket: site.originBucket,
     tenant: target.tenant,
     host: keyUrl.host.toLowerCase(),
     path: `${options.path}${options.search}`,
@@ -183,6 +185,13 @@ export async function serveSite(
     timeoutMs: site.originTimeoutMs,
   }
   const sites = siteStub(env, target.tenant, target.name)
+  if (site.originBucket && (await bucketAccess(env, target.tenant, site.originBucket)) !== 'public-read') {
+    // Nothing is delivered, from any tier, once the bucket is no longer public-read.
+    return problemResponse(
+      new AppError('forbidden', `The bucket "${site.originBucket}" of this site is not public-read.`),
+      url.pathname,
+    )
+  }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const answer = await callOrigin(env, ctx, call, undefined, request.body)
     if (answer.kind === 'failed')
