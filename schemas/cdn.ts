@@ -37,8 +37,27 @@ export const CreateSiteRequest = v.pipe(
   v.strictObject({
     /** The origin: a URL… */
     originUrl: v.optional(v.nullable(HttpUrl), null),
-    /** …or a load balancer of the same tenant. */
+    /** …or a load balancer of the same tenant… */
     originBalancer: v.optional(v.nullable(ResourceName), null),
+    /** …or a public-read blob bucket of the same tenant (its objects by key, path = key). */
+    originBucket: v.optional(
+      v.nullable(
+        v.pipe(
+          v.string(),
+          v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'A bucket name (3-63 of a-z, 0-9, ".", "-")'),
+        ),
+      ),
+      null,
+    ),
+    /**
+     * Sliced fetching (nginx slice style): fills ask the origin for this many bytes at a time
+     * (Range requests); an object larger than one slice is stored as slices of this size, each
+     * fetched when first needed. null: whole objects.
+     */
+    sliceBytes: v.optional(
+      v.nullable(v.pipe(v.number(), v.integer(), v.minValue(65_536), v.maxValue(67_108_864))),
+      null,
+    ),
     /** Seconds for responses without explicit freshness, when `cacheEverything`. */
     defaultTtlSeconds: v.optional(
       v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(31_536_000)),
@@ -51,8 +70,8 @@ export const CreateSiteRequest = v.pipe(
     originTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(300_000)), 30_000),
   }),
   v.check(
-    (site) => (site.originUrl === null) !== (site.originBalancer === null),
-    'Exactly one of originUrl and originBalancer',
+    (site) => [site.originUrl, site.originBalancer, site.originBucket].filter((o) => o !== null).length === 1,
+    'Exactly one of originUrl, originBalancer and originBucket',
   ),
 )
 export type CreateSiteInput = v.InferOutput<typeof CreateSiteRequest>

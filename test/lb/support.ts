@@ -19,6 +19,7 @@ export interface TestOrigin {
     bytesReceived: number
     byPath: Record<string, number>
     lastHeaders: Record<string, string>
+    ranges: Record<string, string[]>
   }>
 }
 

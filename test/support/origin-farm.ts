@@ -8,7 +8,10 @@
  * shaped by the query: `status=`, `delay=` (ms), `body=` (text instead of JSON),
  * `h-<name>=<value>` (a response header), `etag=` / `lm=` (validators; a matching
  * `If-None-Match` / `If-Modified-Since` answers 304). `/bytes/<n>` streams n bytes of a
- * fixed pattern (`gate=<id>` stops after the first MiB until `POST /gates/<id>` opens it; `etag=` sets one).
+ * fixed pattern (`gate=<id>` stops after the first MiB until `POST /gates/<id>` opens it; `etag=` sets one;
+ * `lm=` a Last-Modified, `h-<name>=` headers); it honours a single `Range: bytes=a-b` (206, or 416 past the end) and
+ * records every request's Range header (`ranges` in the stats, `-` for none). `flip=<n>` makes it
+ * a new version after n requests to the path: ETag `"v2"` instead of `"v1"`, every byte inverted.
  * A request body is counted as it arrives (`/stats` shows `bytesReceived` live). A
  * WebSocket upgrade is accepted: the origin sends `origin:<name>` and echoes text frames.
  *
@@ -40,6 +43,8 @@ interface Stats {
   byPath: Record<string, number>
   bytesReceived: number
   lastHeaders: Record<string, string | string[] | undefined>
+  /** Each request's Range header per path, in arrival order (`-` when it had none). */
+  ranges: Record<string, string[]>
 }
 
 export interface Origin {
@@ -88,21 +93,58 @@ function handleUpgrade(name: string, request: IncomingMessage, socket: Socket): 
   socket.on('error', () => undefined)
 }
 
-async function streamBytes(res: ServerResponse, total: number, query: URLSearchParams): Promise<void> {
+/** `bytes=a-b` / `bytes=a-` / `bytes=-n` (a single range) against `total`; undefined = the whole body. */
+function singleRange(
+  header: string | undefined,
+  total: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '')
+  if (!match || (match[1] === '' && match[2] === '')) return undefined
+  if (match[1] === '') return { start: Math.max(0, total - Number(match[2])), end: total - 1 }
+  const start = Number(match[1])
+  if (start >= total) return 'unsatisfiable'
+  return { start, end: match[2] === '' ? total - 1 : Math.min(Number(match[2]), total - 1) }
+}
+
+async function streamBytes(
+  res: ServerResponse,
+  total: number,
+  query: URLSearchParams,
+  rangeHeader: string | undefined,
+  count: number,
+): Promise<void> {
   const gateId = query.get('gate')
-  const etag = query.get('etag')
-  res.writeHead(200, {
-    'content-type': 'application/octet-stream',
-    'content-length': String(total),
+  const flip = query.get('flip')
+  const second = flip !== null && count > Number(flip)
+  const etag = flip !== null ? (second ? '"v2"' : '"v1"') : query.get('etag')
+  const lm = query.get('lm')
+  const validators: Record<string, string> = {
     ...(etag ? { etag } : {}),
+    ...(lm ? { 'last-modified': lm } : {}),
+  }
+  for (const [name, value] of query) if (name.startsWith('h-')) validators[name.slice(2)] = value
+  const range = singleRange(rangeHeader, total)
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'content-range': `bytes */${total}`, ...validators })
+    return void res.end()
+  }
+  const start = range?.start ?? 0
+  const end = range?.end ?? total - 1
+  res.writeHead(range ? 206 : 200, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(end - start + 1),
+    'accept-ranges': 'bytes',
+    ...(range ? { 'content-range': `bytes ${start}-${end}/${total}` } : {}),
+    ...validators,
   })
-  let sent = 0
-  while (sent < total) {
-    if (gateId && sent >= 1024 * 1024 && !gate(gateId).open) {
+  let sent = start
+  while (sent <= end) {
+    if (gateId && sent - start >= 1024 * 1024 && !gate(gateId).open) {
       await new Promise<void>((resolve) => gate(gateId).waiters.push(resolve))
     }
-    const length = Math.min(PATTERN_CHUNK, total - sent)
-    const ok = res.write(patternChunk(sent, length))
+    const length = Math.min(PATTERN_CHUNK, end + 1 - sent)
+    const chunk = patternChunk(sent, length)
+    const ok = res.write(second ? Buffer.from(chunk.map((b) => b ^ 0xff)) : chunk)
     sent += length
     if (!ok) await new Promise((resolve) => res.once('drain', resolve))
     if (res.destroyed) return
@@ -153,7 +195,7 @@ export async function startOrigin(name: string, id = name): Promise<Origin> {
     name,
     port: 0,
     url: '',
-    stats: { requests: 0, byPath: {}, bytesReceived: 0, lastHeaders: {} },
+    stats: { requests: 0, byPath: {}, bytesReceived: 0, lastHeaders: {}, ranges: {} },
     async down() {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -169,6 +211,9 @@ export async function startOrigin(name: string, id = name): Promise<Origin> {
       origin.stats.requests++
       origin.stats.byPath[path] = (origin.stats.byPath[path] ?? 0) + 1
       origin.stats.lastHeaders = request.headers
+      const seen = origin.stats.ranges[path] ?? []
+      seen.push(request.headers.range ?? '-')
+      origin.stats.ranges[path] = seen
       let bodyBytes = 0
       for await (const chunk of request) {
         bodyBytes += (chunk as Buffer).length
@@ -178,7 +223,13 @@ export async function startOrigin(name: string, id = name): Promise<Origin> {
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
       const bytes = /^\/bytes\/(\d+)$/.exec(path)
       if (bytes) {
-        return streamBytes(res, Number(bytes[1]), new URL(request.url ?? '/', 'http://o').searchParams)
+        return streamBytes(
+          res,
+          Number(bytes[1]),
+          new URL(request.url ?? '/', 'http://o').searchParams,
+          request.headers.range,
+          origin.stats.byPath[path] ?? 0,
+        )
       }
       respond(origin, request, res, bodyBytes)
     })
@@ -233,7 +284,7 @@ export async function startOriginFarm(): Promise<{ url: string; close(): Promise
       if (parts[2] === 'down') await origin.down()
       else if (parts[2] === 'up') await origin.up()
       else if (parts[2] === 'reset')
-        origin.stats = { requests: 0, byPath: {}, bytesReceived: 0, lastHeaders: {} }
+        origin.stats = { requests: 0, byPath: {}, bytesReceived: 0, lastHeaders: {}, ranges: {} }
       return send(200, origin.stats)
     } catch (error) {
       return send(500, { error: String(error) })

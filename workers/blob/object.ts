@@ -10,6 +10,7 @@
 
 import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
+import type { BucketAcl } from './acl'
 import type { Wanted } from './cas'
 import { contentStub } from './content'
 import type { CorsRule } from './cors'
@@ -158,12 +159,16 @@ export class BlobBucket extends HostedObject<Env> {
     if (objects > 0 || uploads > 0)
       throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: name })
     this.ctx.storage.transactionSync(() => {
-      for (const key of ['created_at', 'versioning', 'cors', 'lifecycle']) setMeta(this.sql, key, undefined)
+      for (const key of ['created_at', 'versioning', 'cors', 'lifecycle', 'acl'])
+        setMeta(this.sql, key, undefined)
     })
     await this.drain()
   }
 
-  async setSetting(name: 'versioning' | 'cors' | 'lifecycle', value: string | undefined): Promise<void> {
+  async setSetting(
+    name: 'versioning' | 'cors' | 'lifecycle' | 'acl',
+    value: string | undefined,
+  ): Promise<void> {
     this.info()
     this.ctx.storage.transactionSync(() => setMeta(this.sql, name, value))
     if (name === 'lifecycle') await this.arm()
@@ -505,6 +510,20 @@ export class BlobBucket extends HostedObject<Env> {
       )
     }
     await this.drain()
+  }
+
+  /** The bucket's canned ACL (acl.ts): `private` unless made `public-read`. */
+  async acl(): Promise<BucketAcl> {
+    this.info()
+    return (getMeta(this.sql, 'acl') ?? 'private') as BucketAcl
+  }
+
+  /** The current version of `key` for anonymous delivery: AccessDenied unless the bucket is public-read. */
+  async readPublic(key: string): Promise<ReadableVersion> {
+    const { name } = this.info()
+    if (getMeta(this.sql, 'acl') !== 'public-read')
+      throw new S3Error('AccessDenied', 'The bucket is not public-read.', { BucketName: name })
+    return this.getObject(key)
   }
 
   /** Tests only: moves this object's clock forward (lifecycle ages, intents falling due). */

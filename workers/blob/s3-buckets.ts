@@ -4,10 +4,12 @@
  * DeleteObjects. Buckets are named per tenant: the registry lists them, the bucket object
  * (`<tenant>:blob:<bucket>`) holds their contents.
  */
+
 import { base64urlToText, textToBase64url } from '../platform/encoding'
 import { AppError } from '../platform/errors'
 import { createResource, deleteResource, listResources } from '../platform/registry'
 import { uriEncode } from '../platform/sigv4/signing'
+import { cannedAcl } from './acl'
 import type { Position } from './listing'
 import { claimBucket, releaseBucket } from './owners'
 import { BLOB_KIND, bucketStub, isoDate, requireBucket, type S3Context, xmlResponse } from './s3-context'
@@ -59,6 +61,7 @@ export async function listBuckets(c: S3Context): Promise<Response> {
 export async function createBucket(c: S3Context): Promise<Response> {
   const bucket = requireBucket(c)
   checkBucketName(bucket)
+  const acl = cannedAcl(c.request.headers.get('x-amz-acl'))
   await claimBucket(c.env, c.tenant, bucket, c.now)
   const created = await bucketStub(c.env, c.tenant, bucket).create(bucket)
   if (!created)
@@ -67,6 +70,7 @@ export async function createBucket(c: S3Context): Promise<Response> {
       'Your previous request to create the named bucket succeeded and you already own it.',
       { BucketName: bucket },
     )
+  if (acl === 'public-read') await bucketStub(c.env, c.tenant, bucket).setSetting('acl', acl)
   await createResource(c.env, c.tenant, BLOB_KIND, bucket, { createdAt: c.now }, c.now).catch(
     (error: unknown) => {
       if (!(error instanceof AppError && error.code === 'conflict')) throw error

@@ -11,6 +11,7 @@ import { SigV4Error, verifyRequest } from '../platform/sigv4/verify'
 import { corsHeaders, matchCors } from './cors'
 import { bucketOwner } from './owners'
 import { postObject } from './post-object'
+import { getBucketAcl, putBucketAcl } from './s3-acl'
 import {
   bucketLocation,
   createBucket,
@@ -90,6 +91,7 @@ function route(
   if (target.key === undefined) {
     if (m === 'GET') {
       if (q.has('location')) return read(bucketLocation)
+      if (q.has('acl')) return read(getBucketAcl)
       if (q.has('versioning')) return read(getVersioning)
       if (q.has('cors')) return read(getCors)
       if (q.has('lifecycle')) return read(getLifecycle)
@@ -100,6 +102,7 @@ function route(
     if (m === 'HEAD') return read(headBucket)
     if (m === 'PUT') {
       if (q.has('versioning')) return write(putVersioning)
+      if (q.has('acl')) return write(putBucketAcl)
       if (q.has('cors')) return write(putCors)
       if (q.has('lifecycle')) return write(putLifecycle)
       return write(createBucket)

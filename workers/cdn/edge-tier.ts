@@ -2,7 +2,7 @@
  * The edge tier: the location's HTTP cache (the Workers Cache API, through the `EdgeCache`
  * port) in front of the shield. It holds copies of fresh shield variants of whole GET
  * responses up to `EDGE_MAX_BYTES`, one per cache key, kept for at most their remaining
- * freshness. Every edge hit is checked against the site's purge log like a shield hit, so a
+ * freshness (sliced variants stay at the shield). Every edge hit is checked against the site's purge log like a shield hit, so a
  * purge is in force at this tier too when the purge call returns; a soft-purged or stale
  * copy is not used here (the shield applies stale-while-revalidate and stale-if-error).
  * Range requests and conditional revalidation go to the shield.
@@ -76,7 +76,7 @@ export async function edgeStore(
   variant: Variant,
   ttl: number,
 ) {
-  if (variant.size > EDGE_MAX_BYTES || ttl <= 0) return
+  if (variant.slice || variant.size > EDGE_MAX_BYTES || ttl <= 0) return
   const object = await objectBucket(env).get(variant.bodyKey)
   if (!object) return
   const { bodyKey: _, headers: stored, ...meta } = variant

@@ -1,10 +1,12 @@
 /**
  * CDN sites in the registry (kind `cdn-site`), purges and statistics through the site's
  * object. A site's origin is a URL (refused when it points back into the platform) or a
- * load balancer of the same tenant (refused when there is none). A deleted site's stored
+ * load balancer of the same tenant (refused when there is none) or a bucket of the same
+ * tenant (refused unless it exists and is public-read; traffic stops when it turns private). A deleted site's stored
  * responses are hard-purged, so a new site of the same name starts empty.
  */
 import type { CreateSiteInput, PurgeInput } from '../../schemas/cdn'
+import { bucketAccess } from '../blob/delivery'
 import { BALANCER_KIND } from '../lb/manage'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
@@ -26,6 +28,16 @@ async function checkSite(env: Env, tenant: string, input: CreateSiteInput, platf
     throw new AppError('validation_failed', 'The request body is invalid.', {
       errors: [{ path: 'body/originUrl', message: 'The origin points back into the platform (a loop)' }],
     })
+  }
+  if (input.originBucket) {
+    const access = await bucketAccess(env, tenant, input.originBucket)
+    if (access !== 'public-read') {
+      const message =
+        access === 'missing' ? `No bucket named "${input.originBucket}"` : 'The bucket is not public-read'
+      throw new AppError('validation_failed', 'The request body is invalid.', {
+        errors: [{ path: 'body/originBucket', message }],
+      })
+    }
   }
   if (input.originBalancer && !(await findResource(env, tenant, BALANCER_KIND, input.originBalancer))) {
     throw new AppError('validation_failed', 'The request body is invalid.', {

@@ -9,6 +9,11 @@
  * so N concurrent misses make one origin request (a response that may not be stored is
  * not shared: each waiter then asks the origin itself, like Varnish's hit-for-pass).
  * Every stored variant is checked against the site's purge log before it is used.
+ *
+ * Sliced objects (slices.ts, a site with `sliceBytes`): a fill asks for one slice and stores
+ * it; the other slices are fetched when a client first needs them (`fetchSlice`), one origin
+ * request per slice however many clients wait for it, and only if the origin still has the
+ * variant's version (else the variant is dropped and the caller starts over).
  */
 
 import type { Env } from '../platform/env'
@@ -19,6 +24,16 @@ import { freshenHeaders, freshnessLifetime, type SiteCachePolicy, secondaryKey, 
 import { responseTags } from './keys'
 import { callOrigin, type OriginAnswer, type OriginCall } from './origin'
 import { type KeyAnswer, serveKey } from './shield'
+import {
+  firstSlice,
+  parseContentRange,
+  sameVersion,
+  sliceBounds,
+  sliceKey,
+  sliceRangeHeader,
+  storedKeys,
+  wholeHeaders,
+} from './slices'
 
 declare global {
   namespace Cloudflare {
@@ -45,7 +60,12 @@ export interface Variant {
   tags: string[]
   host: string
   path: string
+  /** Slice size when the body is stored in slices under `bodyKey` (slices.ts); absent when whole. */
+  slice?: number
 }
+
+/** What fetching one slice did: stored (or already there), the origin changed version, or it failed. */
+export type SliceResult = 'stored' | 'changed' | 'failed'
 
 export type FillResult =
   | { kind: 'stored'; variant: Variant; fwdStatus: number }
@@ -68,11 +88,14 @@ export interface KeyCall extends OriginCall {
   /** The client's request headers (Vary, Cache-Control, conditionals). */
   requestHeaders: Array<[string, string]>
   policy: SiteCachePolicy
+  /** The site's slice size (slices.ts), or null for whole objects. */
+  sliceBytes: number | null
 }
 
 export class CdnKey extends HostedObject<Env> {
   private readonly sql: SqlStorage
   private filling: Promise<FillResult> | undefined
+  private readonly sliceFills = new Map<string, Promise<SliceResult>>()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -109,8 +132,10 @@ export class CdnKey extends HostedObject<Env> {
   }
 
   drop(variant: Variant): void {
-    this.sql.exec('DELETE FROM variants WHERE secondary = ?', variant.secondary)
-    this.ctx.waitUntil(objectBucket(this.env).delete(variant.bodyKey))
+    const row = this.variants().find((v) => v.secondary === variant.secondary)
+    if (row?.bodyKey === variant.bodyKey)
+      this.sql.exec('DELETE FROM variants WHERE secondary = ?', variant.secondary)
+    this.ctx.waitUntil(deleteKeys(this.env, variant))
   }
 
   /**
@@ -144,10 +169,19 @@ export class CdnKey extends HostedObject<Env> {
     if (etag) validators['if-none-match'] = etag
     else if (lastModified) validators['if-modified-since'] = lastModified
     const requestTime = Date.now()
-    const answer = await callOrigin(this.env, this.ctx, call, validators)
+    const slice = call.sliceBytes ?? undefined
+    let first = slice ? firstSlice(new Headers(call.requestHeaders).get('range'), slice) : 0
+    const ask = (index: number) =>
+      slice ? { ...validators, range: sliceRangeHeader(index, slice) } : validators
+    let answer = await callOrigin(this.env, this.ctx, call, ask(first))
+    if (first > 0 && answer.kind === 'ok' && answer.response.status === 416) {
+      await answer.response.body?.cancel()
+      first = 0
+      answer = await callOrigin(this.env, this.ctx, call, ask(0))
+    }
     const responseTime = Date.now()
     if (answer.kind === 'failed') return { kind: 'error', status: answer.status, detail: answer.detail }
-    const { response } = answer
+    let { response } = answer
     if (conditional && stored && response.status === 304) {
       await response.body?.cancel()
       const headers = freshenHeaders(stored, response.headers)
@@ -162,10 +196,36 @@ export class CdnKey extends HostedObject<Env> {
       this.save(variant)
       return { kind: 'stored', variant, fwdStatus: 304 }
     }
+    let status = response.status
+    let headers = response.headers
+    /** The slice this body is, when the object is stored in slices. */
+    let sliceIndex: number | undefined
+    if (slice && response.status === 206) {
+      const range = parseContentRange(response.headers.get('content-range'))
+      const bounds = range?.total ? sliceBounds(first, slice, range.total) : undefined
+      if (!range?.total || range.start !== bounds?.start || range.end !== bounds?.end) {
+        // Not a slice this object can be built from (unknown length, other bounds): ask for it whole.
+        await response.body?.cancel()
+        const whole = await callOrigin(this.env, this.ctx, call, validators)
+        if (whole.kind === 'failed') return { kind: 'error', status: whole.status, detail: whole.detail }
+        response = whole.response
+        status = response.status
+        headers = response.headers
+      } else {
+        status = 200
+        headers = wholeHeaders(response.headers, range.total)
+        if (range.total > slice) sliceIndex = first
+      }
+    }
     const requestHeaders = new Headers(call.requestHeaders)
-    const decision = storable({ method: 'GET', headers: requestHeaders }, response, call.policy)
-    const length = Number(response.headers.get('content-length') ?? Number.NaN)
-    if (!decision.store) return { kind: 'pass', answer }
+    const decision = storable({ method: 'GET', headers: requestHeaders }, { status, headers }, call.policy)
+    if (!decision.store) {
+      if (status === response.status) return { kind: 'pass', answer: { kind: 'ok', response } }
+      // A slice is not the client's answer: its own request.
+      await response.body?.cancel()
+      return { kind: 'pass', answer: await callOrigin(this.env, this.ctx, call, undefined) }
+    }
+    const length = Number(headers.get('content-length') ?? Number.NaN)
     let body: ReadableStream | ArrayBuffer | null = response.body
     let size = length
     if (!Number.isFinite(length)) {
@@ -176,31 +236,85 @@ export class CdnKey extends HostedObject<Env> {
       body = buffer
       size = buffer.byteLength
     }
-    const vary = response.headers.get('vary') ?? ''
+    const vary = headers.get('vary') ?? ''
     const bodyKey = `cdn/${call.tenant}/${call.site}/${crypto.randomUUID()}`
-    await objectBucket(this.env).put(bodyKey, body ?? new ArrayBuffer(0), {
-      httpMetadata: { contentType: response.headers.get('content-type') ?? 'application/octet-stream' },
-    })
+    await objectBucket(this.env).put(
+      sliceIndex === undefined ? bodyKey : sliceKey(bodyKey, sliceIndex),
+      body ?? new ArrayBuffer(0),
+      { httpMetadata: { contentType: headers.get('content-type') ?? 'application/octet-stream' } },
+    )
     const variant: Variant = {
       secondary: secondaryKey(vary, requestHeaders),
       vary,
-      status: response.status,
-      headers: [...response.headers].filter(([name]) => name !== 'set-cookie'),
+      status,
+      headers: [...headers].filter(([name]) => name !== 'set-cookie'),
       requestTime,
       responseTime,
       lifetime: decision.lifetime ?? 0,
       bodyKey,
       size,
       seq,
-      tags: responseTags(response.headers),
+      tags: responseTags(headers),
       host: call.host,
       path: call.path,
+      ...(sliceIndex === undefined ? {} : { slice }),
     }
     const previous = this.variants().find((v) => v.secondary === variant.secondary)
     this.save(variant)
-    if (previous && previous.bodyKey !== bodyKey)
-      this.ctx.waitUntil(objectBucket(this.env).delete(previous.bodyKey))
+    if (previous && previous.bodyKey !== bodyKey) this.ctx.waitUntil(deleteKeys(this.env, previous))
     return { kind: 'stored', variant, fwdStatus: response.status }
+  }
+
+  /**
+   * Stores slice `index` of `variant` from the origin, once however many callers ask at a
+   * time. 'changed' when the variant is no longer the stored one or the origin now has
+   * another version (the variant is then dropped, so the next request refills the key).
+   */
+  fetchSlice(call: KeyCall, variant: Variant, index: number): Promise<SliceResult> {
+    const id = sliceKey(variant.bodyKey, index)
+    const running = this.sliceFills.get(id)
+    if (running) return running
+    const fill = this.fillSlice(call, variant.bodyKey, index).finally(() => this.sliceFills.delete(id))
+    this.sliceFills.set(id, fill)
+    return fill
+  }
+
+  private async fillSlice(call: KeyCall, bodyKey: string, index: number): Promise<SliceResult> {
+    const current = this.variants().find((v) => v.bodyKey === bodyKey)
+    if (!current?.slice) return 'changed'
+    const bucket = objectBucket(this.env)
+    const key = sliceKey(bodyKey, index)
+    if (await bucket.head(key)) return 'stored'
+    const slice = current.slice
+    const ask = () => callOrigin(this.env, this.ctx, call, { range: sliceRangeHeader(index, slice) })
+    // A Range GET is idempotent: one retry covers a reused connection the origin had just closed.
+    let answer = await ask()
+    if (answer.kind === 'failed') answer = await ask()
+    if (answer.kind === 'failed') {
+      console.warn(JSON.stringify({ level: 'warn', block: 'cdn', slice: index, detail: answer.detail }))
+      return 'failed'
+    }
+    const { response } = answer
+    const range = parseContentRange(response.headers.get('content-range'))
+    const bounds = sliceBounds(index, current.slice, current.size)
+    const fits =
+      response.status === 206 &&
+      range?.total === current.size &&
+      range.start === bounds.start &&
+      range.end === bounds.end &&
+      sameVersion(new Headers(current.headers), response.headers)
+    if (!fits) {
+      await response.body?.cancel()
+      if (response.status >= 500) return 'failed'
+      this.drop(current)
+      return 'changed'
+    }
+    await bucket.put(key, response.body ?? new ArrayBuffer(0))
+    if (!this.variants().some((v) => v.bodyKey === bodyKey)) {
+      await bucket.delete(key)
+      return 'changed'
+    }
+    return 'stored'
   }
 
   private save(variant: Variant): void {
@@ -243,4 +357,10 @@ export class CdnKey extends HostedObject<Env> {
       ),
     )
   }
+}
+
+/** Deletes every stored object of a variant's body (all its slices). */
+async function deleteKeys(env: Env, variant: Variant): Promise<void> {
+  const keys = storedKeys(variant)
+  for (let i = 0; i < keys.length; i += 1000) await objectBucket(env).delete(keys.slice(i, i + 1000))
 }

@@ -1,8 +1,11 @@
 /**
- * The CDN's request to its origin: a URL (through the shared forwarding proxy) or a load
- * balancer of the same tenant (through the load balancer's traffic path), within the
- * site's timeout to the response headers. A failure is an answer (502 or 504), not a throw.
+ * The CDN's request to its origin: a URL (through the shared forwarding proxy), a load
+ * balancer of the same tenant (through the load balancer's traffic path) or a public-read
+ * bucket of the same tenant (the blob block's delivery function; the path is the key),
+ * within the site's timeout to the response headers. A failure is an answer (502 or 504),
+ * not a throw.
  */
+import { readObjectForDelivery } from '../blob/delivery'
 import { serveBalancer } from '../lb/traffic'
 import type { Env } from '../platform/env'
 import { asAppError } from '../platform/errors'
@@ -11,6 +14,7 @@ import { sendToOrigin, targetUrl } from '../platform/proxy'
 export interface OriginCall {
   originUrl: string | null
   originBalancer: string | null
+  originBucket: string | null
   tenant: string
   host: string
   /** Path and query as the origin should see them. */
@@ -57,6 +61,31 @@ export async function callOrigin(
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), call.timeoutMs)
   try {
+    if (call.originBucket) {
+      const method = pass ? call.method : 'GET'
+      if (method !== 'GET' && method !== 'HEAD') {
+        await body?.cancel()
+        return {
+          kind: 'ok',
+          response: new Response('A bucket origin is read-only.\n', {
+            status: 405,
+            headers: { allow: 'GET, HEAD' },
+          }),
+        }
+      }
+      const key = decodeURIComponent((pathname ?? '/').slice(1))
+      const response = key
+        ? await readObjectForDelivery(
+            env,
+            call.tenant,
+            call.originBucket,
+            key,
+            prepare(call.clientHeaders),
+            method,
+          )
+        : new Response('Not found.\n', { status: 404 })
+      return { kind: 'ok', response }
+    }
     if (call.originBalancer) {
       const url = new URL(call.clientUrl)
       const request = new Request(url, {

@@ -3,16 +3,20 @@
  * a revalidation or a collapsed fill) and the answer is completed here: the body streams
  * from the bucket (a slice for a Range, several as multipart/byteranges, none for HEAD or a
  * 304 to a conditional request), with `Age` and an RFC 9211 `Cache-Status` entry appended.
+ * A sliced variant's body is read slice by slice (body.ts); when its first needed slice shows
+ * that the origin changed version, the key is filled again (once) before answering.
  * Other methods pass through to the origin, body streaming; when they succeed they
  * invalidate the URL (and `Location` / `Content-Location` on the same host), RFC 9111 §4.4.
  */
 import type { CreateSiteInput } from '../../schemas/cdn'
+import { bucketAccess } from '../blob/delivery'
 import { sha256Hex } from '../platform/encoding'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
-import { objectBucket } from '../platform/ports'
+import { type ObjectBucket, objectBucket } from '../platform/ports'
 import { forwardHeaders, problemResponse, refuseLoop, withoutHopByHop } from '../platform/proxy'
 import { objectStub } from '../platform/tenancy'
+import { readVariant, type SliceFetcher, SliceUnavailable } from './body'
 import { type EdgeHit, edgeLookup, edgeStore } from './edge-tier'
 import { cacheStatus, invalidates } from './freshness'
 import { cacheKey } from './keys'
@@ -31,8 +35,9 @@ export interface SiteServeOptions {
 }
 
 function multipart(
-  bucket: ReturnType<typeof objectBucket>,
-  key: string,
+  bucket: ObjectBucket,
+  variant: Variant,
+  fetchSlice: SliceFetcher,
   ranges: ByteRange[],
   size: number,
   type: string,
@@ -48,11 +53,9 @@ function multipart(
           `\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${range.start}-${range.end}/${size}\r\n\r\n`,
         ),
       )
-      const part = await bucket.get(key, {
-        range: { offset: range.start, length: range.end - range.start + 1 },
-      })
+      const part = await readVariant(bucket, variant, range, fetchSlice)
       if (part) {
-        const reader = part.body.getReader()
+        const reader = part.getReader()
         for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
           await writer.write(chunk.value)
       }
@@ -60,7 +63,7 @@ function multipart(
     await writer.write(encoder.encode(`\r\n--${boundary}--\r\n`))
     await writer.close()
   }
-  return { readable, done: write() }
+  return { readable, done: write().catch((error: unknown) => writable.abort(error)) }
 }
 
 async function variantResponse(
@@ -70,6 +73,7 @@ async function variantResponse(
   variant: Variant,
   age: number,
   status: string,
+  fetchSlice: SliceFetcher,
 ) {
   const headers = withoutHopByHop(new Headers(variant.headers))
   headers.set('age', String(Math.max(0, age)))
@@ -97,9 +101,9 @@ async function variantResponse(
     const length = only.end - only.start + 1
     headers.set('content-range', `bytes ${only.start}-${only.end}/${variant.size}`)
     headers.set('content-length', String(length))
-    const object = head ? null : await bucket.get(variant.bodyKey, { range: { offset: only.start, length } })
+    const body = head ? null : await readVariant(bucket, variant, only, fetchSlice)
     return {
-      response: new Response(object?.body ?? null, { status: 206, headers }),
+      response: new Response(body, { status: 206, headers }),
       bytes: head ? 0 : length,
     }
   }
@@ -109,7 +113,7 @@ async function variantResponse(
     headers.set('content-type', `multipart/byteranges; boundary=${boundary}`)
     headers.delete('content-length')
     if (head) return { response: new Response(null, { status: 206, headers }), bytes: 0 }
-    const parts = multipart(bucket, variant.bodyKey, range.ranges, variant.size, type, boundary)
+    const parts = multipart(bucket, variant, fetchSlice, range.ranges, variant.size, type, boundary)
     ctx.waitUntil(parts.done)
     return {
       response: new Response(parts.readable, { status: 206, headers }),
@@ -117,9 +121,12 @@ async function variantResponse(
     }
   }
   headers.set('content-length', String(variant.size))
-  const object = head ? null : await bucket.get(variant.bodyKey)
+  const body =
+    head || variant.size === 0
+      ? null
+      : await readVariant(bucket, variant, { start: 0, end: variant.size - 1 }, fetchSlice)
   return {
-    response: new Response(object?.body ?? null, { status: variant.status, headers }),
+    response: new Response(body, { status: variant.status, headers }),
     bytes: head ? 0 : variant.size,
   }
 }
@@ -167,6 +174,7 @@ export async function serveSite(
   const call: OriginCall = {
     originUrl: site.originUrl,
     originBalancer: site.originBalancer,
+    originBucket: site.originBucket,
     tenant: target.tenant,
     host: keyUrl.host.toLowerCase(),
     path: `${options.path}${options.search}`,
@@ -177,6 +185,13 @@ export async function serveSite(
     timeoutMs: site.originTimeoutMs,
   }
   const sites = siteStub(env, target.tenant, target.name)
+  if (site.originBucket && (await bucketAccess(env, target.tenant, site.originBucket)) !== 'public-read') {
+    // Nothing is delivered, from any tier, once the bucket is no longer public-read.
+    return problemResponse(
+      new AppError('forbidden', `The bucket "${site.originBucket}" of this site is not public-read.`),
+      url.pathname,
+    )
+  }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const answer = await callOrigin(env, ctx, call, undefined, request.body)
     if (answer.kind === 'failed')
@@ -221,12 +236,27 @@ export async function serveSite(
     key,
     requestHeaders: [...clientHeaders],
     policy: { defaultTtlSeconds: site.defaultTtlSeconds, cacheEverything: site.cacheEverything },
+    sliceBytes: site.sliceBytes,
   }
-  const answer = (await stub.serve(keyCall)) as WireAnswer
-  const status = cacheStatus({ ...answer.status, key })
+  let answer = (await stub.serve(keyCall)) as WireAnswer
+  let status = cacheStatus({ ...answer.status, key })
   let result: { response: Response; bytes: number }
   if (answer.kind === 'variant') {
-    result = await variantResponse(env, ctx, request, answer.variant, answer.age, status)
+    const respond = (variant: Variant, age: number) =>
+      variantResponse(env, ctx, request, variant, age, status, (index) =>
+        stub.fetchSlice(keyCall, variant, index),
+      )
+    try {
+      result = await respond(answer.variant, answer.age)
+    } catch (error) {
+      if (!(error instanceof SliceUnavailable)) throw error
+      if (error.reason === 'failed') return problemResponse(originFailure(502, error.message), url.pathname)
+      // The origin has another version: the variant was dropped, so this fills the key again.
+      answer = (await stub.serve(keyCall)) as WireAnswer
+      status = cacheStatus({ ...answer.status, key })
+      if (answer.kind !== 'variant') return problemResponse(originFailure(502, error.message), url.pathname)
+      result = await respond(answer.variant, answer.age)
+    }
     const ttl = answer.status.ttl ?? 0
     if (ttl > 0 && answer.status.detail !== 'stale-if-error')
       ctx.waitUntil(edgeStore(env, tier, answer.variant, ttl))
