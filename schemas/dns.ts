@@ -4,6 +4,7 @@
  * the block (RFC rules need parsing); the bounds a client can hit are here.
  */
 import * as v from 'valibot'
+import { ResourceName } from './common'
 
 export const DNS_LIMITS = {
   /** A name in presentation form, without the trailing dot (RFC 1035: 255 octets on the wire). */
@@ -64,6 +65,11 @@ export const RecordInput = v.object({
   role: v.optional(v.picklist(['primary', 'secondary'])),
   /** `nearest`: a region code (wnam, enam, sam, weur, eeur, apac, oc, afr, me). */
   region: v.optional(v.picklist(['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'oc', 'afr', 'me'])),
+  /**
+   * `failover`: a load balancer pool of the zone's owner whose live health is this record's
+   * (healthy while the pool is up or in panic, unhealthy when it is down or gone).
+   */
+  pool: v.optional(ResourceName),
 })
 
 export const RRsetPatch = v.object({
@@ -109,6 +115,7 @@ export const RecordView = v.object({
   subnets: v.optional(v.array(v.string())),
   role: v.optional(v.string()),
   region: v.optional(v.string()),
+  pool: v.optional(v.string()),
   healthy: v.optional(v.boolean()),
 })
 

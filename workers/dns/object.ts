@@ -4,9 +4,12 @@
  * `answer.ts` computes answers, `dnssec.ts` signs them, `zonefile.ts` reads and writes
  * master files, `store.ts` keeps the tables. Every change is one `transactionSync` that
  * also bumps the SOA serial; the zone is rebuilt in memory after it. The one alarm runs
- * the HTTP health checks of failover RRsets when they are due (times in `health`).
+ * the HTTP health checks of failover RRsets when they are due (times in `health`); a
+ * failover record that names a load balancer pool takes the pool's live mode instead, asked
+ * of the pool (the lb block's `poolMode`) whenever an answer or a listing needs it.
  */
 
+import { poolMode } from '../lb/manage'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { HostedObject } from '../platform/hosted-object'
@@ -16,6 +19,7 @@ import { runHealthCheck } from './health'
 import {
   apexRRsets,
   applyPatch,
+  poolsOf,
   type RRsetChange,
   type RRsetView,
   rrsetKey,
@@ -164,7 +168,7 @@ export class DnsZone extends HostedObject<Env> {
   }
 
   /** RRsets in (name, type) order, filtered by exact name and type. */
-  listRRsets(filter: RRsetFilter): { items: RRsetView[]; nextKey?: string } {
+  async listRRsets(filter: RRsetFilter): Promise<{ items: RRsetView[]; nextKey?: string }> {
     this.requireZone()
     const type = filter.type === undefined ? undefined : typeCode(filter.type)
     const name = filter.name === undefined ? undefined : lowerName(filter.name.replace(/\.$/, ''))
@@ -178,8 +182,9 @@ export class DnsZone extends HostedObject<Env> {
       )
     })
     const page = matching.slice(0, filter.limit)
+    const pools = await this.poolHealth(page.flatMap((key) => poolsOf(this.rrsets.get(key) as RRset)))
     const items = page.map((key) =>
-      toView(this.rrsets.get(key) as RRset, (set, content) => this.healthOf(set, content)),
+      toView(this.rrsets.get(key) as RRset, (set, index) => this.healthOf(set, index, pools)),
     )
     return matching.length > filter.limit ? { items, nextKey: page.at(-1) as string } : { items }
   }
@@ -189,9 +194,33 @@ export class DnsZone extends HostedObject<Env> {
     return lowerName(name) !== lowerName(this.origin) && this.zone?.get(name, TYPE.NS) !== undefined
   }
 
-  /** Whether a record's last health check passed (undefined before the first). */
-  healthOf(rrset: RRset, content: string): boolean | undefined {
+  /**
+   * A failover record's health: its pool's (from `pools`; undefined when not in it), else
+   * whether its last HTTP check passed (undefined before the first).
+   */
+  private healthOf(rrset: RRset, index: number, pools: ReadonlyMap<string, boolean | undefined>) {
+    const pool = rrset.policy?.attributes[index]?.pool
+    if (pool !== undefined) return pools.get(pool)
+    const content = rrset.records[index]?.content
     return this.health.get(`${rrsetKey(rrset.name, rrset.type)}|${content}`)
+  }
+
+  /**
+   * The health of the zone owner's pools: healthy unless `down`; a pool that is gone is
+   * unhealthy; one whose object does not answer is unknown (counted healthy).
+   */
+  private async poolHealth(names: Iterable<string>): Promise<Map<string, boolean | undefined>> {
+    const tenant = this.store.getMeta('tenant') ?? ''
+    const unique = [...new Set(names)]
+    const modes = await Promise.all(
+      unique.map((name) => poolMode(this.env, tenant, name).catch(() => 'unknown' as const)),
+    )
+    return new Map(
+      unique.map((name, i) => {
+        const mode = modes[i]
+        return [name, mode === 'unknown' ? undefined : mode !== undefined && mode !== 'down']
+      }),
+    )
   }
 
   /** Applies PowerDNS-style RRset changes atomically and bumps the serial. */
@@ -245,16 +274,31 @@ export class DnsZone extends HostedObject<Env> {
     return this.describe()
   }
 
+  /**
+   * The answer to one question. Pool health is asked only when the answer meets a record
+   * that names a pool: the first pass notes the pools it met, the second answers with them.
+   */
   async query(question: Question, options: QueryOptions): Promise<Answer> {
     const zone = this.requireZone()
-    const answer = answerQuestion(zone, question, {
+    let pools = new Map<string, boolean | undefined>()
+    const met = new Set<string>()
+    const context = {
       ...(options.country !== undefined ? { country: options.country } : {}),
       ...(options.latitude !== undefined ? { latitude: options.latitude } : {}),
       ...(options.longitude !== undefined ? { longitude: options.longitude } : {}),
       ...(options.subnet ? { subnet: options.subnet } : {}),
       random: Math.random,
-      healthy: (rrset, content) => this.healthOf(rrset, content),
-    })
+      healthy: (rrset: RRset, index: number) => {
+        const pool = rrset.policy?.attributes[index]?.pool
+        if (pool !== undefined && !pools.has(pool)) met.add(pool)
+        return this.healthOf(rrset, index, pools)
+      },
+    }
+    let answer = answerQuestion(zone, question, context)
+    if (met.size > 0) {
+      pools = await this.poolHealth(met)
+      answer = answerQuestion(zone, question, context)
+    }
     if (!this.signer || !options.dnssecOk) return answer
     return signAnswer(zone, this.signer, question, answer, Math.floor(Date.now() / 1000))
   }

@@ -25,7 +25,7 @@ import { describe } from '../platform/openapi'
 import { decodeCursor, encodeCursor } from '../platform/registry'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { createZone, deleteZone, listZones, ownedZone } from './manage'
+import { createZone, deleteZone, listZones, ownedZone, patchZone } from './manage'
 
 const tags = ['dns']
 
@@ -104,7 +104,8 @@ export const dnsRoutes = new Hono<AuthEnv>()
       description:
         'Each entry REPLACEs or DELETEs one RRset (name + type). All or nothing: any invalid entry answers 400 ' +
         'listing every failing field and nothing changes. Names in record content are relative to the zone ' +
-        'unless they end with a dot. The SOA serial is bumped.',
+        'unless they end with a dot. The SOA serial is bumped. A failover record may name a load balancer ' +
+        "`pool` of the tenant's as its health source (400 when there is no such pool).",
       scope: 'dns:write',
       responses: { 200: { description: 'The new serial', schema: ImportResult } },
       problems: [404],
@@ -113,10 +114,9 @@ export const dnsRoutes = new Hono<AuthEnv>()
     validate('param', ZoneParam),
     validate('json', PatchZoneRequest),
     async function patchZoneRoute(c) {
-      const stub = await ownedZone(c.env, tenantOf(c), c.req.valid('param').zone)
-      const { serial } = await stub.patch(c.req.valid('json').rrsets)
-      const { rrsetCount } = await stub.describe()
-      return c.json({ serial, rrsets: rrsetCount })
+      return c.json(
+        await patchZone(c.env, tenantOf(c), c.req.valid('param').zone, c.req.valid('json').rrsets),
+      )
     },
   )
   .get(
