@@ -150,6 +150,11 @@ export const ImportQuery = v.object({
   mode: v.optional(v.picklist(['replace', 'merge']), 'replace'),
 })
 
+export const ExportQuery = v.object({
+  /** `true`: the zone pre-signed (DNSKEY, an RRSIG over every RRset, a full NSEC chain); the zone must be signed. */
+  dnssec: v.optional(v.picklist(['true', 'false', '1', '0']), 'false'),
+})
+
 export const ImportResult = v.object({ serial: v.number(), rrsets: v.number() })
 
 /** `GET /resolve?name=&type=` (the JSON API of the public resolvers). */

@@ -16,6 +16,7 @@ import { HostedObject } from '../platform/hosted-object'
 import { type Answer, answerQuestion } from './answer'
 import { generateKeyMaterial, type KeyMaterial, publishedKeys, ZoneSigner } from './dnssec'
 import { runHealthCheck } from './health'
+import { formatSignedZone, presignZone } from './presign'
 import {
   apexRRsets,
   applyPatch,
@@ -42,6 +43,9 @@ declare global {
     }
   }
 }
+
+/** RRSIG, NSEC, DNSKEY, NSEC3, NSEC3PARAM: dropped from imported files. */
+const SIGNER_TYPES = new Set<number>([TYPE.RRSIG, TYPE.NSEC, TYPE.DNSKEY, 50, 51])
 
 export interface ZoneInit {
   origin: string
@@ -231,7 +235,10 @@ export class DnsZone extends HostedObject<Env> {
 
   async importZone(text: string, mode: 'replace' | 'merge'): Promise<{ serial: number; rrsets: number }> {
     this.requireZone()
-    const changes = parseZoneFile(text, this.origin)
+    // DNSSEC records of a signed file are the old signer's: the platform signs for itself.
+    const changes = parseZoneFile(text, this.origin).filter(
+      (change) => !SIGNER_TYPES.has(typeCode(change.type) ?? 0),
+    )
     const soaKey = rrsetKey(this.origin, TYPE.SOA)
     const start = mode === 'replace' ? new Map([[soaKey, this.rrsets.get(soaKey) as RRset]]) : this.rrsets
     const next = applyPatch(start, this.origin, changes)
@@ -239,8 +246,15 @@ export class DnsZone extends HostedObject<Env> {
     return { serial, rrsets: next.size }
   }
 
-  exportZone(): string {
+  /** The zone as a master file; `signed`: pre-signed (DNSKEY, RRSIGs, a full NSEC chain). */
+  async exportZone(signed = false): Promise<string> {
     const zone = this.requireZone()
+    if (signed) {
+      if (!this.signer)
+        throw new AppError('conflict', 'The zone is not signed: turn DNSSEC on before a signed export.')
+      const groups = await presignZone(zone, this.signer, Math.floor(Date.now() / 1000))
+      return formatSignedZone(this.origin, groups)
+    }
     return formatZoneFile(
       this.origin,
       zone.all().filter((set) => set.type !== TYPE.DNSKEY),

@@ -10,6 +10,7 @@ import {
   CreateZoneRequest,
   DNS_LIMITS,
   DnssecRequest,
+  ExportQuery,
   ImportQuery,
   ImportResult,
   PatchZoneRequest,
@@ -152,15 +153,22 @@ export const dnsRoutes = new Hono<AuthEnv>()
     describe({
       tags,
       summary: 'The zone as an RFC 1035 master file',
+      description:
+        '`dnssec=true` exports the signed zone as a pre-signed file (DNSKEY, an RRSIG over every ' +
+        'authoritative RRset, a full NSEC chain) that offline validators such as `ldns-verify-zone` ' +
+        'check; 409 when the zone is not signed. Live answers keep compact denial.',
       scope: 'dns:read',
       responses: { 200: { description: 'The zone file', mediaType: 'text/dns' } },
-      problems: [404],
+      problems: [404, 409],
     }),
     requireScope('dns:read'),
     validate('param', ZoneParam),
+    validate('query', ExportQuery),
     async function exportZoneRoute(c) {
       const stub = await ownedZone(c.env, tenantOf(c), c.req.valid('param').zone)
-      return c.body(await stub.exportZone(), 200, { 'content-type': 'text/dns; charset=utf-8' })
+      const { dnssec } = c.req.valid('query')
+      const text = await stub.exportZone(dnssec === 'true' || dnssec === '1')
+      return c.body(text, 200, { 'content-type': 'text/dns; charset=utf-8' })
     },
   )
   .put(
@@ -170,7 +178,8 @@ export const dnsRoutes = new Hono<AuthEnv>()
       summary: 'Load a master file (BIND format)',
       description:
         'The body is the zone file (`text/dns` or `text/plain`, at most 1 MiB). `mode=replace` makes the file the ' +
-        "whole zone; `merge` replaces only the RRsets it names. The SOA serial is the platform's, bumped.",
+        "whole zone; `merge` replaces only the RRsets it names. The SOA serial is the platform's, bumped. " +
+        'DNSSEC records in the file (RRSIG, NSEC, NSEC3, DNSKEY) are dropped: the platform signs itself.',
       scope: 'dns:write',
       responses: { 200: { description: 'The new serial and RRset count', schema: ImportResult } },
       problems: [404, 413, 415],
