@@ -4,6 +4,7 @@
  * the block (RFC rules need parsing); the bounds a client can hit are here.
  */
 import * as v from 'valibot'
+import { ResourceName } from './common'
 
 export const DNS_LIMITS = {
   /** A name in presentation form, without the trailing dot (RFC 1035: 255 octets on the wire). */
@@ -64,6 +65,11 @@ export const RecordInput = v.object({
   role: v.optional(v.picklist(['primary', 'secondary'])),
   /** `nearest`: a region code (wnam, enam, sam, weur, eeur, apac, oc, afr, me). */
   region: v.optional(v.picklist(['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'oc', 'afr', 'me'])),
+  /**
+   * `failover`: a load balancer pool of the zone's owner whose live health is this record's
+   * (healthy while the pool is up or in panic, unhealthy when it is down or gone).
+   */
+  pool: v.optional(ResourceName),
 })
 
 export const RRsetPatch = v.object({
@@ -109,6 +115,7 @@ export const RecordView = v.object({
   subnets: v.optional(v.array(v.string())),
   role: v.optional(v.string()),
   region: v.optional(v.string()),
+  pool: v.optional(v.string()),
   healthy: v.optional(v.boolean()),
 })
 
@@ -141,6 +148,11 @@ export const ZoneList = v.object({
 export const ImportQuery = v.object({
   /** `replace` (default): the file becomes the zone; `merge`: its RRsets replace same-named ones. */
   mode: v.optional(v.picklist(['replace', 'merge']), 'replace'),
+})
+
+export const ExportQuery = v.object({
+  /** `true`: the zone pre-signed (DNSKEY, an RRSIG over every RRset, a full NSEC chain); the zone must be signed. */
+  dnssec: v.optional(v.picklist(['true', 'false', '1', '0']), 'false'),
 })
 
 export const ImportResult = v.object({ serial: v.number(), rrsets: v.number() })

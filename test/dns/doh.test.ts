@@ -200,6 +200,35 @@ describe('routing policies in answers', () => {
     expect(datas(await query(`geo.${zone}`, 'A', { rd: false, cf: { country: 'BR' } }))).toEqual([
       '192.0.2.3',
     ])
+    // Resolution caches each client's answer apart: a cached answer for one subnet or
+    // location is never served to another.
+    expect(datas(await query(`geo.${zone}`, 'A', { ecs: '203.0.113.0/24' }))).toEqual(['192.0.2.3'])
+    expect(datas(await query(`geo.${zone}`, 'A', { ecs: '198.51.100.0/24' }))).toEqual(['192.0.2.2'])
+    expect(datas(await query(`geo.${zone}`, 'A', { ecs: '203.0.113.0/24' }))).toEqual(['192.0.2.3'])
+  })
+
+  it('nearest: resolution caches answers per client location', async () => {
+    const t = await dnsTenant()
+    const zone = uniqueZone()
+    await t.createZone(zone)
+    const patched = await t.patch(zone, [
+      {
+        name: 'near',
+        type: 'A',
+        ttl: 300,
+        changetype: 'REPLACE',
+        policy: { kind: 'nearest' },
+        records: [
+          { content: '192.0.2.1', region: 'weur' },
+          { content: '192.0.2.2', region: 'apac' },
+        ],
+      },
+    ])
+    expect(patched.status).toBe(200)
+    const paris = { country: 'FR', latitude: '48.86', longitude: '2.35' }
+    const tokyo = { country: 'FR', latitude: '35.68', longitude: '139.69' }
+    expect(datas(await query(`near.${zone}`, 'A', { cf: paris }))).toEqual(['192.0.2.1'])
+    expect(datas(await query(`near.${zone}`, 'A', { cf: tokyo }))).toEqual(['192.0.2.2'])
   })
 
   it('failover: the zone’s health check moves the answer to the secondary and back', async () => {

@@ -54,7 +54,7 @@ describe('routing policies', () => {
       { role: 'secondary' },
     ])
     const health = (map: Record<string, boolean>) => ({
-      healthy: (_: RRset, content: string) => map[content],
+      healthy: (set: RRset, index: number) => map[set.records[index]?.content ?? ''],
     })
     expect(chosen(set, health({}))).toEqual(['192.0.2.1'])
     expect(chosen(set, health({ '192.0.2.1': false }))).toEqual(['192.0.2.2'])

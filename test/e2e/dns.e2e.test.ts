@@ -117,34 +117,37 @@ beforeAll(async () => {
 
   tokenA = await platform.token('dns-e2e-a', ['dns:read', 'dns:write'])
   const tokenB = await platform.token('dns-e2e-b', ['dns:read', 'dns:write'])
-  await api(tokenA, 'PUT', `/v1/dns/zones/${zone}`, {
-    rrsets: [
-      rrset('www', 'A', ['192.0.2.80']),
-      rrset('www', 'AAAA', ['2001:db8::80']),
-      rrset('alias', 'CNAME', ['chain']),
-      rrset('chain', 'CNAME', ['www']),
-      rrset('@', 'MX', ['10 mail']),
-      rrset('mail', 'A', ['192.0.2.25']),
-      rrset('@', 'TXT', ['"v=spf1 mx -all"']),
-      rrset('_sip._tcp', 'SRV', ['10 60 5060 sip']),
-      rrset('@', 'CAA', ['0 issue "letsencrypt.org"']),
-      rrset('80.2.0.192', 'PTR', ['www']),
-      rrset('svc', 'HTTPS', ['1 . alpn="h2,h3" port=8443']),
-      rrset('svcb', 'SVCB', ['1 svc alpn="h3"']),
-      rrset('*.apps', 'A', ['192.0.2.100']),
-      rrset('ext', 'NS', ['ns.ext']),
-      rrset('ns.ext', 'A', ['192.0.2.53']),
-      rrset('team', 'NS', ['ns1.edgeblocks.internal.']),
-      rrset(
-        'big',
-        'TXT',
-        Array.from({ length: 12 }, (_, i) => `"${'x'.repeat(60)}${i}"`),
-      ),
-      rrset('site', 'URI', [`10 1 "http://127.0.0.1:${upstreamPort}/origin"`]),
-    ],
-  })
+  await api(tokenA, 'PUT', `/v1/dns/zones/${zone}`, { rrsets: everyType() })
   await api(tokenB, 'PUT', `/v1/dns/zones/team.${zone}`, { rrsets: [rrset('api', 'A', ['198.51.100.5'])] })
 }, 240_000)
+
+/** One RRset of every supported type, a wildcard, two delegations (one with glue), a big TXT. */
+function everyType() {
+  return [
+    rrset('www', 'A', ['192.0.2.80']),
+    rrset('www', 'AAAA', ['2001:db8::80']),
+    rrset('alias', 'CNAME', ['chain']),
+    rrset('chain', 'CNAME', ['www']),
+    rrset('@', 'MX', ['10 mail']),
+    rrset('mail', 'A', ['192.0.2.25']),
+    rrset('@', 'TXT', ['"v=spf1 mx -all"']),
+    rrset('_sip._tcp', 'SRV', ['10 60 5060 sip']),
+    rrset('@', 'CAA', ['0 issue "letsencrypt.org"']),
+    rrset('80.2.0.192', 'PTR', ['www']),
+    rrset('svc', 'HTTPS', ['1 . alpn="h2,h3" port=8443']),
+    rrset('svcb', 'SVCB', ['1 svc alpn="h3"']),
+    rrset('*.apps', 'A', ['192.0.2.100']),
+    rrset('ext', 'NS', ['ns.ext']),
+    rrset('ns.ext', 'A', ['192.0.2.53']),
+    rrset('team', 'NS', ['ns1.edgeblocks.internal.']),
+    rrset(
+      'big',
+      'TXT',
+      Array.from({ length: 12 }, (_, i) => `"${'x'.repeat(60)}${i}"`),
+    ),
+    rrset('site', 'URI', [`10 1 "http://127.0.0.1:${upstreamPort}/origin"`]),
+  ]
+}
 
 afterAll(async () => {
   for (const front of fronts) await front.stop()
@@ -249,6 +252,34 @@ describe('DNSSEC validated by delv', () => {
     ['', 'DNSKEY', /; fully validated\n.*DNSKEY\s+257 3 13/],
   ])('%s %s', async (name, type, expected) => {
     expect(await delv(name ? `${name}.${signed}` : signed, type as string)).toMatch(expected as RegExp)
+  })
+})
+
+describe('signed zone export verified by ldns-verify-zone', () => {
+  it('exports DNSKEY, an RRSIG over every RRset and a full NSEC chain that verify', async () => {
+    const presigned = `presigned-${crypto.randomUUID().slice(0, 8)}.test`
+    await api(tokenA, 'PUT', `/v1/dns/zones/${presigned}`, { dnssec: true, rrsets: everyType() })
+    const response = await fetch(`${platform.url}/v1/dns/zones/${presigned}/export?dnssec=true`, {
+      headers: { authorization: `Bearer ${tokenA}` },
+    })
+    expect(response.status).toBe(200)
+    const file = await response.text()
+    expect(file).toMatch(new RegExp(`^${presigned}\\.\\t3600\\tIN\\tDNSKEY\\t257 3 13 `, 'm'))
+    expect(file).toMatch(new RegExp(`^ext\\.${presigned}\\.\\t\\d+\\tIN\\tNSEC\\t`, 'm'))
+    const path = join(dir, `${presigned}.zone`)
+    writeFileSync(path, file)
+    const { stdout } = await run('ldns-verify-zone', [path])
+    expect(stdout).toContain('Zone is verified and complete')
+    // A changed record breaks its signature: the check is real.
+    writeFileSync(path, file.replace('192.0.2.80', '192.0.2.81'))
+    await expect(run('ldns-verify-zone', [path])).rejects.toMatchObject({
+      stderr: expect.stringContaining('Bogus DNSSEC signature'),
+    })
+    // An unsigned zone has no signed export.
+    const unsigned = await fetch(`${platform.url}/v1/dns/zones/${zone}/export?dnssec=true`, {
+      headers: { authorization: `Bearer ${tokenA}` },
+    })
+    expect(unsigned.status).toBe(409)
   })
 })
 

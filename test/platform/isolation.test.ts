@@ -79,6 +79,32 @@ const CROSS_REFERENCES: CrossReference[] = [
     lastStatus: [200],
   },
   {
+    what: "a DNS zone inside A's zone (A does not delegate it)",
+    steps: [{ method: 'PUT', path: '/v1/dns/zones/sub.{a:zone}', body: {} }],
+    lastStatus: [409],
+  },
+  {
+    what: "a DNS failover record whose health source is A's load balancer pool",
+    steps: [
+      {
+        method: 'PUT',
+        path: `/v1/dns/zones/b-${crypto.randomUUID().slice(0, 8)}.test`,
+        body: {
+          rrsets: [
+            {
+              name: 'app',
+              type: 'A',
+              changetype: 'REPLACE',
+              policy: { kind: 'failover' },
+              records: [{ content: '192.0.2.10', pool: FIXTURE_NAME }],
+            },
+          ],
+        },
+      },
+    ],
+    lastStatus: [400],
+  },
+  {
     what: "the revocation of A's token id",
     steps: [{ method: 'DELETE', path: '/v1/tokens/{a:tokenId}' }],
     lastStatus: [404],

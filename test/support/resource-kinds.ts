@@ -13,8 +13,14 @@ import { call } from '../helpers'
 
 export const FIXTURE_NAME = 'fx-1'
 
-/** Path parameter values that name the fixtures; unknown parameters get `FIXTURE_NAME`. */
+/**
+ * Path parameter values that name the fixtures; unknown parameters get `FIXTURE_NAME`.
+ * A name that is global rather than per tenant (a DNS zone) says `{tenantTag}`, replaced
+ * here and in the create steps' paths by a tag derived from the tenant: unique per tenant,
+ * yet not its name, so an error that echoes the name (a 409 for a taken zone) is no leak.
+ */
 export const FIXTURE_PARAMS: Record<string, string> = {
+  zone: 'fx-1.t{tenantTag}.test',
   subscription: 'fx-sub',
   member: 'member-1',
   key: 'key-1',
@@ -145,6 +151,35 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
+    kind: 'DNS zone (named after its tenant: zone names are global) with a pool-fed failover record',
+    create: [
+      {
+        method: 'PUT',
+        path: '/v1/dns/zones/fx-1.t{tenantTag}.test',
+        body: {
+          rrsets: [
+            {
+              name: 'www',
+              type: 'TXT',
+              changetype: 'REPLACE',
+              records: [{ content: '"zone of {tenant}"' }],
+            },
+            {
+              name: 'app',
+              type: 'A',
+              changetype: 'REPLACE',
+              policy: { kind: 'failover' },
+              records: [
+                { content: '192.0.2.10', pool: 'fx-1' },
+                { content: '192.0.2.20', role: 'secondary' },
+              ],
+            },
+          ],
+        },
+      },
+    ],
+  },
+  {
     kind: 'CDN site',
     create: [{ method: 'PUT', path: '/v1/cdn/sites/fx-1', body: { originUrl: 'http://127.0.0.2:9' } }],
   },
@@ -183,16 +218,30 @@ export const RESOURCE_KINDS: ResourceKind[] = [
   },
 ]
 
+/** 16 hex digits (two FNV-1a hashes) of the tenant's name: a DNS label unique per tenant. */
+export function tenantTag(tenant: string): string {
+  const fnv = (seed: number) => {
+    let hash = seed
+    for (const char of tenant) hash = Math.imul(hash ^ (char.codePointAt(0) as number), 16777619) >>> 0
+    return hash.toString(16).padStart(8, '0')
+  }
+  return `${fnv(2166136261)}${fnv(0x9747b28c)}`
+}
+
 /**
  * Creates every fixture for `tenant` (idempotent: an existing one answers 409 and stays).
- * Bodies may say `{tenant}`, so a leak of this tenant's data shows as its name elsewhere.
+ * Bodies may say `{tenant}`, so a leak of this tenant's data shows as its name elsewhere;
+ * paths and `FIXTURE_PARAMS` may say `{tenantTag}` (names that are global, like a zone's).
  */
 export async function createFixtures(tenant: string, token: string): Promise<Record<string, string>> {
-  const params = { ...FIXTURE_PARAMS }
+  const tag = tenantTag(tenant)
+  const params = Object.fromEntries(
+    Object.entries(FIXTURE_PARAMS).map(([param, value]) => [param, value.replaceAll('{tenantTag}', tag)]),
+  )
   for (const row of RESOURCE_KINDS) {
     for (const step of row.create) {
       const body = JSON.parse(JSON.stringify(step.body ?? null)?.replaceAll('{tenant}', tenant) ?? 'null')
-      const response = await call<Record<string, unknown>>(step.path, {
+      const response = await call<Record<string, unknown>>(step.path.replaceAll('{tenantTag}', tag), {
         method: step.method,
         token: step.auth === 'root' ? env.ROOT_KEY : token,
         ...(body !== null ? { body } : {}),

@@ -19,6 +19,7 @@ import { AppError } from '../platform/errors'
 import { clientInfo, resolver, serverPorts } from './doh'
 import { closestZone } from './manage'
 import { INTERNAL_DOMAIN, type ResolverPorts } from './resolver'
+import { cacheScope } from './server'
 import { dnsSettings } from './settings'
 import type { ResourceRecord } from './wire/message'
 import { lowerName } from './wire/names'
@@ -75,8 +76,13 @@ export function routeFromRecords(addressAnswers: ResourceRecord[], uriAnswers: R
   return { kind: 'none' }
 }
 
-async function resolveRecords(ports: ResolverPorts, host: string, type: number): Promise<ResourceRecord[]> {
-  const resolution = await resolver.resolve({ name: host, type, class: CLASS_IN }, ports, Date.now(), 'host')
+async function resolveRecords(
+  ports: ResolverPorts,
+  host: string,
+  type: number,
+  scope: string,
+): Promise<ResourceRecord[]> {
+  const resolution = await resolver.resolve({ name: host, type, class: CLASS_IN }, ports, Date.now(), scope)
   if (resolution.rcode === RCODE.SERVFAIL) {
     throw new AppError(
       'bad_gateway',
@@ -104,16 +110,18 @@ export function hostnameRouting(targets: () => HostTarget[]): MiddlewareHandler<
     const zone = await closestZone(c.env, host)
     if (!zone) throw new AppError('not_found', `The host ${host} is not served here.`)
     const server = serverPorts(c.env)
-    const options = { dnssecOk: false, ...clientInfo(c.req.raw) }
+    const client = clientInfo(c.req.raw)
+    const options = { dnssecOk: false, ...client }
+    const scope = `host${cacheScope(false, client)}`
     const ports: ResolverPorts = {
       hostedZones: server.hostedZones,
       queryZone: (name, question) => server.queryZone(name, question, options),
       forward: (question) => server.forward(question, false),
     }
-    const addresses = await resolveRecords(ports, host, TYPE.A)
+    const addresses = await resolveRecords(ports, host, TYPE.A, scope)
     const route = routeFromRecords(
       addresses,
-      addresses.some((r) => r.type === TYPE.CNAME) ? [] : await resolveRecords(ports, host, TYPE.URI),
+      addresses.some((r) => r.type === TYPE.CNAME) ? [] : await resolveRecords(ports, host, TYPE.URI, scope),
     )
     const url = new URL(c.req.url)
     switch (route.kind) {

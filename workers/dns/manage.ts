@@ -4,17 +4,20 @@
  * it, and each tenant also has its own row for listing. A zone below another tenant's zone
  * is refused (409) unless that zone delegates exactly this name with NS records (the
  * parent's consent). The zone's records live in its `DnsZone` object, named by the zone.
+ * A failover record may name a load balancer pool as its health source: only a pool of the
+ * zone's owner (checked here, before the zone object sees the change).
  */
 import { and, eq, inArray } from 'drizzle-orm'
 import type * as v from 'valibot'
 import type { CreateZoneRequest } from '../../schemas/dns'
+import { poolExists } from '../lb/manage'
 import { database, tables } from '../platform/db'
 import type { Env } from '../platform/env'
-import { AppError } from '../platform/errors'
+import { AppError, type FieldError } from '../platform/errors'
 import { IsolateCache } from '../platform/isolate-cache'
 import { createResource, deleteResource, findResource, listResources } from '../platform/registry'
 import type { DnsZone, ZoneSummary } from './object'
-import { normalizeName } from './records'
+import { normalizeName, type RRsetChange } from './records'
 import { dnsSettings } from './settings'
 import { ancestorsOf } from './wire/names'
 
@@ -83,6 +86,7 @@ export async function createZone(
 ): Promise<ZoneSummary> {
   const zone = normalizeName(input, 'path/zone')
   if (zone.startsWith('*')) throw new AppError('validation_failed', 'A zone name has no wildcard label.')
+  await checkPools(env, tenant, request.rrsets)
   const ancestors = ancestorsOf(zone).slice(1)
   const hosted = await hostedZones(env, ancestors)
   const parent = ancestors.find((name) => hosted.has(name))
@@ -130,6 +134,40 @@ export async function ownedZone(
   if (!(await findResource(env, tenant, ZONE_KIND, zone)))
     throw new AppError('not_found', `No zone "${zone}".`)
   return zoneStub(env, zone)
+}
+
+/** Refuses (400, every failing field) records naming a pool the tenant does not have. */
+export async function checkPools(env: Env, tenant: string, changes: RRsetChange[]): Promise<void> {
+  const named = changes.flatMap((change, i) =>
+    change.changetype === 'DELETE'
+      ? []
+      : (change.records ?? []).flatMap((record, j) =>
+          record.pool === undefined
+            ? []
+            : [{ pool: record.pool, path: `body/rrsets/${i}/records/${j}/pool` }],
+        ),
+  )
+  const known = new Map<string, boolean>()
+  const errors: FieldError[] = []
+  for (const { pool, path } of named) {
+    if (!known.has(pool)) known.set(pool, await poolExists(env, tenant, pool))
+    if (!known.get(pool)) errors.push({ path, message: `No load balancer pool named "${pool}"` })
+  }
+  if (errors.length > 0) throw new AppError('validation_failed', 'The RRset changes are invalid.', { errors })
+}
+
+/** PowerDNS-style RRset changes to an owned zone, after the pools they name are checked. */
+export async function patchZone(
+  env: Env,
+  tenant: string,
+  input: string,
+  changes: RRsetChange[],
+): Promise<{ serial: number; rrsets: number }> {
+  const stub = await ownedZone(env, tenant, input)
+  await checkPools(env, tenant, changes)
+  const { serial } = await stub.patch(changes)
+  const { rrsetCount } = await stub.describe()
+  return { serial, rrsets: rrsetCount }
 }
 
 export async function deleteZone(env: Env, tenant: string, input: string): Promise<void> {

@@ -4,18 +4,23 @@
  * `answer.ts` computes answers, `dnssec.ts` signs them, `zonefile.ts` reads and writes
  * master files, `store.ts` keeps the tables. Every change is one `transactionSync` that
  * also bumps the SOA serial; the zone is rebuilt in memory after it. The one alarm runs
- * the HTTP health checks of failover RRsets when they are due (times in `health`).
+ * the HTTP health checks of failover RRsets when they are due (times in `health`); a
+ * failover record that names a load balancer pool takes the pool's live mode instead, asked
+ * of the pool (the lb block's `poolMode`) whenever an answer or a listing needs it.
  */
 
+import { poolMode } from '../lb/manage'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { HostedObject } from '../platform/hosted-object'
 import { type Answer, answerQuestion } from './answer'
 import { generateKeyMaterial, type KeyMaterial, publishedKeys, ZoneSigner } from './dnssec'
 import { runHealthCheck } from './health'
+import { formatSignedZone, presignZone } from './presign'
 import {
   apexRRsets,
   applyPatch,
+  poolsOf,
   type RRsetChange,
   type RRsetView,
   rrsetKey,
@@ -38,6 +43,9 @@ declare global {
     }
   }
 }
+
+/** RRSIG, NSEC, DNSKEY, NSEC3, NSEC3PARAM: dropped from imported files. */
+const SIGNER_TYPES = new Set<number>([TYPE.RRSIG, TYPE.NSEC, TYPE.DNSKEY, 50, 51])
 
 export interface ZoneInit {
   origin: string
@@ -164,7 +172,7 @@ export class DnsZone extends HostedObject<Env> {
   }
 
   /** RRsets in (name, type) order, filtered by exact name and type. */
-  listRRsets(filter: RRsetFilter): { items: RRsetView[]; nextKey?: string } {
+  async listRRsets(filter: RRsetFilter): Promise<{ items: RRsetView[]; nextKey?: string }> {
     this.requireZone()
     const type = filter.type === undefined ? undefined : typeCode(filter.type)
     const name = filter.name === undefined ? undefined : lowerName(filter.name.replace(/\.$/, ''))
@@ -178,8 +186,9 @@ export class DnsZone extends HostedObject<Env> {
       )
     })
     const page = matching.slice(0, filter.limit)
+    const pools = await this.poolHealth(page.flatMap((key) => poolsOf(this.rrsets.get(key) as RRset)))
     const items = page.map((key) =>
-      toView(this.rrsets.get(key) as RRset, (set, content) => this.healthOf(set, content)),
+      toView(this.rrsets.get(key) as RRset, (set, index) => this.healthOf(set, index, pools)),
     )
     return matching.length > filter.limit ? { items, nextKey: page.at(-1) as string } : { items }
   }
@@ -189,9 +198,33 @@ export class DnsZone extends HostedObject<Env> {
     return lowerName(name) !== lowerName(this.origin) && this.zone?.get(name, TYPE.NS) !== undefined
   }
 
-  /** Whether a record's last health check passed (undefined before the first). */
-  healthOf(rrset: RRset, content: string): boolean | undefined {
+  /**
+   * A failover record's health: its pool's (from `pools`; undefined when not in it), else
+   * whether its last HTTP check passed (undefined before the first).
+   */
+  private healthOf(rrset: RRset, index: number, pools: ReadonlyMap<string, boolean | undefined>) {
+    const pool = rrset.policy?.attributes[index]?.pool
+    if (pool !== undefined) return pools.get(pool)
+    const content = rrset.records[index]?.content
     return this.health.get(`${rrsetKey(rrset.name, rrset.type)}|${content}`)
+  }
+
+  /**
+   * The health of the zone owner's pools: healthy unless `down`; a pool that is gone is
+   * unhealthy; one whose object does not answer is unknown (counted healthy).
+   */
+  private async poolHealth(names: Iterable<string>): Promise<Map<string, boolean | undefined>> {
+    const tenant = this.store.getMeta('tenant') ?? ''
+    const unique = [...new Set(names)]
+    const modes = await Promise.all(
+      unique.map((name) => poolMode(this.env, tenant, name).catch(() => 'unknown' as const)),
+    )
+    return new Map(
+      unique.map((name, i) => {
+        const mode = modes[i]
+        return [name, mode === 'unknown' ? undefined : mode !== undefined && mode !== 'down']
+      }),
+    )
   }
 
   /** Applies PowerDNS-style RRset changes atomically and bumps the serial. */
@@ -202,7 +235,10 @@ export class DnsZone extends HostedObject<Env> {
 
   async importZone(text: string, mode: 'replace' | 'merge'): Promise<{ serial: number; rrsets: number }> {
     this.requireZone()
-    const changes = parseZoneFile(text, this.origin)
+    // DNSSEC records of a signed file are the old signer's: the platform signs for itself.
+    const changes = parseZoneFile(text, this.origin).filter(
+      (change) => !SIGNER_TYPES.has(typeCode(change.type) ?? 0),
+    )
     const soaKey = rrsetKey(this.origin, TYPE.SOA)
     const start = mode === 'replace' ? new Map([[soaKey, this.rrsets.get(soaKey) as RRset]]) : this.rrsets
     const next = applyPatch(start, this.origin, changes)
@@ -210,8 +246,15 @@ export class DnsZone extends HostedObject<Env> {
     return { serial, rrsets: next.size }
   }
 
-  exportZone(): string {
+  /** The zone as a master file; `signed`: pre-signed (DNSKEY, RRSIGs, a full NSEC chain). */
+  async exportZone(signed = false): Promise<string> {
     const zone = this.requireZone()
+    if (signed) {
+      if (!this.signer)
+        throw new AppError('conflict', 'The zone is not signed: turn DNSSEC on before a signed export.')
+      const groups = await presignZone(zone, this.signer, Math.floor(Date.now() / 1000))
+      return formatSignedZone(this.origin, groups)
+    }
     return formatZoneFile(
       this.origin,
       zone.all().filter((set) => set.type !== TYPE.DNSKEY),
@@ -245,16 +288,31 @@ export class DnsZone extends HostedObject<Env> {
     return this.describe()
   }
 
+  /**
+   * The answer to one question. Pool health is asked only when the answer meets a record
+   * that names a pool: the first pass notes the pools it met, the second answers with them.
+   */
   async query(question: Question, options: QueryOptions): Promise<Answer> {
     const zone = this.requireZone()
-    const answer = answerQuestion(zone, question, {
+    let pools = new Map<string, boolean | undefined>()
+    const met = new Set<string>()
+    const context = {
       ...(options.country !== undefined ? { country: options.country } : {}),
       ...(options.latitude !== undefined ? { latitude: options.latitude } : {}),
       ...(options.longitude !== undefined ? { longitude: options.longitude } : {}),
       ...(options.subnet ? { subnet: options.subnet } : {}),
       random: Math.random,
-      healthy: (rrset, content) => this.healthOf(rrset, content),
-    })
+      healthy: (rrset: RRset, index: number) => {
+        const pool = rrset.policy?.attributes[index]?.pool
+        if (pool !== undefined && !pools.has(pool)) met.add(pool)
+        return this.healthOf(rrset, index, pools)
+      },
+    }
+    let answer = answerQuestion(zone, question, context)
+    if (met.size > 0) {
+      pools = await this.poolHealth(met)
+      answer = answerQuestion(zone, question, context)
+    }
     if (!this.signer || !options.dnssecOk) return answer
     return signAnswer(zone, this.signer, question, answer, Math.floor(Date.now() / 1000))
   }

@@ -8,7 +8,8 @@
  *   records marked as default (`countries` containing `*`, or neither list).
  * - `failover`: the healthy `primary` records; if none is healthy, the healthy `secondary`
  *   ones; if nothing is healthy, the primaries (failing open, never an empty answer).
- *   A record with no health result yet counts as healthy.
+ *   A record's health is its load balancer pool's when it names one (`pool`), else the
+ *   last result of the RRset's own HTTP check; a record with no result yet counts as healthy.
  * - `nearest`: the record whose `region` is closest (great circle) to the client's
  *   coordinates; without coordinates, the first record.
  *
@@ -35,6 +36,8 @@ export interface RecordAttributes {
   subnets?: string[]
   role?: 'primary' | 'secondary'
   region?: string
+  /** `failover`: the load balancer pool (of the zone's owner) whose health is this record's. */
+  pool?: string
 }
 
 export interface HealthCheck {
@@ -57,8 +60,11 @@ export interface ClientContext {
   subnet?: { family: 1 | 2; address: Uint8Array }
   /** Uniform in [0, 1). */
   random: () => number
-  /** The last health result of a record of the RRset, undefined when never checked. */
-  healthy: (rrset: RRset, content: string) => boolean | undefined
+  /**
+   * The health of the RRset's record `index` (its pool's, or its last HTTP check),
+   * undefined when unknown.
+   */
+  healthy: (rrset: RRset, index: number) => boolean | undefined
 }
 
 /** Region codes (Cloudflare's location hints) and a representative latitude/longitude. */
@@ -106,7 +112,7 @@ export function selectRecords(rrset: RRset, context: ClientContext): RecordValue
       return defaults.length > 0 ? defaults : records
     }
     case 'failover': {
-      const healthy = (i: number) => context.healthy(rrset, (records[i] as RecordValue).content) !== false
+      const healthy = (i: number) => context.healthy(rrset, i) !== false
       const role = (i: number) => attrs(i).role ?? 'primary'
       const pick = (wanted: string, needHealthy: boolean) =>
         records.filter((_, i) => role(i) === wanted && (!needHealthy || healthy(i)))

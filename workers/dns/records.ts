@@ -127,6 +127,8 @@ export function applyPatch(
       }
       const values = new Map<string, { content: string; data: Uint8Array; attributes: RecordAttributes }>()
       records.forEach((record, j) => {
+        if (record.pool !== undefined && change.policy?.kind !== 'failover')
+          throw invalid(`${at}/records/${j}/pool`, 'A pool is the health source of a failover policy only')
         const parsed = parseContent(type, record.content, origin, `${at}/records/${j}/content`)
         const { content: _, ...attributes } = record
         values.set(parsed.content, { ...parsed, attributes })
@@ -193,17 +195,24 @@ export function serialOf(soa: RRset): number {
   return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.length - 20)
 }
 
-/** An RRset as the API shows it: records with their policy attributes and last health result. */
+/** The load balancer pools an RRset's failover records take their health from. */
+export function poolsOf(rrset: RRset): string[] {
+  if (rrset.policy?.kind !== 'failover') return []
+  return rrset.policy.attributes.flatMap((attributes) => (attributes.pool ? [attributes.pool] : []))
+}
+
+/** An RRset as the API shows it: records with their policy attributes and health (checked or pooled). */
 export function toView(
   rrset: RRset,
-  healthOf: (rrset: RRset, content: string) => boolean | undefined,
+  healthOf: (rrset: RRset, index: number) => boolean | undefined,
 ): RRsetView {
   const view: RRsetView = {
     name: rrset.name,
     type: typeName(rrset.type),
     ttl: rrset.ttl,
     records: rrset.records.map((record, i) => {
-      const healthy = rrset.policy?.healthCheck ? healthOf(rrset, record.content) : undefined
+      const watched = rrset.policy?.healthCheck || rrset.policy?.attributes[i]?.pool
+      const healthy = watched ? healthOf(rrset, i) : undefined
       return {
         content: record.content,
         ...rrset.policy?.attributes[i],

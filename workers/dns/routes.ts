@@ -10,6 +10,7 @@ import {
   CreateZoneRequest,
   DNS_LIMITS,
   DnssecRequest,
+  ExportQuery,
   ImportQuery,
   ImportResult,
   PatchZoneRequest,
@@ -25,7 +26,7 @@ import { describe } from '../platform/openapi'
 import { decodeCursor, encodeCursor } from '../platform/registry'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
-import { createZone, deleteZone, listZones, ownedZone } from './manage'
+import { createZone, deleteZone, listZones, ownedZone, patchZone } from './manage'
 
 const tags = ['dns']
 
@@ -104,7 +105,8 @@ export const dnsRoutes = new Hono<AuthEnv>()
       description:
         'Each entry REPLACEs or DELETEs one RRset (name + type). All or nothing: any invalid entry answers 400 ' +
         'listing every failing field and nothing changes. Names in record content are relative to the zone ' +
-        'unless they end with a dot. The SOA serial is bumped.',
+        'unless they end with a dot. The SOA serial is bumped. A failover record may name a load balancer ' +
+        "`pool` of the tenant's as its health source (400 when there is no such pool).",
       scope: 'dns:write',
       responses: { 200: { description: 'The new serial', schema: ImportResult } },
       problems: [404],
@@ -113,10 +115,9 @@ export const dnsRoutes = new Hono<AuthEnv>()
     validate('param', ZoneParam),
     validate('json', PatchZoneRequest),
     async function patchZoneRoute(c) {
-      const stub = await ownedZone(c.env, tenantOf(c), c.req.valid('param').zone)
-      const { serial } = await stub.patch(c.req.valid('json').rrsets)
-      const { rrsetCount } = await stub.describe()
-      return c.json({ serial, rrsets: rrsetCount })
+      return c.json(
+        await patchZone(c.env, tenantOf(c), c.req.valid('param').zone, c.req.valid('json').rrsets),
+      )
     },
   )
   .get(
@@ -152,15 +153,22 @@ export const dnsRoutes = new Hono<AuthEnv>()
     describe({
       tags,
       summary: 'The zone as an RFC 1035 master file',
+      description:
+        '`dnssec=true` exports the signed zone as a pre-signed file (DNSKEY, an RRSIG over every ' +
+        'authoritative RRset, a full NSEC chain) that offline validators such as `ldns-verify-zone` ' +
+        'check; 409 when the zone is not signed. Live answers keep compact denial.',
       scope: 'dns:read',
       responses: { 200: { description: 'The zone file', mediaType: 'text/dns' } },
-      problems: [404],
+      problems: [404, 409],
     }),
     requireScope('dns:read'),
     validate('param', ZoneParam),
+    validate('query', ExportQuery),
     async function exportZoneRoute(c) {
       const stub = await ownedZone(c.env, tenantOf(c), c.req.valid('param').zone)
-      return c.body(await stub.exportZone(), 200, { 'content-type': 'text/dns; charset=utf-8' })
+      const { dnssec } = c.req.valid('query')
+      const text = await stub.exportZone(dnssec === 'true' || dnssec === '1')
+      return c.body(text, 200, { 'content-type': 'text/dns; charset=utf-8' })
     },
   )
   .put(
@@ -170,7 +178,8 @@ export const dnsRoutes = new Hono<AuthEnv>()
       summary: 'Load a master file (BIND format)',
       description:
         'The body is the zone file (`text/dns` or `text/plain`, at most 1 MiB). `mode=replace` makes the file the ' +
-        "whole zone; `merge` replaces only the RRsets it names. The SOA serial is the platform's, bumped.",
+        "whole zone; `merge` replaces only the RRsets it names. The SOA serial is the platform's, bumped. " +
+        'DNSSEC records in the file (RRSIG, NSEC, NSEC3, DNSKEY) are dropped: the platform signs itself.',
       scope: 'dns:write',
       responses: { 200: { description: 'The new serial and RRset count', schema: ImportResult } },
       problems: [404, 413, 415],

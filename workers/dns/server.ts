@@ -64,6 +64,21 @@ export function clientSubnet(
   return { family, address, prefix: option.data[2] as number }
 }
 
+/**
+ * The resolver cache's partition for a client: everything a routing policy may answer by
+ * (the DO bit, the country, the coordinates, the EDNS Client Subnet as sent, which is
+ * also the scope echoed), so one client's steered answer is never served to another.
+ */
+export function cacheScope(
+  dnssecOk: boolean,
+  client: ClientInfo,
+  subnet?: { family: number; address: Uint8Array; prefix: number },
+): string {
+  const where = client.latitude !== undefined ? `${client.latitude},${client.longitude}` : ''
+  const net = subnet ? `${subnet.family}/${subnet.prefix}/${subnet.address.join('.')}` : ''
+  return `${dnssecOk ? 'do' : ''}|${client.country ?? ''}|${where}|${net}`
+}
+
 /** Decodes and answers; any malformed input is FORMERR. */
 export async function respondToBytes(
   bytes: Uint8Array,
@@ -131,7 +146,7 @@ export async function respond(
   }
   if (query.rd) {
     response.ra = true
-    const scope = `${dnssecOk ? 'do' : ''}|${client.country ?? ''}`
+    const scope = cacheScope(dnssecOk, client, subnet)
     const resolution: Resolution = await resolver.resolve(question, resolverPorts, now, scope)
     response.rcode = resolution.rcode
     response.answers = resolution.answers

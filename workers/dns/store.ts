@@ -98,9 +98,12 @@ export class ZoneStore {
     }
   }
 
-  /** Keeps one health row per checked record of a failover RRset with an HTTP check. */
+  /** Keeps one health row per checked record of a failover RRset with an HTTP check (not the pooled ones). */
   private syncHealth(key: string, rrset: RRset): void {
-    const contents = rrset.policy?.healthCheck ? rrset.records.map((record) => record.content) : []
+    const policy = rrset.policy
+    const contents = policy?.healthCheck
+      ? rrset.records.filter((_, i) => !policy.attributes[i]?.pool).map((record) => record.content)
+      : []
     const existing = this.sql
       .exec<{ content: string }>('SELECT content FROM health WHERE key = ?', key)
       .toArray()

@@ -12,6 +12,7 @@ import { loopsBack } from '../platform/proxy'
 import { findResource, getResource, listResources } from '../platform/registry'
 import { ResourceKind } from '../platform/resource-kind'
 import { objectStub } from '../platform/tenancy'
+import type { PoolMode } from './health'
 
 export const POOL_KIND = 'lb-pool'
 export const BALANCER_KIND = 'lb'
@@ -87,6 +88,20 @@ export const listPools = (env: Env, tenant: string, page: { limit: number; curso
 export async function poolHealth(env: Env, tenant: string, name: string) {
   await getResource(env, tenant, POOL_KIND, name)
   return { pool: name, ...(await poolStub(env, tenant, name).health()) }
+}
+
+/** Whether the tenant has a pool of this name (a registry read; other blocks name pools with it). */
+export async function poolExists(env: Env, tenant: string, name: string): Promise<boolean> {
+  return (await findResource(env, tenant, POOL_KIND, name)) !== undefined
+}
+
+/**
+ * A pool's live serving mode for other blocks (DNS failover): `up`, `panic` (it still
+ * serves, over every enabled origin) or `down`; undefined when the tenant has no such pool.
+ * One call to the pool's object, no registry read.
+ */
+export async function poolMode(env: Env, tenant: string, name: string): Promise<PoolMode | undefined> {
+  return poolStub(env, tenant, name).mode()
 }
 
 export async function deletePool(env: Env, tenant: string, name: string) {

@@ -24,6 +24,7 @@ import {
   type Outcome,
   observe,
   originsView,
+  type PoolMode,
   retryAllowed,
   servingSet,
   sweep,
@@ -248,6 +249,11 @@ export class LbPool extends HostedObject<Env> {
       .toArray()
       .map((e) => ({ origin: e.origin, from: e.from_state, to: e.to_state, reason: e.reason, at: e.at }))
     return { ...view, events }
+  }
+
+  /** The pool's serving mode now (no events, no origin list); undefined when unconfigured. */
+  mode(): PoolMode | undefined {
+    return this.settings ? servingSet(this.origins, this.settings, this.now()).mode : undefined
   }
 
   override async alarm(): Promise<void> {
