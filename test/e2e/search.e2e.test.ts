@@ -8,7 +8,8 @@ let platform: RunningPlatform
 let client: Meilisearch
 
 beforeAll(async () => {
-  platform = await startPlatform()
+  // The crawl test's site listens on 127.0.0.1: this deployment opts in to private networks.
+  platform = await startPlatform({ CRAWL_ALLOW_PRIVATE_NETWORKS: 'true' })
   client = new Meilisearch({
     host: `${platform.url}/v1/search`,
     apiKey: await platform.token('e2e-search', ['search:read', 'search:write']),
