@@ -11,7 +11,7 @@
  */
 import { type Candidate, expandWords, type Vocabulary } from '../logic/expand'
 import { countFacets, emptyFacets, type FacetCounts } from '../logic/facets'
-import type { Document } from '../logic/fields'
+import { type Document, distinctValue } from '../logic/fields'
 import { matchesFilter } from '../logic/filter-eval'
 import type { FilterNode } from '../logic/filter-parse'
 import {
@@ -57,6 +57,8 @@ export interface ShardQuery {
   facets: string[]
   /** How many of the best hits to return (offset + limit, within maxTotalHits). */
   limit: number
+  /** One hit per value of this attribute (documents without it all stay). */
+  distinct?: string | null | undefined
 }
 
 export interface ShardHit {
@@ -82,6 +84,26 @@ const NO_FEATURES: Omit<Features, 'rid'> = {
   bm25: 0,
 }
 
+/** The best entry of each distinct value, and every entry without one. */
+function distinctEntries(
+  entries: Entry[],
+  attribute: string,
+  compare: (a: Entry, b: Entry) => number,
+): Entry[] {
+  const best = new Map<string, Entry>()
+  const out: Entry[] = []
+  for (const entry of entries) {
+    const value = entry.document ? distinctValue(entry.document, attribute) : undefined
+    if (value === undefined) {
+      out.push(entry)
+      continue
+    }
+    const kept = best.get(value)
+    if (!kept || compare(entry, kept) < 0) best.set(value, entry)
+  }
+  return [...out, ...best.values()]
+}
+
 interface Entry {
   features: Features
   id: string
@@ -94,7 +116,9 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
   const rules = config.rankingRules
   const keySorts = sortSpecsInKey(rules, query.sort)
   const directions = keyDirections(rules, query.sort)
-  const needBodies = query.filter !== undefined || keySorts.length > 0 || query.facets.length > 0
+  const distinct = query.distinct ?? null
+  const needBodies =
+    query.filter !== undefined || keySorts.length > 0 || query.facets.length > 0 || distinct !== null
   const facets = emptyFacets()
 
   let features: Features[]
@@ -170,7 +194,6 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
     entries = []
     for (const stored of store.documents(features.map((f) => f.rid))) {
       if (!matchesFilter(query.filter, stored.body)) continue
-      countFacets(facets, stored.body, query.facets)
       entries.push({
         features: byRid.get(stored.rid) as Features,
         id: stored.id,
@@ -191,6 +214,13 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
     id: entry.id,
     key: rankingKey(rules, entry.features, entry.values, sortCount),
   })
+  if (distinct !== null)
+    entries = distinctEntries(entries, distinct, (a, b) => {
+      complete(a.features)
+      complete(b.features)
+      return compareHits(keyOf(a), keyOf(b), directions)
+    })
+  for (const entry of entries) if (entry.document) countFacets(facets, entry.document, query.facets)
   const top = selectTop(
     entries,
     query.limit,
