@@ -12,6 +12,8 @@ export const TEST_BINDINGS = {
   GATEWAY_TENANT_OVERRIDES: '{"gateway-tiny":"5/60s"}',
   // The platform's request logs are off in tests (each request would write a line); the logs tests turn them on per app.
   LOGS_REQUEST_LOGS: 'off',
+  // The crawler's tests crawl a site on 127.0.0.1; deployments refuse private networks by default.
+  CRAWL_ALLOW_PRIVATE_NETWORKS: 'true',
 }
 
 export default defineConfig({

@@ -100,7 +100,7 @@ const documents = Array.from({ length: DOCS }, (_, i) => ({
 
 let platform: RunningPlatform | undefined
 try {
-  platform = await startPlatform()
+  platform = await startPlatform({ CRAWL_ALLOW_PRIVATE_NETWORKS: 'true' })
   const token = await platform.token('bench-search', ['search:read', 'search:write'])
   const api = async (path: string, body?: unknown, method?: string) => {
     const request = () =>

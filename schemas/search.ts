@@ -73,9 +73,66 @@ export const SearchFields = {
   showRankingScore: v.optional(v.boolean()),
   matchingStrategy: v.optional(v.picklist(['last', 'all', 'frequency', 'any'])),
   attributesToSearchOn: v.optional(v.nullable(Attributes)),
+  /** Keeps one hit per value of this attribute (overrides the `distinctAttribute` setting). */
+  distinct: v.optional(v.nullable(Attribute)),
 }
 
 export const SearchBody = v.object(SearchFields)
+
+const QueryNumber = (max: number) =>
+  v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,6}$/, 'A positive integer'), v.transform(Number), v.maxValue(max)),
+  )
+const QueryBoolean = v.optional(
+  v.pipe(
+    v.picklist(['true', 'false'], 'true or false'),
+    v.transform((text) => text === 'true'),
+  ),
+)
+/** Splits on commas outside parentheses (`_geoPoint(1,2):asc,year:desc` is two items). */
+function commaItems(text: string): string[] {
+  const out: string[] = []
+  let depth = 0
+  let item = ''
+  for (const ch of text) {
+    if (ch === '(') depth++
+    else if (ch === ')') depth = Math.max(0, depth - 1)
+    if (ch === ',' && depth === 0) {
+      out.push(item)
+      item = ''
+    } else item += ch
+  }
+  out.push(item)
+  return out.map((entry) => entry.trim()).filter((entry) => entry !== '')
+}
+
+const QueryList = v.optional(
+  v.pipe(Short(64 * 1024), v.transform(commaItems), v.maxLength(SEARCH_LIMITS.maxAttributes)),
+)
+
+/** `GET /indexes/{uid}/search`: Meilisearch's query parameters (lists comma-separated). */
+export const SearchQuery = v.object({
+  q: v.optional(Short(SEARCH_LIMITS.maxQueryLength)),
+  offset: QueryNumber(SEARCH_LIMITS.maxHits),
+  limit: QueryNumber(SEARCH_LIMITS.maxHits),
+  page: QueryNumber(SEARCH_LIMITS.maxHits),
+  hitsPerPage: QueryNumber(SEARCH_LIMITS.maxHits),
+  filter: v.optional(Short(SEARCH_LIMITS.maxFilterLength)),
+  sort: QueryList,
+  facets: QueryList,
+  attributesToRetrieve: QueryList,
+  attributesToHighlight: QueryList,
+  highlightPreTag: v.optional(Short(100)),
+  highlightPostTag: v.optional(Short(100)),
+  attributesToCrop: QueryList,
+  cropLength: QueryNumber(1000),
+  cropMarker: v.optional(Short(100)),
+  showMatchesPosition: QueryBoolean,
+  showRankingScore: QueryBoolean,
+  matchingStrategy: v.optional(v.picklist(['last', 'all', 'frequency', 'any'])),
+  attributesToSearchOn: QueryList,
+  distinct: v.optional(Attribute),
+})
 
 export const MultiSearchBody = v.object({
   queries: v.pipe(

@@ -8,7 +8,8 @@ let platform: RunningPlatform
 let client: Meilisearch
 
 beforeAll(async () => {
-  platform = await startPlatform()
+  // The crawl test's site listens on 127.0.0.1: this deployment opts in to private networks.
+  platform = await startPlatform({ CRAWL_ALLOW_PRIVATE_NETWORKS: 'true' })
   client = new Meilisearch({
     host: `${platform.url}/v1/search`,
     apiKey: await platform.token('e2e-search', ['search:read', 'search:write']),
@@ -61,6 +62,35 @@ describe('the meilisearch client against /v1/search', () => {
       ],
     })
     expect(multi.results.map((r) => r.hits.map((hit) => hit.id))).toEqual([[3], [4]])
+    const viaGet = await index.searchGet('matrix', { filter: 'year > 2000', attributesToRetrieve: ['id'] })
+    expect(viaGet.hits).toEqual([{ id: 2 }])
+    expect((await index.search('', { distinct: 'year', filter: 'year = 2001' })).hits).toHaveLength(1)
+  })
+
+  it('geo search: radius, bounding box and distance sort', async () => {
+    await client.createIndex('cafes', { primaryKey: 'id' }).waitTask()
+    const index = client.index('cafes')
+    await index.updateSettings({ filterableAttributes: ['_geo'], sortableAttributes: ['_geo'] }).waitTask()
+    await index
+      .addDocuments([
+        { id: 1, name: 'Near', _geo: { lat: 45.4777, lng: 9.1967 } },
+        { id: 2, name: 'Far', _geo: { lat: 45.4632, lng: 9.1886 } },
+        { id: 3, name: 'Rome', _geo: { lat: 41.9, lng: 12.5 } },
+      ])
+      .waitTask()
+    const near = await index.search('', { filter: ['_geoRadius(45.472735, 9.184019, 2000)'] })
+    expect(near.hits.map((hit) => hit.id).sort()).toEqual([1, 2])
+    const box = await index.search('', {
+      filter: ['_geoBoundingBox([45.494181, 9.214024], [45.449484, 9.179175])'],
+    })
+    expect(box.hits.map((hit) => hit.id).sort()).toEqual([1, 2])
+    const sorted = await index.search('', { sort: ['_geoPoint(45.472735, 9.184019):asc'] })
+    expect(sorted.hits.map((hit) => hit.id)).toEqual([2, 1, 3])
+    expect(sorted.hits[0]?._geoDistance).toEqual(expect.any(Number))
+    const error = await index
+      .search('', { filter: '_geoRadius(100, 9, 10)' })
+      .catch((thrown: unknown) => thrown)
+    expect((error as MeilisearchApiError).cause).toMatchObject({ code: 'invalid_search_filter' })
   })
 
   it('updates and deletes documents, lists tasks and indexes', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { allowsPrivateNetworks, privateTarget, refusal } from '../../workers/search/crawl/address'
 import { parseRobots, robotsAllow, sitemapUrls } from '../../workers/search/crawl/robots'
 import { hammingDistance, NEAR_DUPLICATE_BITS, simhash } from '../../workers/search/crawl/simhash'
 import { hostKey, isAllowed, normaliseUrl } from '../../workers/search/crawl/url'
@@ -104,5 +105,52 @@ describe('simhash', () => {
   it('counts differing bits', () => {
     expect(hammingDistance('0000000000000000', 'ffffffffffffffff')).toBe(64)
     expect(hammingDistance('0000000000000001', '0000000000000003')).toBe(1)
+  })
+})
+
+describe('private crawl targets', () => {
+  it('refuses loopback, private, link-local and metadata hosts in every spelling', () => {
+    const refused = [
+      'http://127.0.0.1:8080/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://127.1/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[64:ff9b::7f00:1]/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://localhost:3000/',
+      'http://app.localhost./',
+      'http://metadata.google.internal/',
+      'http://10.1.2.3/',
+      'http://172.16.0.1/',
+      'http://172.31.255.255/',
+      'http://192.168.1.1/',
+      'http://100.64.0.1/',
+      'http://0.0.0.0/',
+      'http://[fe80::1]/',
+      'http://[fd12:3456::1]/',
+      'http://[::]/',
+      'http://224.0.0.1/',
+    ]
+    for (const url of refused) expect(privateTarget(url), url).toBeDefined()
+    expect(refusal('http://10.0.0.1/x', false)).toBe(
+      'refused: 10.0.0.1 is a private address; set CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl private networks',
+    )
+  })
+
+  it('lets public hosts through, and everything when the deployment opts in', () => {
+    for (const url of [
+      'https://example.com/',
+      'http://8.8.8.8/',
+      'http://172.32.0.1/',
+      'http://[2606:4700::1111]/',
+      'http://[::ffff:8.8.8.8]/',
+      'http://localhost.example.com/',
+    ])
+      expect(privateTarget(url), url).toBeUndefined()
+    expect(refusal('http://127.0.0.1/', true)).toBeUndefined()
+    expect(allowsPrivateNetworks({ CRAWL_ALLOW_PRIVATE_NETWORKS: 'true' })).toBe(true)
+    expect(allowsPrivateNetworks({})).toBe(false)
   })
 })

@@ -6,7 +6,9 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
 import { objectName } from '../../workers/platform/tenancy'
+import { fetchPage, fetchRobots } from '../../workers/search/crawl/fetcher'
 import { HOST_KIND } from '../../workers/search/crawl/host-object'
+import { jobStub } from '../../workers/search/crawl/job-object'
 import { meili, newTenant, type SearchResult, search, type Tenant } from './support'
 
 const site = inject('crawlSiteUrl')
@@ -191,6 +193,44 @@ describe('crawls', () => {
     expect((await meili<CrawlView>(a, `/crawls/${job.id}`)).body.status).toBe('done')
     expect((await search(b, 'mine', { q: 'herons' })).status).toBe(404)
     expect(await schedule(b)).toEqual([])
+  })
+
+  it('refuses private addresses unless the deployment opts in, without making a request', async () => {
+    const who = await newTenant()
+    // The job alone, its seed not handed to a frontier: this test makes the fetches itself.
+    const id = crypto.randomUUID()
+    const config = { index: 'private', seeds: [`${site}/a`], allow: [host], maxDepth: 1, maxPages: 10 }
+    await jobStub(env, who.tenant, id).create(id, who.tenant, config, Date.now())
+    const request = {
+      tenant: who.tenant,
+      job: id,
+      index: 'private',
+      url: `${site}/a`,
+      depth: 0,
+      kind: 'page' as const,
+      etag: null,
+      lastModified: null,
+    }
+    const before = (await siteLog()).last
+    const closed = { ...env, CRAWL_ALLOW_PRIVATE_NETWORKS: undefined }
+    const refused = await fetchPage(closed, request)
+    expect(refused).toMatchObject({ outcome: 'failed', retryable: false, admitted: [] })
+    expect(refused.reason).toBe(
+      'refused: 127.0.0.1 is a loopback address; set CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl private networks',
+    )
+    for (const url of ['http://localhost/', 'http://169.254.169.254/latest/meta-data', 'http://[::1]:8080/'])
+      expect((await fetchPage(closed, { ...request, url })).reason).toMatch(/^refused: /)
+    expect(await fetchPage(closed, { ...request, kind: 'sitemap' })).toMatchObject({ outcome: 'skipped' })
+    expect(await fetchRobots(new URL(site).origin, false)).toEqual({ text: null })
+    expect((await siteLog(before)).requests).toEqual([])
+    expect((await search(who, 'private', { q: 'alpha' })).status).toBe(404)
+
+    // The test deployment opts in (CRAWL_ALLOW_PRIVATE_NETWORKS=true): the same page is fetched and indexed.
+    expect(await fetchPage(env, request)).toMatchObject({ outcome: 'indexed' })
+    expect((await siteLog(before)).requests.map((r) => r.path)).toEqual(['/a'])
+    expect(await fetchRobots(new URL(site).origin, true)).toMatchObject({
+      text: expect.stringContaining('Disallow'),
+    })
   })
 
   it('answers bad input with 400 problems and creates nothing', async () => {

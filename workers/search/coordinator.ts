@@ -24,6 +24,7 @@ export async function runSearch(env: Env, tenant: string, index: SearchIndex, pa
     sort: prepared.sort,
     facets: prepared.facets,
     limit: prepared.shardLimit,
+    distinct: prepared.distinct,
   }
   let results: ShardResult[]
   let candidates: Candidate[][]

@@ -41,6 +41,14 @@ export type MeiliCode =
   | 'invalid_search_attributes_to_crop'
   | 'invalid_search_crop_length'
   | 'invalid_search_matching_strategy'
+  | 'invalid_search_distinct'
+  | 'invalid_search_show_ranking_score'
+  | 'invalid_search_show_matches_position'
+  | 'invalid_search_attributes_to_search_on'
+  | 'invalid_search_crop_marker'
+  | 'invalid_search_highlight_pre_tag'
+  | 'invalid_search_highlight_post_tag'
+  | 'invalid_settings_distinct_attribute'
   | 'invalid_settings_ranking_rules'
   | 'invalid_settings_searchable_attributes'
   | 'invalid_settings_typo_tolerance'
@@ -91,6 +99,14 @@ export const MEILI_STATUS: Record<MeiliCode, 400 | 401 | 403 | 404 | 409 | 413 |
   invalid_search_attributes_to_crop: 400,
   invalid_search_crop_length: 400,
   invalid_search_matching_strategy: 400,
+  invalid_search_distinct: 400,
+  invalid_search_show_ranking_score: 400,
+  invalid_search_show_matches_position: 400,
+  invalid_search_attributes_to_search_on: 400,
+  invalid_search_crop_marker: 400,
+  invalid_search_highlight_pre_tag: 400,
+  invalid_search_highlight_post_tag: 400,
+  invalid_settings_distinct_attribute: 400,
   invalid_settings_ranking_rules: 400,
   invalid_settings_searchable_attributes: 400,
   invalid_settings_typo_tolerance: 400,

@@ -12,6 +12,7 @@ import {
   IndexUidParam,
   MultiSearchBody,
   SearchBody,
+  SearchQuery,
   TaskParam,
   TasksQuery,
   UpdateIndexBody,
@@ -190,6 +191,24 @@ export const searchRoutes = new Hono<AuthEnv>()
     async function searchRoute(c) {
       const index = await getIndex(c.env, tenantOf(c), c.req.valid('param').indexUid)
       return c.json(await runSearch(c.env, tenantOf(c), index, c.req.valid('json')))
+    },
+  )
+  .get(
+    '/indexes/:indexUid/search',
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Search an index (query parameters)',
+      description: 'The parameters of `POST …/search` as query parameters; lists are comma-separated.',
+      scope: 'search:read',
+      responses: { 200: { description: 'Hits' } },
+    }),
+    requireScope('search:read'),
+    validate('param', IndexUidParam),
+    validate('query', SearchQuery),
+    async function searchQueryRoute(c) {
+      const index = await getIndex(c.env, tenantOf(c), c.req.valid('param').indexUid)
+      return c.json(await runSearch(c.env, tenantOf(c), index, c.req.valid('query')))
     },
   )
   .post(

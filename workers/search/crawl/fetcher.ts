@@ -13,6 +13,7 @@ import { sha256Hex } from '../../platform/encoding'
 import type { Env } from '../../platform/env'
 import { type HtmlExtractor, rewriterExtractor } from '../../platform/html'
 import { addDocuments } from '../writes'
+import { allowsPrivateNetworks, refusal } from './address'
 import { type FrontierEntry, jobStub, type Outcome } from './job-object'
 import { CRAWLER_AGENT, sitemapUrls } from './robots'
 import { simhash } from './simhash'
@@ -22,6 +23,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       SEARCH_CRAWL_FETCHER: Service<CrawlFetcher>
+      /** `true` lets the crawler fetch loopback, private and link-local addresses (local test sites). */
+      CRAWL_ALLOW_PRIVATE_NETWORKS?: string
     }
   }
 }
@@ -68,6 +71,11 @@ export async function fetchPage(
     lastModified: null,
     admitted: [],
   }
+  // Private, loopback and metadata addresses only when the deployment opts in (a seed, a
+  // link or a redirect target alike): a clear error on the job, no request made.
+  const refused = refusal(request.url, allowsPrivateNetworks(env))
+  if (refused)
+    return request.kind === 'sitemap' ? { ...result, outcome: 'skipped' } : { ...result, reason: refused }
   const headers: Record<string, string> = { 'user-agent': USER_AGENT }
   if (request.etag) headers['if-none-match'] = request.etag
   if (request.lastModified) headers['if-modified-since'] = request.lastModified
@@ -145,8 +153,15 @@ export async function fetchPage(
   return { ...result, outcome: 'indexed' }
 }
 
-/** robots.txt of an origin: its text, `null` when there is none (4xx), or a temporary failure. */
-export async function fetchRobots(origin: string): Promise<{ text: string | null } | { retry: string }> {
+/**
+ * robots.txt of an origin: its text, `null` when there is none (4xx) or the origin is a
+ * refused private address (its pages are then refused one by one), or a temporary failure.
+ */
+export async function fetchRobots(
+  origin: string,
+  allowPrivate: boolean,
+): Promise<{ text: string | null } | { retry: string }> {
+  if (refusal(origin, allowPrivate)) return { text: null }
   try {
     const response = await fetch(`${origin}/robots.txt`, {
       headers: { 'user-agent': USER_AGENT },
@@ -172,6 +187,6 @@ export class CrawlFetcher extends WorkerEntrypoint<Env> {
   }
 
   fetchRobots(origin: string) {
-    return fetchRobots(origin)
+    return fetchRobots(origin, allowsPrivateNetworks(this.env))
   }
 }

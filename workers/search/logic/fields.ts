@@ -70,3 +70,9 @@ export function pick(document: Document, patterns: readonly string[]): Document 
   }
   return out
 }
+
+/** The value a document is distinct by (its first value of the attribute), or undefined without one. */
+export function distinctValue(document: Document, attribute: string): string | undefined {
+  const [first] = valuesAt(document, attribute).values
+  return first === undefined ? undefined : JSON.stringify(first)
+}

@@ -9,6 +9,7 @@
  */
 import { type Document, rawValuesAt, valuesAt } from './fields'
 import type { FilterNode } from './filter-parse'
+import { inBox, inRadius } from './geo'
 import { normalizeTerm } from './tokenize'
 
 const NUMBER = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/
@@ -85,5 +86,9 @@ export function matchesFilter(node: FilterNode | undefined, document: Document):
       return rawValuesAt(document, node.attribute).raw.some((value) => value === null)
     case 'empty':
       return rawValuesAt(document, node.attribute).raw.some(isEmpty)
+    case 'geoRadius':
+      return inRadius(document, node.center, node.meters)
+    case 'geoBox':
+      return inBox(document, node.topRight, node.bottomLeft)
   }
 }

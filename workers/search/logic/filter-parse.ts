@@ -11,6 +11,8 @@
  * Cost: linear in the filter's length; nesting is capped at 100 levels.
  */
 
+import { checkLatitude, checkLongitude, type LatLng } from './geo'
+
 export type Comparison = '=' | '!=' | '>' | '>=' | '<' | '<='
 
 export type FilterNode =
@@ -20,6 +22,8 @@ export type FilterNode =
   | { kind: 'range'; attribute: string; from: string; to: string }
   | { kind: 'in'; attribute: string; values: string[] }
   | { kind: 'exists' | 'null' | 'empty'; attribute: string }
+  | { kind: 'geoRadius'; attribute: '_geo'; center: LatLng; meters: number }
+  | { kind: 'geoBox'; attribute: '_geo'; topRight: LatLng; bottomLeft: LatLng }
 
 export class FilterSyntaxError extends Error {
   constructor(message: string) {
@@ -166,6 +170,13 @@ class Parser {
     }
     this.at++
     const attribute = first.text
+    if (!first.quoted && (attribute === '_geoRadius' || attribute === '_geoBoundingBox'))
+      return this.geo(first)
+    if (!first.quoted && attribute === '_geo')
+      throw this.fail(
+        first,
+        "`_geo` is a reserved keyword and thus can't be used as a filter expression. Use the `_geoRadius(latitude, longitude, distance)` or `_geoBoundingBox([latitude, longitude], [latitude, longitude])` built-in rules to filter on `_geo` coordinates",
+      )
     const next = this.peek()
     if (!next) throw this.fail(first, `Was expecting an operation ${OPERATIONS} at \`${attribute}\``)
     if (!next.quoted && ['=', '!=', '>', '>=', '<', '<='].includes(next.text)) {
@@ -208,6 +219,55 @@ class Parser {
       return { kind: 'range', attribute, from, to: this.value() }
     }
     throw this.fail(first, `Was expecting an operation ${OPERATIONS} at \`${attribute}\``)
+  }
+
+  /** `_geoRadius(lat, lng, meters)` or `_geoBoundingBox([lat, lng], [lat, lng])`, after its name. */
+  private geo(name: Lexeme): FilterNode {
+    const radius = name.text === '_geoRadius'
+    const usage = radius
+      ? 'The `_geoRadius` filter expects three arguments: `_geoRadius(latitude, longitude, radius)`'
+      : 'The `_geoBoundingBox` filter expects two pairs of arguments: `_geoBoundingBox([latitude, longitude], [latitude, longitude])`'
+    const args: string[] = []
+    const expect = (text: string) => {
+      const lexeme = this.peek()
+      if (lexeme?.text !== text || lexeme.quoted) throw this.fail(name, usage)
+      this.at++
+    }
+    const number = () => {
+      const lexeme = this.peek()
+      if (!lexeme || lexeme.quoted || PUNCTUATION.has(lexeme.text)) throw this.fail(name, usage)
+      this.at++
+      args.push(lexeme.text)
+    }
+    const fail = (message: string) => this.fail(name, message)
+    expect('(')
+    if (radius) {
+      number()
+      expect(',')
+      number()
+      expect(',')
+      number()
+      expect(')')
+      const meters = Number(args[2])
+      if (!Number.isFinite(meters) || meters < 0) throw this.fail(name, usage)
+      const center: LatLng = [checkLatitude(args[0] as string, fail), checkLongitude(args[1] as string, fail)]
+      return { kind: 'geoRadius', attribute: '_geo', center, meters }
+    }
+    for (const i of [0, 1]) {
+      if (i === 1) expect(',')
+      expect('[')
+      number()
+      expect(',')
+      number()
+      expect(']')
+    }
+    expect(')')
+    const [a, b, c, d] = args as [string, string, string, string]
+    const topRight: LatLng = [checkLatitude(a, fail), checkLongitude(b, fail)]
+    const bottomLeft: LatLng = [checkLatitude(c, fail), checkLongitude(d, fail)]
+    if (topRight[0] < bottomLeft[0])
+      throw this.fail(name, `The top latitude \`${a}\` is below the bottom latitude \`${c}\``)
+    return { kind: 'geoBox', attribute: '_geo', topRight, bottomLeft }
   }
 
   private value(): string {

@@ -9,6 +9,7 @@
  * Meilisearch: comparable within one query, not across queries.
  */
 import { valuesAt } from './fields'
+import { geoPoint, haversine, type LatLng } from './geo'
 import { type Features, MAX_PROXIMITY } from './rank'
 
 export type KeyPart = number | string | null
@@ -18,12 +19,18 @@ export type Directions = Array<1 | -1>
 export interface SortSpec {
   attribute: string
   direction: 'asc' | 'desc'
+  /** `_geoPoint(lat, lng)`: sort by the distance of `_geo` from this point. */
+  point?: LatLng | undefined
 }
 
 export const CUSTOM_RULE = /^([^:]+):(asc|desc)$/
 
 /** A sort value for a document: arrays sort by their least (asc) or greatest (desc) element. */
 export function sortValue(document: unknown, spec: SortSpec): KeyPart {
+  if (spec.point) {
+    const point = geoPoint(document as Record<string, unknown>)
+    return point ? haversine(spec.point, point) : null
+  }
   const values = valuesAt(document, spec.attribute).values.filter(
     (value): value is number | string => typeof value === 'number' || typeof value === 'string',
   )

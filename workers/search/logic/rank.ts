@@ -7,8 +7,10 @@
  * Guarantees: features depend only on the document, the query plan and the global
  * statistics passed in (document count, total field lengths, merged document
  * frequencies), never on which shard holds the document: a sharded index ranks exactly
- * like a single shard. Cost: linear in the postings read, plus a merge of position lists
- * per pair of consecutive query words for proximity.
+ * like a single shard. Cost: linear in the postings read (no copying: postings are only
+ * referenced); proximity, the one costly measure (a merge of position lists per pair of
+ * consecutive query words), is left at its lower bound (one per pair) and computed by
+ * `RankedDocuments.completeProximity` only for the documents that may reach the top.
  */
 import type { Candidate } from './expand'
 import type { QueryWord } from './query'
@@ -64,12 +66,19 @@ interface DocState {
   exact: boolean[]
   rank: number
   position: number
-  /** word → field → sorted positions */
-  positions: Array<Map<string, number[]>>
-  /** `${word}\n${term}` → length-normalized weighted tf */
-  tfw: Map<string, number>
+  /** candidate id → length-normalized weighted tf */
+  tfw: Map<number, number>
+  /** The postings of query words (for proximity), each with its word. */
+  hits: Array<{ word: number; posting: Posting }>
   /** `${term}\n${field}` → positions, for phrases */
-  termPositions: Map<string, number[]>
+  termPositions: Map<string, number[]> | undefined
+}
+
+export interface RankedDocuments {
+  /** Features of every matching document; `proximity` is its lower bound until completed. */
+  features: Features[]
+  /** Sets `features.proximity` to its exact value (idempotent). */
+  completeProximity(features: Features): void
 }
 
 /** Rank and weight of a field for this configuration, or undefined when it is not searchable. */
@@ -93,14 +102,12 @@ export function idf(df: number, docs: number): number {
   return Math.log(1 + (docs - df + 0.5) / (df + 0.5))
 }
 
-function hasPhrase(state: DocState, phrase: string[]): boolean {
+function hasPhrase(positions: Map<string, number[]>, phrase: string[]): boolean {
   const [first, ...rest] = phrase
-  for (const [key, starts] of state.termPositions) {
+  for (const [key, starts] of positions) {
     const [term, field] = key.split('\n') as [string, string]
     if (term !== first) continue
-    if (
-      starts.some((p) => rest.every((t, i) => state.termPositions.get(`${t}\n${field}`)?.includes(p + i + 1)))
-    ) {
+    if (starts.some((p) => rest.every((t, i) => positions.get(`${t}\n${field}`)?.includes(p + i + 1)))) {
       return true
     }
   }
@@ -145,22 +152,48 @@ function wordCount(matched: boolean[], plan: RankPlan, order: number[]): number 
   return 0
 }
 
+/** word → field → sorted positions, from a document's query-word postings. */
+function wordPositions(state: DocState, words: number): Array<Map<string, number[]>> {
+  const out = Array.from({ length: words }, () => new Map<string, number[]>())
+  for (const { word, posting } of state.hits) {
+    const byField = out[word] as Map<string, number[]>
+    const list = byField.get(posting.field)
+    if (list) list.push(...posting.positions)
+    else byField.set(posting.field, [...posting.positions])
+  }
+  for (const byField of out) for (const list of byField.values()) list.sort((a, b) => a - b)
+  return out
+}
+
 export function rankDocuments(
   plan: RankPlan,
   config: SearchConfig,
   stats: GlobalStats,
   postings: Iterable<Posting>,
   lengths: (rid: number) => Record<string, number>,
-): Features[] {
+): RankedDocuments {
   const resolve = fieldResolver(config)
   const wordCountTotal = plan.queryWords.length
-  const byTerm = new Map<string, Array<{ word: number; candidate: Candidate }>>()
+  // Each (word, candidate) pair gets an id: tf accumulators are keyed by it.
+  const byTerm = new Map<string, Array<{ word: number; candidate: Candidate; id: number; exact: boolean }>>()
+  const ids: number[][] = []
+  let nextId = 0
   plan.candidates.forEach((list, word) => {
-    for (const candidate of list) {
-      const entry = byTerm.get(candidate.term) ?? []
-      entry.push({ word, candidate })
-      byTerm.set(candidate.term, entry)
-    }
+    const query = plan.queryWords[word] as QueryWord
+    ids.push(
+      list.map((candidate) => {
+        const id = nextId++
+        const entry = byTerm.get(candidate.term) ?? []
+        entry.push({
+          word,
+          candidate,
+          id,
+          exact: candidate.typos === 0 && !candidate.prefix && candidate.term === query.term,
+        })
+        byTerm.set(candidate.term, entry)
+        return id
+      }),
+    )
   })
   const negated = new Set(plan.negatedWords)
   const phraseTerms = new Set([...plan.phrases.flat(), ...plan.negatedPhrases.flat()])
@@ -182,36 +215,33 @@ export function rankDocuments(
         exact: new Array(wordCountTotal).fill(false),
         rank: Number.POSITIVE_INFINITY,
         position: Number.POSITIVE_INFINITY,
-        positions: Array.from({ length: wordCountTotal }, () => new Map<string, number[]>()),
         tfw: new Map(),
-        termPositions: new Map(),
+        hits: [],
+        termPositions: undefined,
       }
       docs.set(posting.rid, state)
     }
-    if (phraseTerms.has(posting.term))
+    if (phraseTerms.has(posting.term)) {
+      state.termPositions ??= new Map()
       state.termPositions.set(`${posting.term}\n${posting.field}`, posting.positions)
+    }
     const uses = byTerm.get(posting.term)
     if (!uses) continue
     const length = lengths(posting.rid)[posting.field] ?? 0
     const average = averages[posting.field] || 1
     const normalized = (field.weight * posting.tf) / (1 - B + (B * length) / average)
     const first = posting.positions[0] ?? 0
-    for (const { word, candidate } of uses) {
-      const query = plan.queryWords[word] as QueryWord
+    if (field.rank < state.rank || (field.rank === state.rank && first < state.position)) {
+      state.rank = field.rank
+      state.position = first
+    }
+    for (const { word, candidate, id, exact } of uses) {
       if (!state.matched[word] || candidate.typos < (state.typos[word] as number))
         state.typos[word] = candidate.typos
       state.matched[word] = true
-      if (candidate.typos === 0 && !candidate.prefix && candidate.term === query.term)
-        state.exact[word] = true
-      if (field.rank < state.rank || (field.rank === state.rank && first < state.position)) {
-        state.rank = field.rank
-        state.position = first
-      }
-      const byField = state.positions[word] as Map<string, number[]>
-      const merged = [...(byField.get(posting.field) ?? []), ...posting.positions].sort((a, b) => a - b)
-      byField.set(posting.field, merged)
-      const key = `${word}\n${candidate.term}`
-      state.tfw.set(key, (state.tfw.get(key) ?? 0) + normalized)
+      if (exact) state.exact[word] = true
+      state.hits.push({ word, posting })
+      state.tfw.set(id, (state.tfw.get(id) ?? 0) + normalized)
     }
   }
 
@@ -219,29 +249,24 @@ export function rankDocuments(
     .map((list, word) => ({ word, df: list.reduce((sum, c) => sum + c.df, 0) }))
     .sort((a, b) => b.df - a.df || b.word - a.word)
     .map((entry) => entry.word)
+  const idfs = plan.candidates.map((list) => list.map((candidate) => idf(candidate.df, stats.docs)))
   const out: Features[] = []
+  const states = new Map<number, DocState>()
   for (const [rid, state] of docs) {
     if (excluded.has(rid)) continue
-    if (!plan.phrases.every((phrase) => hasPhrase(state, phrase))) continue
-    if (plan.negatedPhrases.some((phrase) => hasPhrase(state, phrase))) continue
+    const positions = state.termPositions ?? new Map<string, number[]>()
+    if (!plan.phrases.every((phrase) => hasPhrase(positions, phrase))) continue
+    if (plan.negatedPhrases.some((phrase) => hasPhrase(positions, phrase))) continue
     const words = wordCount(state.matched, plan, frequencyOrder)
     if (words === 0 && wordCountTotal > 0) continue
     let typos = 0
     let exactness = 0
-    let proximity = 0
-    let previous = -1
+    let matched = 0
     for (let w = 0; w < wordCountTotal; w++) {
       if (!state.matched[w]) continue
+      matched++
       typos += state.typos[w] as number
       if (state.exact[w]) exactness++
-      if (previous >= 0) {
-        const distance = pairProximity(
-          state.positions[previous] as Map<string, number[]>,
-          state.positions[w] as Map<string, number[]>,
-        )
-        proximity += distance
-      }
-      previous = w
     }
     let bm25 = 0
     plan.candidates.forEach((list, word) => {
@@ -250,34 +275,59 @@ export function rankDocuments(
       let best = 0
       let stemTf = 0
       let stemDf = 0
-      for (const candidate of list) {
-        const tfw = state.tfw.get(`${word}\n${candidate.term}`)
+      const wordIds = ids[word] as number[]
+      list.forEach((candidate, i) => {
+        const tfw = state.tfw.get(wordIds[i] as number)
         if (candidate.stem) {
           stemDf += candidate.df
           stemTf += tfw ?? 0
-          continue
+          return
         }
-        if (!tfw) continue
+        if (!tfw) return
         const factor = (TYPO_FACTOR[candidate.typos] ?? 0.1) * (candidate.prefix ? PREFIX_FACTOR : 1)
-        const score = idf(candidate.df, stats.docs) * factor * ((tfw * (K1 + 1)) / (tfw + K1))
+        const score = (idfs[word]?.[i] ?? 0) * factor * ((tfw * (K1 + 1)) / (tfw + K1))
         if (score > best) best = score
-      }
+      })
       if (stemTf > 0) {
         const score = idf(Math.min(stemDf, stats.docs), stats.docs) * ((stemTf * (K1 + 1)) / (stemTf + K1))
         if (score > best) best = score
       }
       bm25 += best
     })
+    states.set(rid, state)
     out.push({
       rid,
       words,
       typos,
-      proximity,
+      // The lower bound: every pair of consecutive matched words at distance 1.
+      proximity: Math.max(0, matched - 1),
       attribute: state.rank,
       position: state.position,
       exactness,
       bm25,
     })
   }
-  return out
+  const completed = new Set<number>()
+  return {
+    features: out,
+    completeProximity(features) {
+      if (completed.has(features.rid)) return
+      completed.add(features.rid)
+      const state = states.get(features.rid)
+      if (!state) return
+      const positions = wordPositions(state, wordCountTotal)
+      let proximity = 0
+      let previous = -1
+      for (let w = 0; w < wordCountTotal; w++) {
+        if (!state.matched[w]) continue
+        if (previous >= 0)
+          proximity += pairProximity(
+            positions[previous] as Map<string, number[]>,
+            positions[w] as Map<string, number[]>,
+          )
+        previous = w
+      }
+      features.proximity = proximity
+    },
+  }
 }

@@ -8,6 +8,7 @@
 import { MeiliError } from '../errors'
 import type { FilterNode } from './filter-parse'
 import { type FilterInput, FilterSyntaxError, filterAttributes, parseFilter } from './filter-parse'
+import { checkLatitude, checkLongitude, GEO_SORT } from './geo'
 import type { SortSpec } from './order'
 import { type ParsedQuery, parseQuery } from './query'
 import type { MatchingStrategy } from './rank'
@@ -33,6 +34,7 @@ export interface SearchParams {
   showRankingScore?: boolean | undefined
   matchingStrategy?: MatchingStrategy | undefined
   attributesToSearchOn?: string[] | null | undefined
+  distinct?: string | null | undefined
 }
 
 export interface PreparedSearch {
@@ -48,6 +50,8 @@ export interface PreparedSearch {
   offset: number
   limit: number
   pages: { page: number; hitsPerPage: number } | null
+  /** Keep one hit per value of this attribute (the parameter, else the setting). */
+  distinct: string | null
 }
 
 function list(patterns: string[]): string {
@@ -95,7 +99,31 @@ function checkedSort(sort: string[] | null | undefined, settings: Settings): Sor
         `Invalid syntax for the sort parameter: expected expression ending by \`:asc\` or \`:desc\`, found \`${entry}\`.`,
       )
     }
-    const attribute = match[1] as string
+    const direction = match[2] as 'asc' | 'desc'
+    const attribute = (match[1] as string).trim()
+    if (attribute === '_geo')
+      throw new MeiliError(
+        'invalid_search_sort',
+        "`_geo` is a reserved keyword and thus can't be used as a sort expression. Use the _geoPoint(latitude, longitude) built-in rule to sort on _geo field coordinates.",
+      )
+    const geo = GEO_SORT.exec(attribute)
+    if (geo || attribute.startsWith('_geoPoint')) {
+      const fail = (message: string) => new MeiliError('invalid_search_sort', `${message}.`)
+      if (!geo)
+        throw fail(
+          `Invalid syntax for the geo parameter: expected expression formated like \`_geoPoint(latitude, longitude)\` and ending by \`:asc\` or \`:desc\`, found \`${entry}\``,
+        )
+      const point: [number, number] = [
+        checkLatitude(geo[1] as string, fail),
+        checkLongitude(geo[2] as string, fail),
+      ]
+      if (!attributeMatches(settings.sortableAttributes, '_geo'))
+        throw new MeiliError(
+          'invalid_search_sort',
+          `Attribute \`_geo\` is not sortable. ${settings.sortableAttributes.length === 0 ? 'This index does not have configured sortable attributes' : `Available sortable attributes are: ${list(settings.sortableAttributes)}`}.`,
+        )
+      return { attribute: '_geo', direction, point }
+    }
     if (!attributeMatches(settings.sortableAttributes, attribute)) {
       const available =
         settings.sortableAttributes.length === 0
@@ -103,7 +131,7 @@ function checkedSort(sort: string[] | null | undefined, settings: Settings): Sor
           : `Available sortable attributes are: ${list(settings.sortableAttributes)}`
       throw new MeiliError('invalid_search_sort', `Attribute \`${attribute}\` is not sortable. ${available}.`)
     }
-    return { attribute, direction: match[2] as 'asc' | 'desc' }
+    return { attribute, direction }
   })
 }
 
@@ -123,6 +151,21 @@ function checkedFacets(facets: string[] | null | undefined, settings: Settings):
     }
   }
   return facets
+}
+
+function checkedDistinct(distinct: string | null | undefined, settings: Settings): string | null {
+  if (distinct === undefined || distinct === null) return settings.distinctAttribute
+  if (!attributeMatches(settings.filterableAttributes, distinct)) {
+    const available =
+      settings.filterableAttributes.length === 0
+        ? 'This index does not have configured filterable attributes'
+        : `Available filterable attributes patterns are: ${list(settings.filterableAttributes)}`
+    throw new MeiliError(
+      'invalid_search_distinct',
+      `Attribute \`${distinct}\` is not filterable and thus, cannot be used as distinct attribute. ${available}.`,
+    )
+  }
+  return distinct
 }
 
 export function prepareSearch(params: SearchParams, indexSettings: Settings): PreparedSearch {
@@ -164,6 +207,7 @@ export function prepareSearch(params: SearchParams, indexSettings: Settings): Pr
     sort: checkedSort(params.sort, settings),
     facets: checkedFacets(params.facets, settings),
     strategy: params.matchingStrategy ?? 'last',
+    distinct: checkedDistinct(params.distinct, settings),
     shardLimit,
     offset,
     limit,

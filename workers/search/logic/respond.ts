@@ -6,8 +6,9 @@
  */
 import type { Candidate } from './expand'
 import { type FacetCounts, mergeFacets } from './facets'
-import { type Document, pick } from './fields'
+import { type Document, distinctValue, pick } from './fields'
 import { formatHit, type MatchTerms } from './format'
+import { geoPoint, haversine } from './geo'
 import { compareHits, type KeyPart, keyDirections, rankingScore } from './order'
 import type { Features } from './rank'
 import type { PreparedSearch, SearchParams } from './request'
@@ -40,11 +41,25 @@ export function respond(
   processingTimeMs: number,
 ) {
   const directions = keyDirections(prepared.settings.rankingRules, prepared.sort)
-  const all = shards.flatMap((shard) => shard.hits).sort((a, b) => compareHits(a, b, directions))
+  let all = shards.flatMap((shard) => shard.hits).sort((a, b) => compareHits(a, b, directions))
+  let total = shards.reduce((sum, shard) => sum + shard.total, 0)
+  if (prepared.distinct !== null && shards.length > 1) {
+    // Each shard kept its best hit per value; across shards the first (best) one stays.
+    const seen = new Set<string>()
+    const before = all.length
+    all = all.filter((hit) => {
+      const value = distinctValue(hit.document, prepared.distinct as string)
+      if (value === undefined) return true
+      if (seen.has(value)) return false
+      seen.add(value)
+      return true
+    })
+    total -= before - all.length
+  }
+  const geoSort = prepared.sort.find((spec) => spec.point)?.point
   const page = all
     .slice(prepared.offset, prepared.offset + prepared.limit)
     .slice(0, Math.max(0, prepared.shardLimit - prepared.offset))
-  const total = shards.reduce((sum, shard) => sum + shard.total, 0)
   const terms = matchTerms(prepared, candidates)
   const crop = new Map<string, number>()
   for (const entry of params.attributesToCrop ?? []) {
@@ -67,6 +82,10 @@ export function respond(
     const out: Record<string, unknown> = { ...document }
     if (formatted) out._formatted = formatted
     if (matchesPosition) out._matchesPosition = matchesPosition
+    if (geoSort) {
+      const point = geoPoint(hit.document)
+      if (point) out._geoDistance = Math.round(haversine(geoSort, point))
+    }
     if (params.showRankingScore) {
       out._rankingScore = rankingScore(
         prepared.settings.rankingRules,

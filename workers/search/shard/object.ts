@@ -53,8 +53,19 @@ export class SearchShard extends HostedObject<Env> {
     return result
   }
 
+  /** One write as one transaction; a failed one rolls back and leaves no cached read behind. */
+  private mutate<T>(body: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(body)
+    } catch (error) {
+      this.store.forget()
+      this.vocabularyCache = undefined
+      throw error
+    }
+  }
+
   async write(batch: WriteBatch): Promise<{ indexed: number }> {
-    this.ctx.storage.transactionSync(() => {
+    this.mutate(() => {
       for (const { id, body } of batch.documents) {
         const existing = batch.mode === 'update' ? this.store.find(id) : undefined
         this.store.put(id, existing ? { ...existing.body, ...body } : body)
@@ -65,7 +76,7 @@ export class SearchShard extends HostedObject<Env> {
 
   async deleteIds(ids: string[]): Promise<{ deleted: number }> {
     let deleted = 0
-    this.ctx.storage.transactionSync(() => {
+    this.mutate(() => {
       for (const id of ids) {
         const existing = this.store.find(id)
         if (!existing) continue
@@ -78,7 +89,7 @@ export class SearchShard extends HostedObject<Env> {
 
   async deleteWhere(filter: FilterNode | undefined): Promise<{ deleted: number }> {
     let deleted = 0
-    this.ctx.storage.transactionSync(() => {
+    this.mutate(() => {
       const doomed = [...this.store.documents()].filter((document) => matchesFilter(filter, document.body))
       for (const document of doomed) this.store.remove(document)
       deleted = doomed.length
@@ -87,7 +98,7 @@ export class SearchShard extends HostedObject<Env> {
   }
 
   async clear(): Promise<{ deleted: number }> {
-    const deleted = this.ctx.storage.transactionSync(() => this.store.clear())
+    const deleted = this.mutate(() => this.store.clear())
     return this.changed({ deleted })
   }
 

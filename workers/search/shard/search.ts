@@ -4,12 +4,14 @@
  * coordinator merged (phase 2): postings → features → filter → facets → the shard's
  * top `limit` by ranking key, with the total number of matches.
  *
- * Cost: reads the postings of the expanded terms; reads document bodies only when a
- * filter, a sort or facets need them (for every match), else only for the top `limit`.
+ * Cost: reads the postings of the expanded terms (cached per term by the store); reads
+ * document bodies only when a filter, a sort or facets need them (for every match), else
+ * only for the top `limit`; picks the top with a bounded heap, computing proximity only
+ * for the documents that may reach it (`selectTop`).
  */
 import { type Candidate, expandWords, type Vocabulary } from '../logic/expand'
 import { countFacets, emptyFacets, type FacetCounts } from '../logic/facets'
-import type { Document } from '../logic/fields'
+import { type Document, distinctValue } from '../logic/fields'
 import { matchesFilter } from '../logic/filter-eval'
 import type { FilterNode } from '../logic/filter-parse'
 import {
@@ -25,6 +27,7 @@ import {
 import type { QueryWord } from '../logic/query'
 import { type Features, fieldResolver, type GlobalStats, type RankPlan, rankDocuments } from '../logic/rank'
 import { type Settings, searchConfig } from '../logic/settings'
+import { BoundedHeap, selectTop } from '../logic/topk'
 import type { ShardStore } from './store'
 
 export interface ExpandResult {
@@ -54,6 +57,8 @@ export interface ShardQuery {
   facets: string[]
   /** How many of the best hits to return (offset + limit, within maxTotalHits). */
   limit: number
+  /** One hit per value of this attribute (documents without it all stay). */
+  distinct?: string | null | undefined
 }
 
 export interface ShardHit {
@@ -79,16 +84,46 @@ const NO_FEATURES: Omit<Features, 'rid'> = {
   bm25: 0,
 }
 
+/** The best entry of each distinct value, and every entry without one. */
+function distinctEntries(
+  entries: Entry[],
+  attribute: string,
+  compare: (a: Entry, b: Entry) => number,
+): Entry[] {
+  const best = new Map<string, Entry>()
+  const out: Entry[] = []
+  for (const entry of entries) {
+    const value = entry.document ? distinctValue(entry.document, attribute) : undefined
+    if (value === undefined) {
+      out.push(entry)
+      continue
+    }
+    const kept = best.get(value)
+    if (!kept || compare(entry, kept) < 0) best.set(value, entry)
+  }
+  return [...out, ...best.values()]
+}
+
+interface Entry {
+  features: Features
+  id: string
+  values: KeyPart[]
+  document: Document | undefined
+}
+
 export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
   const config = searchConfig(query.settings)
   const rules = config.rankingRules
   const keySorts = sortSpecsInKey(rules, query.sort)
   const directions = keyDirections(rules, query.sort)
-  const needBodies = query.filter !== undefined || keySorts.length > 0 || query.facets.length > 0
+  const distinct = query.distinct ?? null
+  const needBodies =
+    query.filter !== undefined || keySorts.length > 0 || query.facets.length > 0 || distinct !== null
   const facets = emptyFacets()
 
   let features: Features[]
-  let ids = new Map<number, string>()
+  let complete: (features: Features) => void = () => {}
+  const ids = new Map<number, string>()
   if (query.plan && query.plan.queryWords.length === 0) {
     // Only negations: every document but those holding a negated word or phrase.
     const plan = query.plan
@@ -104,7 +139,7 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
         store.postings(phrase),
         () => ({}),
       )
-      for (const holder of holders) excluded.add(holder.rid)
+      for (const holder of holders.features) excluded.add(holder.rid)
     }
     features = []
     for (const { rid, id } of store.ids()) {
@@ -118,10 +153,17 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
       ...query.plan.negatedWords,
       ...query.plan.negatedPhrases.flat(),
     ])
-    const postings = [...store.postings([...terms])]
-    const lengths = store.lengths([...new Set(postings.map((p) => p.rid))])
-    features = rankDocuments(query.plan, config, query.stats, postings, (rid) => lengths.get(rid)?.lens ?? {})
-    ids = new Map([...lengths].map(([rid, entry]) => [rid, entry.id]))
+    const lengths = store.lengths()
+    const ranked = rankDocuments(
+      query.plan,
+      config,
+      query.stats,
+      store.postings([...terms]),
+      (rid) => lengths.get(rid)?.lens ?? {},
+    )
+    features = ranked.features
+    complete = ranked.completeProximity
+    for (const f of features) ids.set(f.rid, lengths.get(f.rid)?.id ?? '')
   } else if (needBodies) {
     features = store.ids().map(({ rid, id }) => {
       ids.set(rid, id)
@@ -129,50 +171,76 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
     })
   } else {
     // Placeholder search without filter, sort or facets: documents in id order.
-    const ids = store.ids().sort((a, b) => compareIds(a.id, b.id))
-    const top = ids.slice(0, query.limit)
-    const bodies = new Map([...store.documents(top.map((t) => t.rid))].map((d) => [d.rid, d]))
+    const all = store.ids()
+    const top = new BoundedHeap<{ rid: number; id: string }>(query.limit, (a, b) => compareIds(a.id, b.id))
+    for (const entry of all) top.offer(entry)
+    const chosen = top.sorted()
+    const bodies = new Map([...store.documents(chosen.map((t) => t.rid))].map((d) => [d.rid, d]))
     return {
-      hits: top.map(({ rid, id }) => ({
+      hits: chosen.map(({ rid, id }) => ({
         id,
         key: rankingKey(rules, { rid, ...NO_FEATURES }, [], 0),
         features: { rid, ...NO_FEATURES },
         document: bodies.get(rid)?.body ?? {},
       })),
-      total: ids.length,
+      total: all.length,
       facets,
     }
   }
 
-  const byRid = new Map(features.map((f) => [f.rid, f]))
-  let ranked: ShardHit[] = []
+  let entries: Entry[]
   if (needBodies) {
+    const byRid = new Map(features.map((f) => [f.rid, f]))
+    entries = []
     for (const stored of store.documents(features.map((f) => f.rid))) {
       if (!matchesFilter(query.filter, stored.body)) continue
-      countFacets(facets, stored.body, query.facets)
-      const f = byRid.get(stored.rid) as Features
-      const values = keySorts.map((spec) => sortValue(stored.body, spec))
-      ranked.push({
+      entries.push({
+        features: byRid.get(stored.rid) as Features,
         id: stored.id,
-        key: rankingKey(rules, f, values, query.sort.length),
-        features: f,
+        values: keySorts.map((spec) => sortValue(stored.body, spec)),
         document: stored.body,
       })
     }
-    ranked.sort((a, b) => compareHits(a, b, directions))
-    const total = ranked.length
-    ranked = ranked.slice(0, query.limit)
-    return { hits: ranked, total, facets }
+  } else {
+    entries = features.map((f) => ({
+      features: f,
+      id: ids.get(f.rid) ?? '',
+      values: [],
+      document: undefined,
+    }))
   }
-  ranked = features.map((f) => ({
-    id: ids.get(f.rid) ?? '',
-    key: rankingKey(rules, f, [], 0),
-    features: f,
-    document: {},
-  }))
-  ranked.sort((a, b) => compareHits(a, b, directions))
-  const top = ranked.slice(0, query.limit)
-  const bodies = new Map([...store.documents(top.map((hit) => hit.features.rid))].map((d) => [d.rid, d.body]))
-  for (const hit of top) hit.document = bodies.get(hit.features.rid) ?? {}
-  return { hits: top, total: ranked.length, facets }
+  const sortCount = query.sort.length
+  const keyOf = (entry: Entry) => ({
+    id: entry.id,
+    key: rankingKey(rules, entry.features, entry.values, sortCount),
+  })
+  if (distinct !== null)
+    entries = distinctEntries(entries, distinct, (a, b) => {
+      complete(a.features)
+      complete(b.features)
+      return compareHits(keyOf(a), keyOf(b), directions)
+    })
+  for (const entry of entries) if (entry.document) countFacets(facets, entry.document, query.facets)
+  const top = selectTop(
+    entries,
+    query.limit,
+    (a, b) => compareHits(a, b, directions),
+    keyOf,
+    (entry) => {
+      complete(entry.features)
+      return keyOf(entry)
+    },
+  )
+  const missing = top.filter(({ item }) => item.document === undefined).map(({ item }) => item.features.rid)
+  const bodies = new Map([...store.documents(missing)].map((d) => [d.rid, d.body]))
+  return {
+    hits: top.map(({ item, key }) => ({
+      id: item.id,
+      key: key.key,
+      features: item.features,
+      document: item.document ?? bodies.get(item.features.rid) ?? {},
+    })),
+    total: entries.length,
+    facets,
+  }
 }

@@ -10,7 +10,12 @@
  *
  * Costs: a document write is one row per (term, field) plus one per new term; a delete
  * re-tokenizes the stored body to find its postings. All statements are parameterized; the
- * caller wraps each batch in one `transactionSync`.
+ * caller wraps each batch in one `transactionSync` and calls `forget()` if it fails.
+ *
+ * Read caches (memory only, SQLite stays the truth): the decoded postings of recently used
+ * terms (least recently used dropped past `MAX_CACHED_POSTINGS`), and every document's id
+ * and field lengths. A write updates or drops exactly the entries it touches, so a search
+ * right after a write sees it, and a hot term is read from SQLite once, not per query.
  */
 
 import { type Document, flattenStrings } from '../logic/fields'
@@ -65,10 +70,42 @@ export interface StoredDocument {
   body: Document
 }
 
+/** Postings kept decoded in memory, over all cached terms. */
+export const MAX_CACHED_POSTINGS = 400_000
+
 export class ShardStore {
+  private readonly termCache = new Map<string, Posting[]>()
+  private cachedPostings = 0
+  private meta: Map<number, { id: string; lens: Record<string, number> }> | undefined
+
   constructor(private readonly sql: SqlStorage) {}
 
+  /** Drops every cached read (after a failed transaction, or when the storage was wiped). */
+  forget(): void {
+    this.termCache.clear()
+    this.cachedPostings = 0
+    this.meta = undefined
+  }
+
+  private dropTerm(term: string): void {
+    const cached = this.termCache.get(term)
+    if (!cached) return
+    this.cachedPostings -= cached.length
+    this.termCache.delete(term)
+  }
+
+  private cacheTerm(term: string, postings: Posting[]): void {
+    this.termCache.set(term, postings)
+    this.cachedPostings += postings.length
+    for (const [oldest, list] of this.termCache) {
+      if (this.cachedPostings <= MAX_CACHED_POSTINGS || oldest === term) break
+      this.cachedPostings -= list.length
+      this.termCache.delete(oldest)
+    }
+  }
+
   migrate(): void {
+    this.forget()
     this.sql.exec(`CREATE TABLE IF NOT EXISTS docs (
       rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, lens TEXT NOT NULL)`)
     this.sql.exec(`CREATE TABLE IF NOT EXISTS postings (
@@ -106,6 +143,8 @@ export class ShardStore {
         JSON.stringify(lengths),
       )
       .one().rid
+    this.meta?.set(rid, { id, lens: lengths })
+    for (const term of postings.keys()) this.dropTerm(term)
     const rows: Array<[string, number, string, number, string]> = []
     for (const [term, byField] of postings) {
       for (const [field, positions] of byField)
@@ -135,6 +174,8 @@ export class ShardStore {
   /** Removes a stored document and its postings. */
   remove(document: StoredDocument): void {
     const { postings, lengths } = analyze(document.body)
+    this.meta?.delete(document.rid)
+    for (const term of postings.keys()) this.dropTerm(term)
     for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS - 1)) {
       const marks = chunk.map(() => '?').join(', ')
       this.sql.exec(`DELETE FROM postings WHERE rid = ? AND term IN (${marks})`, document.rid, ...chunk)
@@ -153,6 +194,7 @@ export class ShardStore {
     this.sql.exec('DELETE FROM postings')
     this.sql.exec('DELETE FROM terms')
     this.sql.exec('DELETE FROM fields')
+    this.forget()
     return removed
   }
 
@@ -173,37 +215,58 @@ export class ShardStore {
     return out
   }
 
-  /** The postings of some terms. */
+  /** The postings of some terms (from the cache, the missing terms in one query per 100). */
   *postings(terms: readonly string[]): Generator<Posting> {
-    for (const chunk of chunks([...terms], MAX_PARAMETERS)) {
+    const missing: string[] = []
+    for (const term of terms) {
+      const cached = this.termCache.get(term)
+      if (!cached) {
+        missing.push(term)
+        continue
+      }
+      // Most recently used last: the eviction order.
+      this.termCache.delete(term)
+      this.termCache.set(term, cached)
+      yield* cached
+    }
+    for (const chunk of chunks(missing, MAX_PARAMETERS)) {
+      const loaded = new Map<string, Posting[]>(chunk.map((term) => [term, []]))
       const rows = this.sql.exec<{ term: string; rid: number; field: string; tf: number; pos: string }>(
         `SELECT term, rid, field, tf, pos FROM postings WHERE term IN (${chunk.map(() => '?').join(',')})`,
         ...chunk,
       )
       for (const row of rows) {
-        yield {
+        loaded.get(row.term)?.push({
           term: row.term,
           rid: row.rid,
           field: row.field,
           tf: row.tf,
           positions: row.pos.split(',').map(Number),
-        }
+        })
+      }
+      for (const [term, list] of loaded) {
+        this.cacheTerm(term, list)
+        yield* list
       }
     }
   }
 
-  /** Ids and field lengths of documents, by rid. */
-  lengths(rids: readonly number[]): Map<number, { id: string; lens: Record<string, number> }> {
-    const out = new Map<number, { id: string; lens: Record<string, number> }>()
-    for (const chunk of chunks([...rids], MAX_PARAMETERS)) {
-      const rows = this.sql.exec<{ rid: number; id: string; lens: string }>(
-        `SELECT rid, id, lens FROM docs WHERE rid IN (${chunk.map(() => '?').join(',')})`,
-        ...chunk,
-      )
-      for (const row of rows)
-        out.set(row.rid, { id: row.id, lens: JSON.parse(row.lens) as Record<string, number> })
+  /** Every document's id and field lengths, by rid (loaded once, then kept up to date). */
+  private documentMeta(): Map<number, { id: string; lens: Record<string, number> }> {
+    if (!this.meta) {
+      const meta = new Map<number, { id: string; lens: Record<string, number> }>()
+      for (const row of this.sql.exec<{ rid: number; id: string; lens: string }>(
+        'SELECT rid, id, lens FROM docs',
+      ))
+        meta.set(row.rid, { id: row.id, lens: JSON.parse(row.lens) as Record<string, number> })
+      this.meta = meta
     }
-    return out
+    return this.meta
+  }
+
+  /** Ids and field lengths of every document, by rid (read-only: the store's own cache). */
+  lengths(): ReadonlyMap<number, { id: string; lens: Record<string, number> }> {
+    return this.documentMeta()
   }
 
   /** Documents by rid (all of them when `rids` is undefined). */
@@ -227,6 +290,6 @@ export class ShardStore {
 
   /** Every id with its rid. */
   ids(): Array<{ rid: number; id: string }> {
-    return this.sql.exec<{ rid: number; id: string }>('SELECT rid, id FROM docs').toArray()
+    return [...this.documentMeta()].map(([rid, entry]) => ({ rid, id: entry.id }))
   }
 }
