@@ -219,7 +219,7 @@ describe('every operation of /openapi.json under hostile input', () => {
     tenant = uniqueTenant('fuzz')
     token = await tokenFor(tenant, ['admin'])
     params = await createFixtures(tenant, token)
-  })
+  }, 60_000)
 
   it('answers without 5xx or hangs, with problem+json errors, and stores nothing it refused', async () => {
     expect(operations.length).toBeGreaterThan(40)

@@ -109,10 +109,15 @@ function instantResult(value: Value, t: number) {
   }
 }
 
+/** One PromQL expression evaluated at `time` over the tenant's series (rules use this). */
+export async function evaluateAt(env: Env, tenant: string, expr: Expr, time: number): Promise<Value> {
+  const data = await load(env, tenant, expr, time, time)
+  return new Evaluator(data).eval(expr, time)
+}
+
 export async function instantQuery(env: Env, tenant: string, query: string | undefined, time: number) {
   const expr = parseQuery(query)
-  const data = await load(env, tenant, expr, time, time)
-  const value = new Evaluator(data).eval(expr, time)
+  const value = await evaluateAt(env, tenant, expr, time)
   if (value.type === 'string') return { resultType: 'string', result: [time / 1000, value.value] }
   return instantResult(value, time)
 }

@@ -8,6 +8,7 @@ import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { prometheusRoutes } from './prometheus-routes'
+import { rulesRoutes } from './rules/routes'
 import { metricShard } from './shard-object'
 
 const tags = ['monitoring']
@@ -43,4 +44,5 @@ export const monitoringRoutes = new Hono<AuthEnv>()
       })
     },
   )
+  .route('/', rulesRoutes)
   .route('/prometheus', prometheusRoutes)
