@@ -40,4 +40,31 @@ export const MetricStats = v.object({
   sealedBytes: v.number(),
   bytesPerSample: v.nullable(v.number()),
   headSamples: v.number(),
+  /** Rollup buckets stored (1m and 1h; each holds min, max, sum, count, last). */
+  minuteBuckets: v.number(),
+  hourBuckets: v.number(),
 })
+
+const RetentionDuration = v.pipe(
+  v.string(),
+  v.maxLength(32),
+  v.regex(/^(\d+(ms|s|m|h|d|w|y))+$/, 'A Prometheus duration such as 15d or 2y'),
+)
+
+/** How long each resolution is kept, counted back from the tenant's newest sample. */
+export const RetentionInput = v.strictObject({
+  raw: v.optional(RetentionDuration),
+  rollup1m: v.optional(RetentionDuration),
+  rollup1h: v.optional(RetentionDuration),
+})
+
+export const RetentionView = v.object({
+  raw: v.string(),
+  rollup1m: v.string(),
+  rollup1h: v.string(),
+  rawSeconds: v.number(),
+  rollup1mSeconds: v.number(),
+  rollup1hSeconds: v.number(),
+})
+
+export const RETENTION_BOUNDS = { minMs: 3_600_000, maxMs: 10 * 365 * 86_400_000 } as const

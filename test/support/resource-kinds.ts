@@ -35,6 +35,8 @@ export interface CreateStep {
   body?: unknown
   /** `root`: authorised by the root key (token minting); otherwise the tenant's admin token. */
   auth?: 'root'
+  /** Request headers (a non-JSON body names its content type here). */
+  headers?: Record<string, string>
   /** Path parameters read from the response: parameter → response field. */
   capture?: Record<string, string>
 }
@@ -205,6 +207,28 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
+    kind: 'monitoring rule file, webhook receiver and silence',
+    create: [
+      {
+        method: 'PUT',
+        path: '/v1/monitoring/rule-files/fx-1',
+        headers: { 'content-type': 'application/yaml' },
+        body: 'groups:\n  - name: fx-{tenant}\n    rules:\n      - record: fx:up\n        expr: up\n',
+      },
+      {
+        method: 'PUT',
+        path: '/v1/monitoring/receivers/fx-1',
+        body: { url: 'https://hooks.invalid/{tenant}' },
+      },
+      {
+        method: 'POST',
+        path: '/v1/monitoring/silences',
+        body: { matchers: [{ name: 'tenant', value: '{tenant}' }], endsAt: '2099-01-01T00:00:00Z' },
+        capture: { silence: 'id' },
+      },
+    ],
+  },
+  {
     kind: 'access token',
     create: [
       {
@@ -245,6 +269,7 @@ export async function createFixtures(tenant: string, token: string): Promise<Rec
         method: step.method,
         token: step.auth === 'root' ? env.ROOT_KEY : token,
         ...(body !== null ? { body } : {}),
+        ...(step.headers ? { headers: step.headers } : {}),
       })
       if (response.status >= 300 && response.status !== 409) {
         throw new Error(

@@ -17,6 +17,7 @@ import { writeRefusal, writeSeries } from './ingest'
 import { PromQLError } from './promql/parser'
 import { instantQuery, labelSets, parseStep, parseTime, rangeQuery } from './query'
 import { decodeRemoteWrite } from './remote-write'
+import { rulesObject } from './rules/object'
 import { type Labels, SampleError, type Series } from './series'
 
 const tags = ['monitoring (Prometheus API)']
@@ -113,6 +114,13 @@ const labels: Handler = async (c, p) => {
     for (const k of Object.keys(set)) names.add(k)
   return [...names].sort()
 }
+const rules: Handler = async (c, p) => {
+  const type = p.get('type') ?? undefined
+  if (type !== undefined && type !== 'alert' && type !== 'record')
+    throw new PromQLError(`invalid parameter "type": ${type}`)
+  return rulesObject(c.env, tenantOf(c)).rules(type)
+}
+const alerts: Handler = (c) => rulesObject(c.env, tenantOf(c)).activeAlerts()
 const labelValues: Handler = async (c, p) => {
   const name = c.req.param('name') as string
   const values = new Set<string>()
@@ -169,6 +177,8 @@ export const prometheusRoutes = new Hono<AuthEnv>()
   .on(['GET', 'POST'], '/api/v1/series', ...readRoute('Series matching selectors', series))
   .on(['GET', 'POST'], '/api/v1/labels', ...readRoute('Label names', labels))
   .get('/api/v1/label/:name/values', ...readRoute('Values of one label', labelValues))
+  .get('/api/v1/rules', ...readRoute('Rule groups with their rules, health and alerts', rules))
+  .get('/api/v1/alerts', ...readRoute('Pending and firing alerts', alerts))
   .on(
     ['PUT', 'POST'],
     '/metrics/job/:job/:grouping{.*}?',

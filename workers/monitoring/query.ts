@@ -10,6 +10,7 @@ import { type Expr, type Matcher, selectorsOf } from './promql/ast'
 import { Evaluator, LOOKBACK_MS, type SelectorData, type Value } from './promql/evaluate'
 import type { Range } from './promql/functions'
 import { PromQLError, parseDuration, parsePromQL } from './promql/parser'
+import { planRollups, type RollupPlan, syntheticRanges } from './rollups'
 import { type Labels, seriesKey } from './series'
 import { metricShard } from './shard-object'
 
@@ -82,6 +83,24 @@ async function load(env: Env, tenant: string, expr: Expr, start: number, end: nu
   return data
 }
 
+/** The synthetic series of a rollup plan's selectors (see rollups.ts), from every shard. */
+async function loadRollups(env: Env, tenant: string, plan: RollupPlan, start: number, end: number) {
+  const from = Math.min(...plan.selectors.map((s) => start - s.selector.offsetMs - s.rangeMs - plan.res))
+  const to = Math.max(...plan.selectors.map((s) => end - s.selector.offsetMs))
+  const sets = plan.selectors.map((s) => s.selector.matchers)
+  const perShard = await Promise.all(
+    Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) =>
+      metricShard(env, tenant, shard).selectBuckets(sets, plan.res, from, to),
+    ),
+  )
+  const data: SelectorData = new Map()
+  plan.selectors.forEach((s, i) => {
+    const series = perShard.flatMap((answer) => answer[i] ?? [])
+    data.set(s.selector, syntheticRanges(series, s.fn, plan.res))
+  })
+  return data
+}
+
 const point = (t: number, v: number): [number, string] => [t / 1000, formatValue(v)]
 const byLabels = (a: { metric: Labels }, b: { metric: Labels }) =>
   seriesKey(a.metric) < seriesKey(b.metric) ? -1 : 1
@@ -109,10 +128,15 @@ function instantResult(value: Value, t: number) {
   }
 }
 
+/** One PromQL expression evaluated at `time` over the tenant's series (rules use this). */
+export async function evaluateAt(env: Env, tenant: string, expr: Expr, time: number): Promise<Value> {
+  const data = await load(env, tenant, expr, time, time)
+  return new Evaluator(data).eval(expr, time)
+}
+
 export async function instantQuery(env: Env, tenant: string, query: string | undefined, time: number) {
   const expr = parseQuery(query)
-  const data = await load(env, tenant, expr, time, time)
-  const value = new Evaluator(data).eval(expr, time)
+  const value = await evaluateAt(env, tenant, expr, time)
   if (value.type === 'string') return { resultType: 'string', result: [time / 1000, value.value] }
   return instantResult(value, time)
 }
@@ -124,15 +148,21 @@ export async function rangeQuery(
   start: number,
   end: number,
   step: number,
+  options: { rollups?: boolean } = {},
 ) {
-  const expr = parseQuery(query)
+  const parsed = parseQuery(query)
   if (end < start) throw new PromQLError('end timestamp must not be before start time')
   if ((end - start) / step > MONITORING_LIMITS.maxPoints) {
     throw new PromQLError(
       'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)',
     )
   }
-  const data = await load(env, tenant, expr, start, end)
+  // Long steps over *_over_time read 1m/1h rollups when they give the raw answer (rollups.ts).
+  const plan = options.rollups === false ? undefined : planRollups(parsed, start, step)
+  const expr = plan?.expr ?? parsed
+  const data = plan
+    ? await loadRollups(env, tenant, plan, start, end)
+    : await load(env, tenant, expr, start, end)
   const evaluator = new Evaluator(data)
   const series = new Map<string, { metric: Labels; values: Array<[number, string]> }>()
   for (let t = start; t <= end; t += step) {

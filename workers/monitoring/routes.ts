@@ -1,16 +1,56 @@
 /**
- * `/v1/monitoring`: the tenant's storage stats, and Prometheus's wires under `/prometheus`
- * (remote-write, the query API, text pushes; see prometheus-routes.ts).
+ * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), and
+ * Prometheus's wires under `/prometheus` (remote-write, the query API, text pushes; see
+ * prometheus-routes.ts).
  */
 import { Hono } from 'hono'
-import { MetricStats, MONITORING_LIMITS } from '../../schemas/monitoring'
+import {
+  MetricStats,
+  MONITORING_LIMITS,
+  RETENTION_BOUNDS,
+  RetentionInput,
+  RetentionView,
+} from '../../schemas/monitoring'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
+import type { Env } from '../platform/env'
+import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
+import { validate } from '../platform/validation'
 import { prometheusRoutes } from './prometheus-routes'
+import { parseDuration } from './promql/parser'
+import type { Retention } from './rollup-store'
+import { rulesRoutes } from './rules/routes'
 import { metricShard } from './shard-object'
 
 const tags = ['monitoring']
+
+const UNITS: Array<[string, number]> = [
+  ['y', 365 * 86_400_000],
+  ['w', 7 * 86_400_000],
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+]
+const formatDuration = (ms: number) => {
+  const [unit, size] = UNITS.find(([, size]) => ms % size === 0) ?? ['ms', 1]
+  return `${ms / size}${unit}`
+}
+
+function retentionView(r: Retention) {
+  return {
+    raw: formatDuration(r.rawMs),
+    rollup1m: formatDuration(r.minuteMs),
+    rollup1h: formatDuration(r.hourMs),
+    rawSeconds: r.rawMs / 1000,
+    rollup1mSeconds: r.minuteMs / 1000,
+    rollup1hSeconds: r.hourMs / 1000,
+  }
+}
+
+const shards = (env: Env, tenant: string) =>
+  Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) => metricShard(env, tenant, shard))
 
 export const monitoringRoutes = new Hono<AuthEnv>()
   .get(
@@ -26,11 +66,7 @@ export const monitoringRoutes = new Hono<AuthEnv>()
     requireScope('monitoring:read'),
     async function stats(c) {
       const tenant = tenantOf(c)
-      const all = await Promise.all(
-        Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) =>
-          metricShard(c.env, tenant, shard).stats(),
-        ),
-      )
+      const all = await Promise.all(shards(c.env, tenant).map((s) => s.stats()))
       const sum = (f: (s: (typeof all)[number]) => number) => all.reduce((a, s) => a + f(s), 0)
       const sealedSamples = sum((s) => s.chunkSamples)
       const sealedBytes = sum((s) => s.chunkBytes)
@@ -40,7 +76,55 @@ export const monitoringRoutes = new Hono<AuthEnv>()
         sealedBytes,
         bytesPerSample: sealedSamples > 0 ? sealedBytes / sealedSamples : null,
         headSamples: sum((s) => s.headSamples),
+        minuteBuckets: sum((s) => s.minuteBuckets),
+        hourBuckets: sum((s) => s.hourBuckets),
       })
     },
   )
+  .get(
+    '/retention',
+    describe({
+      tags,
+      summary: 'How long raw samples and 1m / 1h rollups are kept',
+      description: 'Counted back from the newest sample stored (as Prometheus counts TSDB retention).',
+      scope: 'monitoring:read',
+      responses: { 200: { description: 'Retention', schema: RetentionView } },
+    }),
+    requireScope('monitoring:read'),
+    async function getRetention(c) {
+      return c.json(retentionView(await metricShard(c.env, tenantOf(c), 0).retention()))
+    },
+  )
+  .put(
+    '/retention',
+    describe({
+      tags,
+      summary: 'Set the retention of raw samples and of each rollup resolution',
+      description:
+        'Durations such as `15d`, `90d`, `2y` (each between 1h and 10y); omitted ones keep their value. ' +
+        'Defaults: raw 15d, 1m rollups 90d, 1h rollups 2y. Applied by each shard on its next rollup pass.',
+      scope: 'monitoring:write',
+      responses: { 200: { description: 'Retention', schema: RetentionView } },
+    }),
+    requireScope('monitoring:write'),
+    validate('json', RetentionInput),
+    async function putRetention(c) {
+      const input = c.req.valid('json')
+      const tenant = tenantOf(c)
+      const current = await metricShard(c.env, tenant, 0).retention()
+      const next: Retention = {
+        rawMs: input.raw ? parseDuration(input.raw) : current.rawMs,
+        minuteMs: input.rollup1m ? parseDuration(input.rollup1m) : current.minuteMs,
+        hourMs: input.rollup1h ? parseDuration(input.rollup1h) : current.hourMs,
+      }
+      const errors = Object.entries({ raw: next.rawMs, rollup1m: next.minuteMs, rollup1h: next.hourMs })
+        .filter(([, ms]) => ms < RETENTION_BOUNDS.minMs || ms > RETENTION_BOUNDS.maxMs)
+        .map(([field]) => ({ path: `body/${field}`, message: 'Between 1h and 10y' }))
+      if (errors.length > 0)
+        throw new AppError('validation_failed', 'The request body is invalid.', { errors })
+      await Promise.all(shards(c.env, tenant).map((s) => s.setRetention(next)))
+      return c.json(retentionView(next))
+    },
+  )
+  .route('/', rulesRoutes)
   .route('/prometheus', prometheusRoutes)

@@ -5,12 +5,18 @@
  * labels and return the samples in a time range.
  */
 
+import { MONITORING_LIMITS } from '../../schemas/monitoring'
 import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import { anchored, type Matcher, matches } from './promql/ast'
+import { type Retention, RollupStore } from './rollup-store'
+import type { Bucket } from './rollups'
 import type { Labels, Series } from './series'
 import { MetricStore, type StoredSeries, type WriteLimits, type WriteOutcome } from './store'
+
+/** How often a shard with new samples rolls them up and applies retention. */
+export const ROLLUP_EVERY_MS = 60_000
 
 declare global {
   namespace Cloudflare {
@@ -34,15 +40,73 @@ export function filterSeries<T extends { labels: Labels }>(all: T[], matchers: M
 
 export class MetricShard extends HostedObject<Env> {
   private readonly store: MetricStore
+  private readonly rollups: RollupStore
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.store = new MetricStore(ctx.storage.sql)
-    void ctx.blockConcurrencyWhile(async () => this.store.migrate())
+    this.rollups = new RollupStore(ctx.storage.sql)
+    void ctx.blockConcurrencyWhile(async () => {
+      this.store.migrate()
+      this.rollups.migrate()
+    })
   }
 
   async write(batch: Series[], limits: WriteLimits): Promise<WriteOutcome> {
-    return this.ctx.storage.transactionSync(() => this.store.write(batch, limits))
+    const outcome = this.ctx.storage.transactionSync(() => this.store.write(batch, limits))
+    if (outcome.samples > 0 && (await this.ctx.storage.getAlarm()) === null)
+      await this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS)
+    return outcome
+  }
+
+  /**
+   * Rolls up every series' complete buckets, then deletes what retention no longer keeps
+   * (one transaction each). Re-armed while the shard holds samples. As in Prometheus's TSDB,
+   * retention counts back from the newest sample stored, not from the wall clock.
+   */
+  override async alarm(): Promise<void> {
+    await this.rollUp()
+  }
+
+  /** One rollup and retention pass; returns buckets written and rows expired. */
+  async rollUp(): Promise<{ buckets: number; expired: number }> {
+    const retention = this.rollups.retention()
+    const series = this.store.seriesBounds()
+    const now = Math.max(...series.map((s) => s.maxT))
+    let buckets = 0
+    for (const s of series) {
+      const final = Math.max(s.maxT - MONITORING_LIMITS.outOfOrderMs, now - retention.rawMs)
+      buckets += this.ctx.storage.transactionSync(() =>
+        this.rollups.roll(s.id, final, (id, from, to) => this.store.samples(id, from, to)),
+      )
+    }
+    const expired = series.length > 0 ? this.ctx.storage.transactionSync(() => this.rollups.expire(now)) : 0
+    if (series.length > 0) await this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS)
+    return { buckets, expired }
+  }
+
+  async setRetention(retention: Retention): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.rollups.setRetention(retention))
+  }
+
+  async retention(): Promise<Retention> {
+    return this.rollups.retention()
+  }
+
+  /** For each matcher set, the matching series with their `res` buckets ending in (from, to]. */
+  async selectBuckets(
+    sets: Matcher[][],
+    res: number,
+    from: number,
+    to: number,
+  ): Promise<Array<Array<{ labels: Labels; buckets: Bucket[] }>>> {
+    const all = this.store.allSeries()
+    return sets.map((matchers) =>
+      filterSeries(all, matchers).map((s) => ({
+        labels: s.labels,
+        buckets: this.rollups.buckets(s.id, res, from, to, (id, a, b) => this.store.samples(id, a, b)),
+      })),
+    )
   }
 
   /** For each matcher set, the matching series with their samples in [from, to]. */
@@ -70,7 +134,7 @@ export class MetricShard extends HostedObject<Env> {
     return out
   }
 
-  async stats(): Promise<ReturnType<MetricStore['stats']>> {
-    return this.store.stats()
+  async stats(): Promise<ReturnType<MetricStore['stats']> & ReturnType<RollupStore['stats']>> {
+    return { ...this.store.stats(), ...this.rollups.stats() }
   }
 }

@@ -147,6 +147,14 @@ export class MetricStore {
     }
   }
 
+  /** Every series' id and newest sample time. */
+  seriesBounds(): Array<{ id: number; maxT: number }> {
+    return this.sql
+      .exec<{ id: number; max_t: number }>('SELECT id, max_t FROM series')
+      .toArray()
+      .map((r) => ({ id: r.id, maxT: r.max_t }))
+  }
+
   /** Every series (labels only), for matching. */
   allSeries(): Array<{ id: number; labels: Labels }> {
     return this.sql
