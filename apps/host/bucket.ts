@@ -2,13 +2,15 @@
  * The `BLOBS` binding (the `ObjectBucket` port) as a directory: each object is a file
  * under `objects/` (key hex-encoded, so any key is a safe file name) with its metadata
  * in a `.json` sidecar; writes go to a temporary file that is renamed into place, so a
- * reader sees the old or the new object, never half of one. Multipart uploads keep parts
+ * reader sees the old or the new object, never half of one. Bodies stream to and from
+ * disk (a stream is written chunk by chunk and fsync'd before the rename). Multipart uploads keep parts
  * under `uploads/<id>/` until completed. `list` reads the directory: O(objects).
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { createReadStream, mkdirSync } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 
 interface Meta {
   key: string
@@ -20,6 +22,35 @@ interface Meta {
 }
 
 const hexKey = (key: string) => Buffer.from(key, 'utf8').toString('hex')
+
+/**
+ * Writes a body to `path` (a stream chunk by chunk, never whole in memory) and flushes it
+ * to disk before the caller renames it into place; returns its size and MD5.
+ */
+async function writeBody(path: string, value: unknown): Promise<{ size: number; etag: string }> {
+  const hash = createHash('md5')
+  const file = await open(path, 'w')
+  let size = 0
+  try {
+    const write = async (bytes: Uint8Array) => {
+      hash.update(bytes)
+      size += bytes.byteLength
+      await file.write(bytes)
+    }
+    if (value instanceof ReadableStream) {
+      const reader = (value as ReadableStream<Uint8Array>).getReader()
+      while (true) {
+        const { done, value: chunk } = await reader.read()
+        if (done) break
+        await write(chunk)
+      }
+    } else await write(await bytesOf(value))
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  return { size, etag: hash.digest('hex') }
+}
 
 async function bytesOf(value: unknown): Promise<Uint8Array> {
   if (value === null || value === undefined) return new Uint8Array()
@@ -80,23 +111,37 @@ export class FileBucket {
   async get(key: string, options: { range?: { offset?: number; length?: number; suffix?: number } } = {}) {
     const meta = await this.meta(key)
     if (!meta) return null
-    let bytes: Uint8Array = await readFile(join(this.objects, hexKey(key)))
     const range = options.range
+    let start = 0
+    let end = meta.size
     if (range) {
-      const start = range.suffix !== undefined ? Math.max(0, meta.size - range.suffix) : (range.offset ?? 0)
-      const end = range.length !== undefined ? start + range.length : meta.size
-      bytes = bytes.subarray(start, end)
+      start = range.suffix !== undefined ? Math.max(0, meta.size - range.suffix) : (range.offset ?? 0)
+      end = Math.min(meta.size, range.length !== undefined ? start + range.length : meta.size)
     }
-    const body = new Response(bytes).body
+    // Streamed from the file: a large object is never held in memory whole.
+    const body =
+      end > start
+        ? (Readable.toWeb(
+            createReadStream(join(this.objects, hexKey(key)), { start, end: end - 1 }),
+          ) as unknown as ReadableStream<Uint8Array>)
+        : (new Response(new Uint8Array()).body as ReadableStream<Uint8Array>)
+    let used = false
+    const consume = () => {
+      if (used) throw new TypeError('The body has already been read')
+      used = true
+      return new Response(body)
+    }
     return {
       ...describe(meta),
       body,
-      bodyUsed: false,
+      get bodyUsed() {
+        return used
+      },
       range,
-      arrayBuffer: async () => bytes.slice().buffer,
-      text: async () => new TextDecoder().decode(bytes),
-      json: async () => JSON.parse(new TextDecoder().decode(bytes)),
-      blob: async () => new Blob([bytes]),
+      arrayBuffer: () => consume().arrayBuffer(),
+      text: () => consume().text(),
+      json: () => consume().json(),
+      blob: () => consume().blob(),
     }
   }
 
@@ -108,30 +153,28 @@ export class FileBucket {
       customMetadata?: Record<string, string>
     } = {},
   ) {
-    const bytes = await bytesOf(value)
     const httpMetadata =
       options.httpMetadata instanceof Headers
         ? { contentType: options.httpMetadata.get('content-type') ?? '' }
         : (options.httpMetadata ?? {})
+    const file = join(this.objects, hexKey(key))
+    const temp = `${file}.${randomUUID()}.tmp`
+    const { size, etag } = await writeBody(temp, value).catch(async (error: unknown) => {
+      await rm(temp, { force: true })
+      throw error
+    })
     const meta: Meta = {
       key,
-      size: bytes.byteLength,
-      etag: createHash('md5').update(bytes).digest('hex'),
+      size,
+      etag,
       uploaded: Date.now(),
       httpMetadata,
       customMetadata: options.customMetadata ?? {},
     }
-    await this.write(key, bytes, meta)
-    return describe(meta)
-  }
-
-  private async write(key: string, bytes: Uint8Array, meta: Meta): Promise<void> {
-    const file = join(this.objects, hexKey(key))
-    const temp = `${file}.${randomUUID()}.tmp`
-    await writeFile(temp, bytes)
     await rename(temp, file)
     await writeFile(`${temp}.json`, JSON.stringify(meta))
     await rename(`${temp}.json`, `${file}.json`)
+    return describe(meta)
   }
 
   async delete(keys: string | string[]): Promise<void> {
@@ -203,9 +246,8 @@ export class FileBucket {
       uploadId,
       uploadPart: async (partNumber: number, value: unknown) => {
         await stat(dir)
-        const bytes = await bytesOf(value)
-        await writeFile(join(dir, `part-${partNumber}`), bytes)
-        return { partNumber, etag: createHash('md5').update(bytes).digest('hex') }
+        const { etag } = await writeBody(join(dir, `part-${partNumber}`), value)
+        return { partNumber, etag }
       },
       abort: async () => {
         await rm(dir, { recursive: true, force: true })

@@ -25,9 +25,17 @@ export async function spawnHost(
 ): Promise<ChildProcess> {
   const bundle = await buildHost(runtime, join(options.dataDir, 'build'))
   const wrangler = readWranglerConfig()
+  for (const table of wrangler.unsupported)
+    console.warn(
+      `wrangler.toml [[${table}]]: the portable host provides no such binding; the Worker runs without it`,
+    )
   const config: HostProcessConfig = {
     port: options.port,
+    name: wrangler.name,
     bindings: wrangler.bindings,
+    services: wrangler.services,
+    buckets: wrangler.buckets,
+    crons: wrangler.crons,
     dataDir: options.dataDir,
     vars: { ...wrangler.vars, ...options.vars },
     idleMs: options.idleMs,
