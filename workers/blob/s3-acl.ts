@@ -21,7 +21,7 @@ export async function putBucketAcl(c: S3Context): Promise<Response> {
   if (acl === undefined) {
     const text = await c.request.text()
     const doc = text.length <= MAX_POLICY_BYTES ? parseXml(text) : undefined
-    if (!doc || doc.name !== 'AccessControlPolicy')
+    if (doc?.name !== 'AccessControlPolicy')
       throw new S3Error(
         'MalformedXML',
         'The XML you provided was not well-formed or did not validate against our published schema.',
