@@ -239,6 +239,9 @@ export class Executor {
       }
     } catch (error) {
       budget.bytesLeft = before // the failed statement's rows are not sent
+      // A statement stopped by SQLite (e.g. SQLITE_BUSY while writing) must be reset, or the
+      // connection counts it as still running and refuses the savepoint of every retry.
+      if (error instanceof Database.SqliteError) iterator.return?.()
       // An error raised by SQLite halts the statement. Anything else leaves it mid-iteration: a writing
       // statement (… RETURNING) is run to its end so its savepoint can be rolled back (atomically());
       // a read is abandoned and its connection poisoned (it may pin an old snapshot).
@@ -256,19 +259,22 @@ export class Executor {
    * … RETURNING over the row or byte limit) is rolled back and nothing of it is committed.
    */
   private atomically<T>(conn: Connection, run: () => T): T {
+    const outermost = !conn.db.inTransaction
     conn.db.exec('SAVEPOINT hrana_stmt')
     let result: T
     try {
       result = run()
+      conn.db.exec('RELEASE hrana_stmt')
     } catch (error) {
       try {
         conn.db.exec('ROLLBACK TO hrana_stmt; RELEASE hrana_stmt')
       } catch {
         conn.poisoned = true // SQLite already ended the transaction; replace the connection to be safe
+        // never leave a transaction (and its write lock) open that this statement began
+        if (outermost && conn.db.inTransaction) conn.db.exec('ROLLBACK')
       }
       throw error
     }
-    conn.db.exec('RELEASE hrana_stmt')
     return result
   }
 

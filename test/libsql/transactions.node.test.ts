@@ -221,3 +221,27 @@ describe('databases', () => {
     }
   })
 })
+
+describe('racing writers', () => {
+  it('an insert … RETURNING that loses a lock race is retried cleanly: one winner per name, no errors', async () => {
+    const t = table()
+    await db.execute(`CREATE TABLE ${t} (owner TEXT NOT NULL, name TEXT PRIMARY KEY)`)
+    const clients = Array.from({ length: 4 }, () => createClient({ url: server.url }))
+    try {
+      for (let round = 0; round < 100; round++) {
+        const results = await Promise.all(
+          clients.map((c, i) =>
+            c.execute({
+              sql: `INSERT INTO ${t} (owner, name) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING owner`,
+              args: [`tenant-${i}`, `zone-${round}`],
+            }),
+          ),
+        )
+        expect(results.filter((r) => r.rows.length === 1)).toHaveLength(1)
+      }
+      expect((await db.execute(`SELECT count(*) AS n FROM ${t}`)).rows[0]?.n).toBe(100n)
+    } finally {
+      for (const c of clients) c.close()
+    }
+  })
+})
