@@ -53,7 +53,7 @@ const server = Bun.serve({
       client.closed(1006, 'upgrade failed')
       return new Response('Expected a WebSocket upgrade', { status: 426 })
     }
-    return response
+    return withDeclaredLength(response)
   },
   error: () => new Response('Internal Server Error', { status: 500 }),
   websocket: {
@@ -75,3 +75,22 @@ const server = Bun.serve({
 
 stopOnSignals(host, () => server.stop())
 console.log(`host bun listening on http://127.0.0.1:${config.port}`)
+
+/**
+ * Bun sends a streamed body chunked and drops its `Content-Length`, which clients that check
+ * lengths (the S3 SDKs on ranges and parts) rely on. A streamed body with a declared length of
+ * at most `BUFFERED_LENGTH_MAX` is therefore read first and sent with its length; a larger one
+ * stays streamed (chunked), so memory stays bounded.
+ */
+const BUFFERED_LENGTH_MAX = 16 * 1024 * 1024
+
+async function withDeclaredLength(response: Response): Promise<Response> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (!response.body || !Number.isSafeInteger(declared) || declared > BUFFERED_LENGTH_MAX) return response
+  const body = await response.arrayBuffer()
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  })
+}
