@@ -53,3 +53,12 @@ export const IdempotencyHeaders = v.object({
     ),
   ),
 })
+
+/** A whole number in [min, max]; `what` names the field in each failure message. */
+export const integer = (min: number, max: number, what: string) =>
+  v.pipe(
+    v.number(),
+    v.integer(`${what}: a whole number`),
+    v.minValue(min, `${what}: at least ${min}`),
+    v.maxValue(max, `${what}: at most ${max}`),
+  )

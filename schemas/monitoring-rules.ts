@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot'
 import { isWebhookSecret } from '../workers/platform/delivery'
+import { integer } from './common'
 
 export const RULES_LIMITS = {
   /** Largest rule file (YAML text). */
@@ -24,14 +25,6 @@ export const RULES_LIMITS = {
   /** Resolved alerts stay listed (and can still be notified) this long, as in Prometheus. */
   resolvedRetentionMs: 15 * 60_000,
 } as const
-
-const integer = (min: number, max: number, what: string) =>
-  v.pipe(
-    v.number(),
-    v.integer(`${what}: a whole number`),
-    v.minValue(min, `${what}: at least ${min}`),
-    v.maxValue(max, `${what}: at most ${max}`),
-  )
 
 const LabelName = v.pipe(v.string(), v.regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'A Prometheus label name'))
 

@@ -8,9 +8,9 @@ import * as v from 'valibot'
 import { isWebhookSecret } from '../workers/platform/delivery'
 import type { AttributeFilter } from '../workers/pubsub/filter'
 import { FORMATS } from '../workers/pubsub/formats'
-import { ResourceName } from './common'
+import { integer, ResourceName } from './common'
 import { StreamTicketQuery } from './platform'
-import { AttributeValue, integer, PUBSUB_LIMITS, PubsubMessageSchema, Timestamp, text } from './pubsub'
+import { AttributeValue, PUBSUB_LIMITS, PubsubMessageSchema, Timestamp, text } from './pubsub'
 
 // ---- Filters
 

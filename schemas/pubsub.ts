@@ -8,7 +8,7 @@ import * as v from 'valibot'
 import { isBase64 } from '../workers/platform/encoding'
 import { ATTRIBUTE_NAME } from '../workers/pubsub/cloudevents'
 import { utf8Length } from '../workers/pubsub/messages'
-import { ResourceName } from './common'
+import { integer, ResourceName } from './common'
 import { HeaderSafeText, headerSafe } from './text'
 
 const KiB = 1024
@@ -45,14 +45,6 @@ export const PUBSUB_LIMITS = {
 const MAX_DATA_BASE64_LENGTH = 4 * Math.ceil(PUBSUB_LIMITS.maxMessageBytes / 3)
 /** A publish body: the largest batch in base64 plus room for attributes and JSON. */
 export const PUBSUB_MAX_BODY_BYTES = PUBSUB_LIMITS.maxBatchMessages * 360 * KiB
-
-export const integer = (min: number, max: number, what: string) =>
-  v.pipe(
-    v.number(),
-    v.integer(`${what}: a whole number`),
-    v.minValue(min, `${what}: at least ${min}`),
-    v.maxValue(max, `${what}: at most ${max}`),
-  )
 
 /** Keys, ids and CloudEvents context values: each may become a header or a log field. */
 export const text = HeaderSafeText

@@ -8,7 +8,7 @@ import * as v from 'valibot'
 import { CRON_MAX_LENGTH, parseCron } from '../workers/scheduler/cron'
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../workers/scheduler/interval'
 import { canonicalTimeZone } from '../workers/scheduler/timezone'
-import { ResourceName } from './common'
+import { integer, ResourceName } from './common'
 import { HeaderSafeText, headerSafe } from './text'
 
 export const SCHEDULER_LIMITS = {
@@ -27,14 +27,6 @@ export const SCHEDULER_LIMITS = {
   /** Clock skew tolerated for a `runAt` slightly in the past. */
   pastToleranceMs: 1_000,
 } as const
-
-const integer = (min: number, max: number, what: string) =>
-  v.pipe(
-    v.number(),
-    v.integer(`${what}: a whole number`),
-    v.minValue(min, `${what}: at least ${min}`),
-    v.maxValue(max, `${what}: at most ${max}`),
-  )
 
 /** RFC 3339 date-time, e.g. `2030-01-01T09:00:00Z` or with an offset. */
 export const Timestamp = v.pipe(

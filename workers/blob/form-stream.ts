@@ -11,6 +11,7 @@
  * nothing after it is read. Costs: one pass over the bytes; a boundary split across chunks
  * is found by keeping the last `boundary + 3` bytes of each chunk back.
  */
+import { concatBytes } from '../platform/encoding'
 
 export const MAX_FIELD_BYTES = 64 * 1024
 export const MAX_FIELDS_BYTES = 1024 * 1024
@@ -47,14 +48,6 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
     if (j === needle.length) return i
   }
   return -1
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
 }
 
 /** The boundary of a `multipart/form-data; boundary=…` content type. */
@@ -99,7 +92,7 @@ export async function streamForm(
       done = true
       return false
     }
-    buffer = concat(buffer, next.value)
+    buffer = concatBytes(buffer, next.value)
     return true
   }
   const take = (n: number): Uint8Array => {

@@ -10,6 +10,8 @@
  * so the consumer (an object store write) aborts. Costs: unsigned chunks stream through
  * unbuffered; a signed chunk is held until verified (one chunk, at most 16 MiB).
  */
+
+import { concatBytes } from '../encoding'
 import { EMPTY_SHA256, hmac, scopeString, sha256HexOf, toHex } from './signing'
 import { SigV4Error, type Verified } from './verify'
 
@@ -31,14 +33,6 @@ export interface DecodedBody {
 function indexOfCrlf(buffer: Uint8Array, from: number): number {
   for (let i = from; i + 1 < buffer.length; i++) if (buffer[i] === 13 && buffer[i + 1] === 10) return i
   return -1
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
 }
 
 export function decodeAwsChunked(input: ReadableStream<Uint8Array>, options: ChunkedOptions): DecodedBody {
@@ -108,7 +102,7 @@ export function decodeAwsChunked(input: ReadableStream<Uint8Array>, options: Chu
       if (remaining === 0) {
         if (signed) {
           const data =
-            pending.length === 1 ? (pending[0] as Uint8Array) : pending.reduce(concat, new Uint8Array(0))
+            pending.length === 1 ? (pending[0] as Uint8Array) : pending.reduce(concatBytes, new Uint8Array(0))
           pending = []
           await verifyChunk(data)
           controller.enqueue(data)
@@ -166,7 +160,7 @@ export function decodeAwsChunked(input: ReadableStream<Uint8Array>, options: Chu
   const transform = new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
       if (state === 'done') return
-      buffer = concat(buffer, chunk)
+      buffer = concatBytes(buffer, chunk)
       try {
         while ((state as string) !== 'done' && (await step(controller))) {}
       } catch (error) {
