@@ -2,18 +2,22 @@
  * The local libSQL server (apps/libsql) under load from @libsql/client: point reads and
  * single-row inserts at 1 and 16 concurrent requests, next to the same statements on an
  * in-process `libsql` database (the floor: no HTTP, no IPC) and `GET /health` of the same
- * server (the HTTP cost alone). Rows marked "inline engine" run the engine inside the HTTP
+ * server (the HTTP cost alone). The servers run as their own processes, as `npm run libsql` and
+ * the storage nodes do, so the client's work does not share the server's event loop. Rows marked "inline engine" run the engine inside the HTTP
  * process, which shows what the engine process isolation (one IPC round trip) costs; "raw Hrana
  * fetch" rows send the client's request by hand, which shows what @libsql/client itself costs.
  * Every database is a real file in WAL mode with synchronous=FULL, as the server runs by
  * default, so inserts include an fsync each. Bounded: ~1 s per row, ~17 s in total.
  */
+
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import Database from 'libsql'
-import { type LibsqlServer, startLibsqlServer } from '../apps/libsql/server.ts'
+import { freePort } from '../scripts/platform-process.ts'
+import { startLibsqlProcess } from '../scripts/storage-nodes.ts'
 import { type LoadResult, loadRow, printTable, runLoad } from './harness.ts'
 
 const DURATION_MS = 1_000
@@ -21,7 +25,7 @@ const WARMUP = 200
 const ROWS = 10_000
 
 const dir = await mkdtemp(join(tmpdir(), 'edgeblocks-libsql-bench-'))
-const servers: LibsqlServer[] = []
+const servers: ChildProcess[] = []
 
 function seedSql(table: string): string {
   return `CREATE TABLE ${table} (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
@@ -44,9 +48,12 @@ try {
   const floorInsert = await load(1, async (i) => localInsert.run([`new ${i}`]))
   local.close()
 
-  const server = await startLibsqlServer({ port: 0, dataDir: join(dir, 'server') })
-  const inline = await startLibsqlServer({ port: 0, dataDir: join(dir, 'inline'), isolation: 'inline' })
-  servers.push(server, inline)
+  const serverPort = await freePort()
+  const inlinePort = await freePort()
+  servers.push(await startLibsqlProcess(serverPort, join(dir, 'server')))
+  servers.push(await startLibsqlProcess(inlinePort, join(dir, 'inline'), ['--isolation', 'inline']))
+  const server = { url: `http://127.0.0.1:${serverPort}` }
+  const inline = { url: `http://127.0.0.1:${inlinePort}` }
   const client = createClient({ url: server.url, concurrency: 32 })
   const inlineClient = createClient({ url: inline.url, concurrency: 32 })
   await client.executeMultiple(seedSql('kv'))
@@ -97,6 +104,14 @@ try {
     rows,
   )
 } finally {
-  await Promise.all(servers.map((s) => s.close()))
+  await Promise.all(
+    servers.map(
+      (child) =>
+        new Promise((resolveExit) => {
+          child.once('exit', resolveExit)
+          child.kill('SIGTERM')
+        }),
+    ),
+  )
   await rm(dir, { recursive: true, force: true })
 }

@@ -25,11 +25,25 @@ export interface LocalStorageNodes {
   stop(): Promise<void>
 }
 
-function startNode(port: number, dataDir: string): Promise<ChildProcess> {
+/** One libSQL server process (apps/libsql/cli.ts with `extraArgs`); resolves once it listens. */
+export function startLibsqlProcess(
+  port: number,
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<ChildProcess> {
   mkdirSync(dataDir, { recursive: true })
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'apps/libsql/cli.ts'), '--port', String(port), '--data', dataDir],
+    [
+      '--import',
+      'tsx',
+      join(root, 'apps/libsql/cli.ts'),
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      ...extraArgs,
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   return new Promise((resolveStart, reject) => {
@@ -66,7 +80,7 @@ export async function startStorageNodes(options: {
   for (let i = 0; i < options.count; i++) ports.push(options.ports?.[i] ?? (await freePort()))
   const dirs = ports.map((_, i) => join(options.dataDir, `node-${i}`))
   const children: Array<ChildProcess | undefined> = await Promise.all(
-    ports.map((port, i) => startNode(port, dirs[i] as string)),
+    ports.map((port, i) => startLibsqlProcess(port, dirs[i] as string)),
   )
   const urls = ports.map((port) => `http://127.0.0.1:${port}`)
   const prefix = options.idPrefix ?? 'node'
@@ -84,7 +98,7 @@ export async function startStorageNodes(options: {
     kill,
     async restart(index) {
       await kill(index)
-      children[index] = await startNode(ports[index] as number, dirs[index] as string)
+      children[index] = await startLibsqlProcess(ports[index] as number, dirs[index] as string)
     },
     async stop() {
       await Promise.all(

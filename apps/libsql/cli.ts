@@ -1,6 +1,7 @@
 // Command line: `npx tsx apps/libsql/cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql]
 // [--auth-token X] [--stream-idle-ms 10000]
-// [--statement-timeout-ms 5000]`.
+// [--statement-timeout-ms 5000] [--isolation process|inline]`. `--isolation inline` runs the engine inside
+// the HTTP process (no crash isolation; for measuring what the isolation costs).
 //
 // Guarantees: prints the server URL on stdout once it listens (one line, `libsql listening on <url>`);
 // SIGINT/SIGTERM close it cleanly (streams rolled back, databases checkpointed and closed) and exit 0;
@@ -10,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { startLibsqlServer } from './server.ts'
 
 const USAGE =
-  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000] [--statement-timeout-ms 5000]'
+  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000] [--statement-timeout-ms 5000] [--isolation process|inline]'
 
 function parse(): Parameters<typeof startLibsqlServer>[0] {
   const { values } = parseArgs({
@@ -21,6 +22,7 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
       'auth-token': { type: 'string' },
       'stream-idle-ms': { type: 'string', default: '10000' },
       'statement-timeout-ms': { type: 'string', default: '5000' },
+      isolation: { type: 'string', default: 'process' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -36,8 +38,18 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
   const statementTimeoutMs = Number(values['statement-timeout-ms'])
   if (!Number.isFinite(statementTimeoutMs) || statementTimeoutMs <= 0)
     throw new Error('invalid --statement-timeout-ms')
+  const isolation = values.isolation
+  if (isolation !== 'process' && isolation !== 'inline') throw new Error(`invalid --isolation ${isolation}`)
   const authToken = values['auth-token'] ?? (process.env.LIBSQL_AUTH_TOKEN || undefined)
-  return { port, host: values.host, dataDir: values.data, authToken, streamIdleMs, statementTimeoutMs }
+  return {
+    port,
+    host: values.host,
+    dataDir: values.data,
+    authToken,
+    streamIdleMs,
+    statementTimeoutMs,
+    isolation,
+  }
 }
 
 async function main(): Promise<void> {
