@@ -11,6 +11,8 @@
 //   for a bare `?` and for indexes that no token references.
 // Cost: one linear pass over the text; results are cached by text (LRU) because clients repeat SQL.
 
+import { nextSqlToken, type SqlToken } from '../../schemas/sql-tokens.ts'
+
 export interface ScannedStatement {
   /** The statement's text, from its first token up to and including its terminating `;`, if any. */
   text: string
@@ -36,97 +38,6 @@ export interface ParamInfo {
 /** SQLite's default SQLITE_MAX_VARIABLE_NUMBER. */
 export const MAX_PARAM_INDEX = 32766
 
-type TokenKind = 'ws' | 'semi' | 'ident' | 'variable' | 'other'
-
-interface Token {
-  kind: TokenKind
-  start: number
-  end: number
-}
-
-const isDigit = (c: number): boolean => c >= 48 && c <= 57
-const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13)
-/** SQLite's IdChar: letters, digits, '_', '$' and every non-ASCII character. */
-const isIdChar = (c: number): boolean =>
-  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95 || c === 36 || c >= 0x80
-
-function nextToken(sql: string, i: number): Token {
-  const c = sql.charCodeAt(i)
-  const n = sql.length
-  let j = i + 1
-  if (isSpace(c)) {
-    while (j < n && isSpace(sql.charCodeAt(j))) j++
-    return { kind: 'ws', start: i, end: j }
-  }
-  if (c === 45 && sql.charCodeAt(j) === 45) {
-    // -- comment to the end of the line
-    while (j < n && sql.charCodeAt(j) !== 10) j++
-    return { kind: 'ws', start: i, end: j }
-  }
-  if (c === 47 && sql.charCodeAt(j) === 42) {
-    // /* comment */, unterminated runs to the end
-    const close = sql.indexOf('*/', j + 1)
-    return { kind: 'ws', start: i, end: close < 0 ? n : close + 2 }
-  }
-  if (c === 59) return { kind: 'semi', start: i, end: j }
-  if (c === 39 || c === 34 || c === 96 || c === 91) {
-    // 'string', "identifier", `identifier`, [identifier]; doubled quotes escape (not for [ ]). Quoted
-    // identifiers are never keywords, so all of these are 'other'.
-    const quote = c === 91 ? 93 : c
-    for (;;) {
-      if (j >= n) return { kind: 'other', start: i, end: n }
-      if (sql.charCodeAt(j) === quote) {
-        if (quote !== 93 && sql.charCodeAt(j + 1) === quote) {
-          j += 2
-          continue
-        }
-        return { kind: 'other', start: i, end: j + 1 }
-      }
-      j++
-    }
-  }
-  if (c === 63) {
-    while (j < n && isDigit(sql.charCodeAt(j))) j++
-    return { kind: 'variable', start: i, end: j }
-  }
-  if (c === 36 || c === 64 || c === 58 || c === 35) {
-    // $name @name :name #name, with Tcl-style `::` and a trailing `(…)`
-    let idChars = 0
-    for (; j < n; j++) {
-      const d = sql.charCodeAt(j)
-      if (isIdChar(d)) idChars++
-      else if (d === 40 && idChars > 0) {
-        while (j + 1 < n && !isSpace(sql.charCodeAt(j + 1)) && sql.charCodeAt(j + 1) !== 41) j++
-        if (sql.charCodeAt(j + 1) === 41) j += 2
-        else j++
-        break
-      } else if (d === 58 && sql.charCodeAt(j + 1) === 58) j++
-      else break
-    }
-    return { kind: idChars > 0 ? 'variable' : 'other', start: i, end: j }
-  }
-  if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(j)))) {
-    // numbers, including their (illegal) identifier-character tails, are one token
-    while (j < n) {
-      const d = sql.charCodeAt(j)
-      if (isIdChar(d) || d === 46) j++
-      else if (
-        (d === 43 || d === 45) &&
-        (sql.charCodeAt(j - 1) | 32) === 101 &&
-        isDigit(sql.charCodeAt(j + 1))
-      )
-        j++
-      else break
-    }
-    return { kind: 'other', start: i, end: j }
-  }
-  if (isIdChar(c)) {
-    while (j < n && isIdChar(sql.charCodeAt(j))) j++
-    return { kind: 'ident', start: i, end: j }
-  }
-  return { kind: 'other', start: i, end: j }
-}
-
 // sqlite3_complete()'s state machine. Token classes: 0 SEMI, 1 WS, 2 OTHER, 3 EXPLAIN, 4 CREATE, 5 TEMP,
 // 6 TRIGGER, 7 END. State 1 (START) after a `;` means a statement just ended.
 const TRANSITIONS: ReadonlyArray<ReadonlyArray<number>> = [
@@ -140,7 +51,7 @@ const TRANSITIONS: ReadonlyArray<ReadonlyArray<number>> = [
   [1, 7, 5, 5, 5, 5, 5, 5],
 ]
 
-function tokenClass(token: Token, word: string): number {
+function tokenClass(token: SqlToken, word: string): number {
   if (token.kind === 'semi') return 0
   if (token.kind === 'ws') return 1
   if (token.kind !== 'ident') return 2
@@ -220,7 +131,7 @@ export function scanSql(sql: string): ScannedStatement[] {
   let current = new StatementBuilder()
   let leading = true
   for (let i = 0; i < sql.length; ) {
-    const token = nextToken(sql, i)
+    const token = nextSqlToken(sql, i)
     i = token.end
     const word = token.kind === 'ident' ? sql.slice(token.start, token.end).toUpperCase() : ''
     state = TRANSITIONS[state]![tokenClass(token, word)]!
