@@ -4,7 +4,7 @@
  * are bounded by the block's body limit (`DATABASES_MAX_BODY_BYTES`) and `HRANA_LIMITS`.
  */
 import * as v from 'valibot'
-import { ResourceMeta, ResourceName } from './common'
+import { integer, ResourceMeta, ResourceName } from './common'
 
 export const DATABASES_LIMITS = {
   maxMigrationStatements: 200,
@@ -21,7 +21,41 @@ export const DATABASES_MAX_BODY_BYTES = 1024 * 1024
 
 export const DatabaseParam = v.object({ db: ResourceName })
 
-export const CreateDatabaseRequest = v.strictObject({ name: ResourceName })
+const TableName = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(128),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'A table name: letters, digits and "_"'),
+)
+
+export const PartitionedTable = v.strictObject({
+  /** The partition key column: a row's shard is picked by its value. */
+  key: TableName,
+  /** `hash`: spread evenly; `range`: neighbouring keys together, split at `bounds`. */
+  by: v.picklist(['hash', 'range']),
+  /** For `range`: shards − 1 strictly ascending exclusive upper bounds (shard i < bounds[i]). */
+  bounds: v.optional(
+    v.pipe(v.array(v.union([v.number(), v.pipe(v.string(), v.maxLength(256))])), v.maxLength(63)),
+  ),
+})
+
+export const Partitioning = v.strictObject({
+  shards: integer(1, 64, 'shards'),
+  /** Partitioned tables by name; other tables live whole on shard 0. */
+  tables: v.pipe(
+    v.record(TableName, PartitionedTable),
+    v.check(
+      (tables) => Object.keys(tables).length >= 1 && Object.keys(tables).length <= 100,
+      '1 to 100 tables',
+    ),
+  ),
+})
+
+export const CreateDatabaseRequest = v.strictObject({
+  name: ResourceName,
+  /** Makes a partitioned (sharded) database: statements are routed by their tables' keys. */
+  partitioning: v.optional(Partitioning),
+})
 
 export const MigrationRequest = v.strictObject({
   /** Applied at most once per database: a second request with the same id changes nothing. */
@@ -46,6 +80,9 @@ export const DatabaseView = v.object({
   node: v.string(),
   /** The client URL path (append to the platform's origin): `@libsql/client` uses it as `url`. */
   url: v.string(),
+  partitioning: v.optional(
+    v.object({ ...Partitioning.entries, /** Each shard's storage node. */ nodes: v.array(v.string()) }),
+  ),
 })
 
 export const DatabaseList = v.object({ items: v.array(DatabaseView), nextCursor: v.optional(v.string()) })

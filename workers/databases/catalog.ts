@@ -18,6 +18,7 @@ import {
   type Resource,
 } from '../platform/registry'
 import { nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
+import { type PartitionScheme, schemeProblem } from './partitions/scheme'
 
 export const DATABASE_KIND = 'database'
 export const CATALOG_CACHE_MS = 5_000
@@ -27,6 +28,8 @@ export const NODE_TIMEOUT_MS = 10_000
 export interface DatabaseConfig {
   node: string
   namespace: string
+  /** A partitioned database: its scheme and one shard database per shard (shard 0 is the one above). */
+  partitioning?: { scheme: PartitionScheme; shards: Array<{ node: string; namespace: string }> }
 }
 
 export interface Database {
@@ -34,6 +37,7 @@ export interface Database {
   name: string
   node: StorageNode
   namespace: string
+  partitions?: { scheme: PartitionScheme; shards: Database[] }
 }
 
 const cache = new IsolateCache<Database>(CATALOG_CACHE_MS)
@@ -46,6 +50,15 @@ export function databaseView(resource: Resource<DatabaseConfig>) {
     updatedAt: resource.updatedAt,
     node: resource.config.node,
     url: `/v1/databases/${resource.name}/`,
+    ...(resource.config.partitioning
+      ? {
+          partitioning: {
+            shards: resource.config.partitioning.scheme.shards,
+            tables: resource.config.partitioning.scheme.tables,
+            nodes: resource.config.partitioning.shards.map((shard) => shard.node),
+          },
+        }
+      : {}),
   }
 }
 
@@ -55,14 +68,31 @@ function nodeById(env: Env, id: string): StorageNode {
   return node
 }
 
-export async function createDatabase(env: Env, tenant: string, name: string) {
+/**
+ * Creates a database; with `scheme`, a partitioned one whose shard i lives on the node the
+ * ring gives `<tenant>/<name>#i` (shards spread over the nodes; shard 0 is the home shard).
+ */
+export async function createDatabase(env: Env, tenant: string, name: string, scheme?: PartitionScheme) {
   const ring = new ConsistentHashRing(storageNodes(env).map((node) => node.id))
-  const node = ring.nodeFor(`${tenant}/${name}`)
-  if (!node) throw new AppError('unavailable', 'No storage nodes are configured.')
-  const namespace = `d${crypto.randomUUID().replaceAll('-', '')}`
-  return databaseView(
-    await createResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, { node, namespace }),
-  )
+  const place = (key: string) => {
+    const node = ring.nodeFor(key)
+    if (!node) throw new AppError('unavailable', 'No storage nodes are configured.')
+    return { node, namespace: `d${crypto.randomUUID().replaceAll('-', '')}` }
+  }
+  let config: DatabaseConfig = place(`${tenant}/${name}`)
+  if (scheme !== undefined) {
+    const problem = schemeProblem(scheme)
+    if (problem) throw new AppError('validation_failed', `partitioning: ${problem}`)
+    const shards = [
+      config,
+      ...Array.from({ length: scheme.shards - 1 }, (_, i) => place(`${tenant}/${name}#${i + 1}`)),
+    ]
+    const tables = Object.fromEntries(
+      Object.entries(scheme.tables).map(([table, spec]) => [table.toLowerCase(), spec]),
+    )
+    config = { ...config, partitioning: { scheme: { shards: scheme.shards, tables }, shards } }
+  }
+  return databaseView(await createResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, config))
 }
 
 export async function getDatabase(env: Env, tenant: string, name: string): Promise<Database> {
@@ -70,11 +100,18 @@ export async function getDatabase(env: Env, tenant: string, name: string): Promi
   const cached = cache.lookup(key)
   if (cached) return cached.value
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
-  return cache.set(key, {
+  const { partitioning } = resource.config
+  const at = (placement: { node: string; namespace: string }): Database => ({
     tenant,
     name,
-    node: nodeById(env, resource.config.node),
-    namespace: resource.config.namespace,
+    node: nodeById(env, placement.node),
+    namespace: placement.namespace,
+  })
+  return cache.set(key, {
+    ...at(resource.config),
+    ...(partitioning
+      ? { partitions: { scheme: partitioning.scheme, shards: partitioning.shards.map(at) } }
+      : {}),
   })
 }
 
@@ -112,6 +149,10 @@ export async function deleteDatabase(env: Env, tenant: string, name: string): Pr
   const db = await getDatabase(env, tenant, name)
   await deleteResource(env, tenant, DATABASE_KIND, name)
   cache.delete(`${tenant}\n${name}`)
+  await Promise.all((db.partitions?.shards ?? [db]).map(dropEverything))
+}
+
+async function dropEverything(db: Database): Promise<void> {
   const client = backendClient(db)
   const objects = await client.execute(
     "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND type IN ('table', 'view') ORDER BY type DESC",

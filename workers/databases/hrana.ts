@@ -38,7 +38,7 @@ interface Stmt {
   sql?: unknown
   sql_id?: unknown
 }
-type HranaRequest = { type?: unknown; stmt?: Stmt; batch?: { steps?: Array<{ stmt?: Stmt }> } }
+export type HranaRequest = { type?: unknown; stmt?: Stmt; batch?: { steps?: Array<{ stmt?: Stmt }> } }
 
 export interface ProxyContext {
   secret: string
@@ -46,7 +46,7 @@ export interface ProxyContext {
   readOnly: boolean
 }
 
-function parseBody(text: string): Record<string, unknown> {
+export function parseBody(text: string): Record<string, unknown> {
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -98,7 +98,7 @@ function countStatements(requests: HranaRequest[]): number {
   return count
 }
 
-async function callNode(ctx: ProxyContext, path: string, body: unknown): Promise<Response> {
+export async function callNode(ctx: ProxyContext, path: string, body: unknown): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (ctx.db.node.token) headers.authorization = `Bearer ${ctx.db.node.token}`
   try {
@@ -144,7 +144,7 @@ async function assertReadOnly(ctx: ProxyContext, sqls: string[]): Promise<void> 
   }
 }
 
-async function prepare(ctx: ProxyContext, requests: HranaRequest[]) {
+export async function prepare(ctx: ProxyContext, requests: HranaRequest[]) {
   if (countStatements(requests) > DATABASES_LIMITS.maxPipelineStatements) {
     throw new HranaError(
       413,

@@ -26,6 +26,7 @@ import { validate } from '../platform/validation'
 import { applyMigration, databaseStats } from './admin'
 import { createDatabase, databaseResource, deleteDatabase, getDatabase, listDatabases } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
+import { partitionedCursor, partitionedPipeline } from './partitioned-hrana'
 
 const tags = ['databases']
 
@@ -50,7 +51,10 @@ export const databaseRoutes = new Hono<AuthEnv>()
       tags,
       summary: 'Create a database',
       description:
-        'The database lives on a storage node chosen by the consistent-hash ring; `url` is its Hrana URL.',
+        'The database lives on a storage node chosen by the consistent-hash ring; `url` is its Hrana URL. ' +
+        'With `partitioning` it is split over `shards` shard databases spread over the nodes: each named ' +
+        "table's rows go to the shard of their key; statements that pin the key run on one shard, reads " +
+        'that do not are scattered and merged, cross-shard writes are refused (see the README).',
       scope: 'databases:write',
       responses: { 201: { description: 'Created', schema: DatabaseView } },
       problems: [409],
@@ -58,7 +62,8 @@ export const databaseRoutes = new Hono<AuthEnv>()
     requireScope('databases:write'),
     validate('json', CreateDatabaseRequest),
     async function createDatabaseRoute(c) {
-      return c.json(await createDatabase(c.env, tenantOf(c), c.req.valid('json').name), 201)
+      const { name, partitioning } = c.req.valid('json')
+      return c.json(await createDatabase(c.env, tenantOf(c), name, partitioning), 201)
     },
   )
   .get(
@@ -110,7 +115,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('json', MigrationRequest),
     async function migrateRoute(c) {
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
-      return c.json(await applyMigration(db, c.req.valid('json')))
+      // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
+      const outcomes = []
+      for (const shard of db.partitions?.shards ?? [db])
+        outcomes.push(await applyMigration(shard, c.req.valid('json')))
+      return c.json({ id: c.req.valid('json').id, applied: outcomes.some((outcome) => outcome.applied) })
     },
   )
   .get(
@@ -135,9 +144,15 @@ export const databaseRoutes = new Hono<AuthEnv>()
   .get('/:db/v3-protobuf', () =>
     hranaErrorResponse(new HranaError(404, 'NOT_FOUND', 'Hrana over protobuf is not served.')),
   )
-  .post('/:db/v2/pipeline', (c) => hrana(c, (ctx, text) => pipeline(ctx, 2, text)))
-  .post('/:db/v3/pipeline', (c) => hrana(c, (ctx, text) => pipeline(ctx, 3, text)))
-  .post('/:db/v3/cursor', (c) => hrana(c, cursor))
+  .post('/:db/v2/pipeline', (c) =>
+    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedPipeline(ctx, text) : pipeline(ctx, 2, text))),
+  )
+  .post('/:db/v3/pipeline', (c) =>
+    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedPipeline(ctx, text) : pipeline(ctx, 3, text))),
+  )
+  .post('/:db/v3/cursor', (c) =>
+    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedCursor(ctx, text) : cursor(ctx, text))),
+  )
 
 // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
 async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<Response>): Promise<Response> {

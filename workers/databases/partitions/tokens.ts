@@ -101,3 +101,36 @@ export function sameTokens(a: readonly Tok[], b: readonly Tok[]): boolean {
 function normal(token: Tok): string {
   return token.kind === 'ident' || token.kind === 'quoted' ? `i:${nameOf(token)}` : token.text
 }
+
+/**
+ * Splits a text of several statements at its semicolons (not those inside strings, comments
+ * or a CREATE TRIGGER body), dropping empty pieces: what a Hrana `sequence` runs one by one.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = []
+  let start = -1
+  let words: string[] = []
+  let inTrigger = false
+  for (let i = 0; i < sql.length; ) {
+    const token = nextSqlToken(sql, i)
+    i = token.end
+    if (token.kind === 'ws') continue
+    if (start < 0) {
+      if (token.kind === 'semi') continue
+      start = token.start
+      words = []
+      inTrigger = false
+    }
+    if (token.kind === 'ident' && words.length < 3) {
+      words.push(sql.slice(token.start, token.end).toUpperCase())
+      inTrigger = words[0] === 'CREATE' && (words[1] === 'TRIGGER' || words[2] === 'TRIGGER')
+    }
+    const endsTrigger = (text: string) => /END\s*$/i.test(text.trimEnd())
+    if (token.kind === 'semi' && (!inTrigger || endsTrigger(sql.slice(start, token.start)))) {
+      statements.push(sql.slice(start, token.start))
+      start = -1
+    }
+  }
+  if (start >= 0) statements.push(sql.slice(start))
+  return statements
+}

@@ -1,0 +1,146 @@
+/**
+ * Hrana over HTTP for partitioned databases: the same wire as hrana.ts (pipelines and
+ * cursors, platform-signed batons, the read-only check on the home shard), answered by a
+ * `PartitionedSession` that routes each statement to its shard (partitions/session.ts).
+ */
+import { openBaton, signBaton } from './batons'
+import type { Database } from './catalog'
+import { callNode, HranaError, type HranaRequest, type ProxyContext, parseBody, prepare } from './hrana'
+import type { HranaStmt } from './partitions/hrana-values'
+import {
+  type NodeResult,
+  newSessionState,
+  type Outcome,
+  PartitionedSession,
+  type SessionState,
+} from './partitions/session'
+
+async function openSession(ctx: ProxyContext, baton: unknown): Promise<PartitionedSession> {
+  const partitions = ctx.db.partitions
+  if (partitions === undefined) throw new HranaError(500, 'INTERNAL', 'The database is not partitioned.')
+  let state: SessionState = newSessionState()
+  if (typeof baton === 'string') {
+    const opened = await openBaton(ctx.secret, ctx.db.tenant, ctx.db.namespace, baton)
+    if (opened === undefined)
+      throw new HranaError(400, 'BATON_INVALID', 'The baton is not valid for this database.')
+    state = JSON.parse(opened) as SessionState
+  }
+  const port = {
+    async pipeline(shard: number, shardBaton: string | null, requests: unknown[]) {
+      const db = partitions.shards[shard] as Database
+      const response = await callNode({ ...ctx, db }, 'v3/pipeline', { baton: shardBaton, requests })
+      if (!response.ok) {
+        const body = (await response.json().catch(() => ({}))) as { message?: string; code?: string }
+        const error = {
+          code: body.code ?? 'UNAVAILABLE',
+          message: body.message ?? `Shard ${shard} answered ${response.status}.`,
+        }
+        return { baton: null, results: requests.map((): NodeResult => ({ type: 'error', error })) }
+      }
+      return (await response.json()) as { baton: string | null; results: NodeResult[] }
+    },
+  }
+  return new PartitionedSession(partitions.scheme, port, state)
+}
+
+async function closeOrSign(
+  ctx: ProxyContext,
+  session: PartitionedSession,
+  closed: boolean,
+): Promise<string | null> {
+  if (closed) {
+    await session.close()
+    return null
+  }
+  return signBaton(ctx.secret, ctx.db.tenant, ctx.db.namespace, JSON.stringify(session.state))
+}
+
+const answer = (type: string, outcome: Outcome) =>
+  'ok' in outcome
+    ? { type: 'ok', response: { type, result: outcome.ok } }
+    : { type: 'error', error: outcome.error }
+
+export async function partitionedPipeline(ctx: ProxyContext, text: string): Promise<Response> {
+  const body = parseBody(text)
+  if (!Array.isArray(body.requests))
+    throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
+  const requests = body.requests as Array<HranaRequest & Record<string, unknown>>
+  await prepare(ctx, requests)
+  const session = await openSession(ctx, body.baton)
+  const results: unknown[] = []
+  let closed = false
+  for (const request of requests) {
+    switch (request.type) {
+      case 'execute':
+        results.push(answer('execute', await session.execute(request.stmt as HranaStmt)))
+        break
+      case 'batch':
+        results.push({
+          type: 'ok',
+          response: { type: 'batch', result: await session.batch(request.batch?.steps ?? []) },
+        })
+        break
+      case 'sequence': {
+        const outcome = await session.sequence(String(request.sql ?? ''))
+        results.push(
+          'ok' in outcome ? { type: 'ok', response: { type: 'sequence' } } : answer('sequence', outcome),
+        )
+        break
+      }
+      case 'store_sql': {
+        const outcome = session.storeSql(request.sql_id, request.sql)
+        results.push(
+          'ok' in outcome ? { type: 'ok', response: { type: 'store_sql' } } : answer('store_sql', outcome),
+        )
+        break
+      }
+      case 'close_sql':
+        session.closeSql(request.sql_id)
+        results.push({ type: 'ok', response: { type: 'close_sql' } })
+        break
+      case 'get_autocommit':
+        results.push({ type: 'ok', response: { type: 'get_autocommit', is_autocommit: session.autocommit } })
+        break
+      case 'close':
+        closed = true
+        results.push({ type: 'ok', response: { type: 'close' } })
+        break
+      default:
+        results.push({
+          type: 'error',
+          error: {
+            code: 'PARTITION_UNSUPPORTED',
+            message: `"${String(request.type)}" requests are not served by partitioned databases.`,
+          },
+        })
+    }
+  }
+  return Response.json({ baton: await closeOrSign(ctx, session, closed), base_url: null, results })
+}
+
+/** v3 cursor: the batch runs whole, then streams as cursor entries. */
+export async function partitionedCursor(ctx: ProxyContext, text: string): Promise<Response> {
+  const body = parseBody(text)
+  const batch = body.batch as HranaRequest['batch']
+  if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.steps))
+    throw new HranaError(400, 'INVALID_REQUEST', '"batch.steps" must be an array.')
+  await prepare(ctx, [{ type: 'batch', batch }])
+  const session = await openSession(ctx, body.baton)
+  const { step_results, step_errors } = await session.batch(batch.steps as Array<{ stmt?: HranaStmt }>)
+  const lines = [JSON.stringify({ baton: await closeOrSign(ctx, session, false), base_url: null })]
+  for (const [step, result] of step_results.entries()) {
+    const error = step_errors[step]
+    if (error) lines.push(JSON.stringify({ type: 'step_error', step, error }))
+    if (!result) continue
+    const { cols, rows, affected_row_count, last_insert_rowid } = result as {
+      cols: unknown
+      rows: unknown[]
+      affected_row_count: number
+      last_insert_rowid: string | null
+    }
+    lines.push(JSON.stringify({ type: 'step_begin', step, cols }))
+    for (const row of rows) lines.push(JSON.stringify({ type: 'row', row }))
+    lines.push(JSON.stringify({ type: 'step_end', affected_row_count, last_insert_rowid }))
+  }
+  return new Response(`${lines.join('\n')}\n`, { headers: { 'content-type': 'text/plain' } })
+}
