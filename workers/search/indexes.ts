@@ -145,8 +145,9 @@ export async function changeIndex(
   }
 }
 
+/** Destroys every shard the index has, or is growing into (read fresh, not from the cache). */
 export async function deleteIndex(env: Env, tenant: string, uid: string): Promise<void> {
-  const index = await getIndex(env, tenant, uid)
+  const index = await freshIndex(env, tenant, uid)
   await Promise.all(
     Array.from({ length: Math.max(index.config.shards, index.config.splitting ?? 0) }, (_, i) =>
       shardStub(env, tenant, uid, i).destroy(),
