@@ -36,6 +36,8 @@ export const CreateIndexBody = v.object({
   primaryKey: v.optional(v.nullable(Attribute)),
   /** Extension: how many shard objects hold the index (default 1). */
   shards: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(SEARCH_LIMITS.maxShards))),
+  /** Extension: a shard holding more documents than this doubles the index's shards (default 200,000). */
+  maxShardDocuments: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000_000))),
 })
 
 export const UpdateIndexBody = v.object({ primaryKey: v.optional(v.nullable(Attribute)) })

@@ -20,7 +20,8 @@ import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
 import { MeiliError } from './errors'
-import { allShards, getIndex, shardStub } from './indexes'
+import { onLiveShards } from './growth'
+import { getIndex, shardStub } from './indexes'
 import { documentId, MAX_DOCUMENTS_PER_BATCH } from './logic/documents'
 import { pick } from './logic/fields'
 import type { FilterInput } from './logic/filter-parse'
@@ -51,9 +52,9 @@ async function fetchDocuments(
   }
   const index = await getIndex(env, tenant, uid)
   const filter = checkedFilter(options.filter, index.config.settings, 'invalid_document_filter')
-  const parts = await Promise.all(
-    allShards(env, tenant, index).map((shard) => shard.list(options.offset + options.limit, filter)),
-  )
+  const parts = (
+    await onLiveShards(env, tenant, index, (shard) => shard.list(options.offset + options.limit, filter))
+  ).map(({ result }) => result)
   const documents = parts.flatMap((part) => part.documents).sort((a, b) => compareIds(a.id, b.id))
   const displayed = index.config.settings.displayedAttributes
   return {
@@ -223,9 +224,14 @@ export const documentRoutes = new Hono<AuthEnv>()
       const { indexUid, documentId: raw } = c.req.valid('param')
       const index = await getIndex(c.env, tenantOf(c), indexUid)
       const id = documentId(raw)
-      const document = await shardStub(c.env, tenantOf(c), indexUid, shardFor(id, index.config.shards)).get(
-        id,
-      )
+      // A shard that has split since the index row was read names the count to look again with.
+      let count = index.config.shards
+      let found = await shardStub(c.env, tenantOf(c), indexUid, shardFor(id, count)).get(id)
+      while (found.layout !== null && found.layout > count) {
+        count = found.layout
+        found = await shardStub(c.env, tenantOf(c), indexUid, shardFor(id, count)).get(id)
+      }
+      const { document } = found
       if (!document) throw new MeiliError('document_not_found', `Document \`${id}\` not found.`)
       const fields = c.req.query('fields')
       const shown = pick(document, index.config.settings.displayedAttributes)

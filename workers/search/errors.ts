@@ -12,6 +12,7 @@ export type MeiliCode =
   | 'index_already_exists'
   | 'invalid_index_uid'
   | 'invalid_index_primary_key'
+  | 'invalid_index_shards'
   | 'index_primary_key_already_exists'
   | 'index_primary_key_no_candidate_found'
   | 'index_primary_key_multiple_candidates_found'
@@ -70,6 +71,7 @@ export const MEILI_STATUS: Record<MeiliCode, 400 | 401 | 403 | 404 | 409 | 413 |
   index_already_exists: 409,
   invalid_index_uid: 400,
   invalid_index_primary_key: 400,
+  invalid_index_shards: 400,
   index_primary_key_already_exists: 400,
   index_primary_key_no_candidate_found: 400,
   index_primary_key_multiple_candidates_found: 400,

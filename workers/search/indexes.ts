@@ -2,7 +2,8 @@
  * Search indexes: one registry row per index (libSQL, kind `search-index`) holding its
  * primary key, settings and shard count; its documents live in `shards` SearchShard
  * objects named `<tenant>:search:<index>#<i>`, and a document's shard is
- * `hash32(id) mod shards`. Index rows are cached per isolate for `INDEX_CACHE_MS`
+ * `hash32(id) mod shards`; the count doubles online when a shard grows past
+ * `maxShardDocuments` (growth.ts). Index rows are cached per isolate for `INDEX_CACHE_MS`
  * (dropped at once in the isolate that changes them), so a settings change reaches other
  * isolates within that bound.
  */
@@ -26,12 +27,17 @@ import type { SearchTasks } from './tasks'
 export const INDEX_KIND = 'search-index'
 export const INDEX_CACHE_MS = 1000
 export const MAX_SHARDS = 64
+/** A shard holding more documents than this makes its index double its shard count. */
+export const DEFAULT_MAX_SHARD_DOCUMENTS = 200_000
 const INDEX_UID = /^[A-Za-z0-9_-]{1,400}$/
 
 export interface IndexConfig {
   primaryKey: string | null
   settings: Settings
   shards: number
+  /** Set while the index grows to this many shards (growth.ts). */
+  splitting?: number | undefined
+  maxShardDocuments?: number | undefined
 }
 
 export type SearchIndex = Resource<IndexConfig>
@@ -74,6 +80,7 @@ export async function createIndex(
   uid: string,
   primaryKey: string | null,
   shards = 1,
+  maxShardDocuments = DEFAULT_MAX_SHARD_DOCUMENTS,
 ): Promise<SearchIndex> {
   checkIndexUid(uid)
   try {
@@ -81,6 +88,7 @@ export async function createIndex(
       primaryKey,
       settings: defaultSettings(),
       shards,
+      maxShardDocuments,
     })
     cache.delete(cacheKey(tenant, uid))
     return created
@@ -89,6 +97,12 @@ export async function createIndex(
       throw new MeiliError('index_already_exists', `Index \`${uid}\` already exists.`)
     throw error
   }
+}
+
+/** The index as the registry holds it now (not from this isolate's cache). */
+export async function freshIndex(env: Env, tenant: string, uid: string): Promise<SearchIndex> {
+  cache.delete(cacheKey(tenant, uid))
+  return getIndex(env, tenant, uid)
 }
 
 /** The index, created with defaults when missing (document writes create indexes, as in Meilisearch). */
@@ -131,10 +145,13 @@ export async function changeIndex(
   }
 }
 
+/** Destroys every shard the index has, or is growing into (read fresh, not from the cache). */
 export async function deleteIndex(env: Env, tenant: string, uid: string): Promise<void> {
-  const index = await getIndex(env, tenant, uid)
+  const index = await freshIndex(env, tenant, uid)
   await Promise.all(
-    Array.from({ length: index.config.shards }, (_, i) => shardStub(env, tenant, uid, i).destroy()),
+    Array.from({ length: Math.max(index.config.shards, index.config.splitting ?? 0) }, (_, i) =>
+      shardStub(env, tenant, uid, i).destroy(),
+    ),
   )
   await deleteResource(env, tenant, INDEX_KIND, uid)
   cache.delete(cacheKey(tenant, uid))
@@ -165,14 +182,12 @@ export type ShardApi = Pick<
   | 'expand'
   | 'search'
   | 'searchAlone'
+  | 'splitStep'
+  | 'absorb'
 >
 
 export function shardStub(env: Env, tenant: string, uid: string, shard: number): ShardApi {
   return objectStub(env.SEARCH_SHARDS, tenant, 'search', uid, shard) as unknown as ShardApi
-}
-
-export function allShards(env: Env, tenant: string, index: SearchIndex) {
-  return Array.from({ length: index.config.shards }, (_, i) => shardStub(env, tenant, index.name, i))
 }
 
 export function tasksStub(env: Env, tenant: string): Pick<SearchTasks, 'record' | 'get' | 'list'> {

@@ -25,10 +25,11 @@ import { runSearch } from './coordinator'
 import { crawlRoutes } from './crawl/routes'
 import { documentRoutes } from './document-routes'
 import { MeiliError } from './errors'
-import { allShards, checkIndexUid, getIndex, indexView, listIndexes, tasksStub } from './indexes'
+import { onLiveShards } from './growth'
+import { checkIndexUid, getIndex, indexView, listIndexes, tasksStub } from './indexes'
 import { settingsRoutes } from './settings-routes'
 import { accepted, meiliErrorResponse } from './wire'
-import { createIndexTask, deleteIndexTask, updateIndexTask } from './writes'
+import { createIndexTask, deleteIndexTask, growIndexTask, updateIndexTask } from './writes'
 
 const tags = ['search']
 const taskResponse = { 202: { description: 'The task', schema: EnqueuedTask } }
@@ -97,7 +98,14 @@ export const searchRoutes = new Hono<AuthEnv>()
       checkIndexUid(body.uid)
       return accepted(
         c,
-        await createIndexTask(c.env, tenantOf(c), body.uid, body.primaryKey ?? null, body.shards ?? 1),
+        await createIndexTask(
+          c.env,
+          tenantOf(c),
+          body.uid,
+          body.primaryKey ?? null,
+          body.shards ?? 1,
+          body.maxShardDocuments,
+        ),
       )
     },
   )
@@ -161,7 +169,8 @@ export const searchRoutes = new Hono<AuthEnv>()
     validate('param', IndexUidParam),
     async function indexStatsRoute(c) {
       const index = await getIndex(c.env, tenantOf(c), c.req.valid('param').indexUid)
-      const parts = await Promise.all(allShards(c.env, tenantOf(c), index).map((shard) => shard.stats()))
+      const live = await onLiveShards(c.env, tenantOf(c), index, (shard) => shard.stats())
+      const parts = live.map(({ result }) => result)
       const fieldDistribution: Record<string, number> = {}
       for (const part of parts) {
         for (const [field, count] of Object.entries(part.fieldDistribution)) {
@@ -172,8 +181,26 @@ export const searchRoutes = new Hono<AuthEnv>()
         numberOfDocuments: parts.reduce((sum, part) => sum + part.numberOfDocuments, 0),
         isIndexing: false,
         fieldDistribution,
-        numberOfShards: index.config.shards,
+        numberOfShards: live.length,
+        maxShardDocuments: index.config.maxShardDocuments ?? null,
       })
+    },
+  )
+  .post(
+    '/indexes/:indexUid/split',
+    describe({
+      wire: 'meilisearch',
+      tags,
+      summary: 'Double the shard count of an index now (extension)',
+      description:
+        'Indexes also grow on their own when a shard holds more than `maxShardDocuments`. Searches and writes go on during the move; the task (`indexSplit`) reports the shard counts and how many documents moved.',
+      scope: 'search:write',
+      responses: taskResponse,
+    }),
+    requireScope('search:write'),
+    validate('param', IndexUidParam),
+    async function splitIndexRoute(c) {
+      return accepted(c, await growIndexTask(c.env, tenantOf(c), c.req.valid('param').indexUid))
     },
   )
   .post(

@@ -26,6 +26,8 @@ export type TaskType =
   | 'indexCreation'
   | 'indexDeletion'
   | 'indexUpdate'
+  /** Extension: the index doubled its shard count (details: previousShards, numberOfShards, movedDocuments). */
+  | 'indexSplit'
 
 export interface TaskRecord {
   indexUid: string | null

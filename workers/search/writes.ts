@@ -3,22 +3,23 @@
  * searchable when the response arrives) and is then recorded in the tenant's task log
  * with its outcome; failures a Meilisearch task reports (bad ids, primary key problems, a
  * missing index) become failed tasks, and a batch is checked as a whole before any shard
- * is touched, so a failed task changed nothing.
+ * is touched, so a failed task changed nothing. A write that leaves a shard over the
+ * index's `maxShardDocuments` then grows the index (growth.ts), recorded as its own task.
  */
 import type { Env } from '../platform/env'
 import { MeiliError } from './errors'
+import { growIndex, onLiveShards, routeByShard, shouldGrow } from './growth'
 import {
-  allShards,
   changeIndex,
   createIndex,
   deleteIndex,
   ensureIndex,
   getIndex,
+  MAX_SHARDS,
   type SearchIndex,
-  shardStub,
   tasksStub,
 } from './indexes'
-import { byShard, choosePrimaryKey, documentId, MAX_DOCUMENT_BYTES, prepareBatch } from './logic/documents'
+import { choosePrimaryKey, documentId, MAX_DOCUMENT_BYTES, prepareBatch } from './logic/documents'
 import type { Document } from './logic/fields'
 import type { FilterInput } from './logic/filter-parse'
 import { checkedFilter } from './logic/request'
@@ -75,13 +76,52 @@ export function checkDocumentSizes(documents: Document[]): void {
   })
 }
 
-export function addDocuments(
+/** Grows the index one doubling (or finishes one under way) as an `indexSplit` task. */
+export function growIndexTask(env: Env, tenant: string, uid: string) {
+  return runTask(
+    env,
+    tenant,
+    uid,
+    'indexSplit',
+    { previousShards: null, numberOfShards: null },
+    async (details) => {
+      const index = await getIndex(env, tenant, uid)
+      if (!index.config.splitting && index.config.shards * 2 > MAX_SHARDS)
+        throw new MeiliError('invalid_index_shards', `Index \`${uid}\` already has ${MAX_SHARDS} shards.`)
+      const growth = await growIndex(env, tenant, uid)
+      Object.assign(details, {
+        previousShards: growth?.from ?? null,
+        numberOfShards: growth?.to ?? null,
+        movedDocuments: growth?.movedDocuments ?? 0,
+      })
+    },
+  )
+}
+
+export async function addDocuments(
   env: Env,
   tenant: string,
   uid: string,
   documents: Document[],
   mode: 'replace' | 'update',
   primaryKey: string | undefined,
+): Promise<EnqueuedTaskView> {
+  let grow = false
+  const task = await writeDocuments(env, tenant, uid, documents, mode, primaryKey, (index, sizes) => {
+    grow = shouldGrow(index, sizes, Date.now())
+  })
+  if (grow) await growIndexTask(env, tenant, uid)
+  return task
+}
+
+function writeDocuments(
+  env: Env,
+  tenant: string,
+  uid: string,
+  documents: Document[],
+  mode: 'replace' | 'update',
+  primaryKey: string | undefined,
+  written: (index: SearchIndex, sizes: number[]) => void,
 ) {
   return runTask(
     env,
@@ -99,13 +139,14 @@ export function addDocuments(
           primaryKey: config.primaryKey ?? key,
         }))
       }
-      const groups = byShard(prepared, index.config.shards)
-      await Promise.all(
-        groups.map((group, shard) =>
-          group.length > 0 ? shardStub(env, tenant, uid, shard).write({ mode, documents: group }) : undefined,
-        ),
+      const results = await routeByShard(env, tenant, index, prepared, (shard, group, count) =>
+        shard.write({ mode, count, documents: group }),
       )
       details.indexedDocuments = prepared.length
+      written(
+        index,
+        results.map((result) => result.documents),
+      )
     },
   )
 }
@@ -120,10 +161,10 @@ export function deleteDocuments(env: Env, tenant: string, uid: string, ids: Arra
     async (details) => {
       const index = await getIndex(env, tenant, uid)
       const valid = ids.map((id) => ({ id: documentId(id) }))
-      const groups = byShard(valid, index.config.shards)
-      const results = await Promise.all(
-        groups.map((group, shard) =>
-          shardStub(env, tenant, uid, shard).deleteIds(group.map((item) => item.id)),
+      const results = await routeByShard(env, tenant, index, valid, (shard, group, count) =>
+        shard.deleteIds(
+          group.map((item) => item.id),
+          count,
         ),
       )
       details.deletedDocuments = results.reduce((sum, result) => sum + result.deleted, 0)
@@ -143,8 +184,8 @@ export async function deleteByFilter(env: Env, tenant: string, uid: string, filt
     'documentDeletion',
     { providedIds: 0, originalFilter: JSON.stringify(filter), deletedDocuments: 0 },
     async (details) => {
-      const results = await Promise.all(allShards(env, tenant, index).map((shard) => shard.deleteWhere(tree)))
-      details.deletedDocuments = results.reduce((sum, result) => sum + result.deleted, 0)
+      const results = await onLiveShards(env, tenant, index, (shard) => shard.deleteWhere(tree))
+      details.deletedDocuments = results.reduce((sum, { result }) => sum + result.deleted, 0)
     },
   )
 }
@@ -158,8 +199,8 @@ export function clearDocuments(env: Env, tenant: string, uid: string) {
     { providedIds: 0, originalFilter: null, deletedDocuments: 0 },
     async (details) => {
       const index = await getIndex(env, tenant, uid)
-      const results = await Promise.all(allShards(env, tenant, index).map((shard) => shard.clear()))
-      details.deletedDocuments = results.reduce((sum, result) => sum + result.deleted, 0)
+      const results = await onLiveShards(env, tenant, index, (shard) => shard.clear())
+      details.deletedDocuments = results.reduce((sum, { result }) => sum + result.deleted, 0)
     },
   )
 }
@@ -170,9 +211,10 @@ export function createIndexTask(
   uid: string,
   primaryKey: string | null,
   shards: number,
+  maxShardDocuments?: number,
 ) {
   return runTask(env, tenant, uid, 'indexCreation', { primaryKey }, async () => {
-    await createIndex(env, tenant, uid, primaryKey, shards)
+    await createIndex(env, tenant, uid, primaryKey, shards, maxShardDocuments)
   })
 }
 
@@ -186,8 +228,8 @@ export function updateIndexTask(
     if (primaryKey === undefined || primaryKey === null) return
     const index = await getIndex(env, tenant, uid)
     if (index.config.primaryKey !== null && index.config.primaryKey !== primaryKey) {
-      const counts = await Promise.all(allShards(env, tenant, index).map((shard) => shard.stats()))
-      if (counts.some((count) => count.numberOfDocuments > 0)) {
+      const counts = await onLiveShards(env, tenant, index, (shard) => shard.stats())
+      if (counts.some(({ result }) => result.numberOfDocuments > 0)) {
         throw new MeiliError(
           'index_primary_key_already_exists',
           `Index already has a primary key: \`${index.config.primaryKey}\`.`,
@@ -201,8 +243,8 @@ export function updateIndexTask(
 export function deleteIndexTask(env: Env, tenant: string, uid: string) {
   return runTask(env, tenant, uid, 'indexDeletion', { deletedDocuments: 0 }, async (details) => {
     const index = await getIndex(env, tenant, uid)
-    const counts = await Promise.all(allShards(env, tenant, index).map((shard) => shard.stats()))
-    details.deletedDocuments = counts.reduce((sum, count) => sum + count.numberOfDocuments, 0)
+    const counts = await onLiveShards(env, tenant, index, (shard) => shard.stats())
+    details.deletedDocuments = counts.reduce((sum, { result }) => sum + result.numberOfDocuments, 0)
     await deleteIndex(env, tenant, uid)
   })
 }

@@ -1,9 +1,10 @@
 /**
  * The coordinator's merge: the shards' sorted top lists merged with the same comparator
  * the shards used (so the order equals a single shard's), the requested page cut out,
- * totals and facet counts summed, and each hit formatted (displayed attributes,
+ * totals and facet counts summed (with `distinct`, per kept value: logic/distinct.ts), and each hit formatted (displayed attributes,
  * `_formatted`, `_matchesPosition`, `_rankingScore`) in Meilisearch's response shape.
  */
+import { type DistinctGroup, mergeDistinct } from './distinct'
 import type { Candidate } from './expand'
 import { type FacetCounts, mergeFacets } from './facets'
 import { type Document, distinctValue, pick } from './fields'
@@ -17,6 +18,7 @@ export interface MergeInput {
   hits: Array<{ id: string; key: KeyPart[]; features: Features; document: Document }>
   total: number
   facets: FacetCounts
+  groups?: DistinctGroup[] | undefined
 }
 
 export function matchTerms(prepared: PreparedSearch, candidates: Candidate[][]): MatchTerms {
@@ -43,10 +45,16 @@ export function respond(
   const directions = keyDirections(prepared.settings.rankingRules, prepared.sort)
   let all = shards.flatMap((shard) => shard.hits).sort((a, b) => compareHits(a, b, directions))
   let total = shards.reduce((sum, shard) => sum + shard.total, 0)
+  let facetParts = shards.map((shard) => shard.facets)
   if (prepared.distinct !== null && shards.length > 1) {
+    const merged = mergeDistinct(
+      shards.map((shard) => ({ loose: shard.total, facets: shard.facets, groups: shard.groups ?? [] })),
+      directions,
+    )
+    total = merged.total
+    facetParts = merged.facets
     // Each shard kept its best hit per value; across shards the first (best) one stays.
     const seen = new Set<string>()
-    const before = all.length
     all = all.filter((hit) => {
       const value = distinctValue(hit.document, prepared.distinct as string)
       if (value === undefined) return true
@@ -54,7 +62,6 @@ export function respond(
       seen.add(value)
       return true
     })
-    total -= before - all.length
   }
   const geoSort = prepared.sort.find((spec) => spec.point)?.point
   const page = all
@@ -110,11 +117,7 @@ export function respond(
     Object.assign(response, { limit: prepared.limit, offset: prepared.offset, estimatedTotalHits: capped })
   }
   if (prepared.facets.length > 0) {
-    const facets = mergeFacets(
-      shards.map((shard) => shard.facets),
-      prepared.facets,
-      prepared.settings.faceting.maxValuesPerFacet,
-    )
+    const facets = mergeFacets(facetParts, prepared.facets, prepared.settings.faceting.maxValuesPerFacet)
     response.facetDistribution = facets.distribution
     response.facetStats = facets.stats
   }

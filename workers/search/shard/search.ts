@@ -9,6 +9,8 @@
  * only for the top `limit`; picks the top with a bounded heap, computing proximity only
  * for the documents that may reach it (`selectTop`).
  */
+
+import { type DistinctGroup, distinctGroup, keepDistinct } from '../logic/distinct'
 import { type Candidate, expandWords, type Vocabulary } from '../logic/expand'
 import { countFacets, emptyFacets, type FacetCounts } from '../logic/facets'
 import { type Document, distinctValue } from '../logic/fields'
@@ -59,6 +61,11 @@ export interface ShardQuery {
   limit: number
   /** One hit per value of this attribute (documents without it all stay). */
   distinct?: string | null | undefined
+  /**
+   * With `distinct` over several shards: report each kept value as a group (see
+   * logic/distinct.ts); `total` and `facets` then cover only the documents without a value.
+   */
+  distinctGroups?: boolean | undefined
 }
 
 export interface ShardHit {
@@ -72,6 +79,7 @@ export interface ShardResult {
   hits: ShardHit[]
   total: number
   facets: FacetCounts
+  groups?: DistinctGroup[]
 }
 
 const NO_FEATURES: Omit<Features, 'rid'> = {
@@ -82,26 +90,6 @@ const NO_FEATURES: Omit<Features, 'rid'> = {
   position: 0,
   exactness: 0,
   bm25: 0,
-}
-
-/** The best entry of each distinct value, and every entry without one. */
-function distinctEntries(
-  entries: Entry[],
-  attribute: string,
-  compare: (a: Entry, b: Entry) => number,
-): Entry[] {
-  const best = new Map<string, Entry>()
-  const out: Entry[] = []
-  for (const entry of entries) {
-    const value = entry.document ? distinctValue(entry.document, attribute) : undefined
-    if (value === undefined) {
-      out.push(entry)
-      continue
-    }
-    const kept = best.get(value)
-    if (!kept || compare(entry, kept) < 0) best.set(value, entry)
-  }
-  return [...out, ...best.values()]
 }
 
 interface Entry {
@@ -214,13 +202,28 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
     id: entry.id,
     key: rankingKey(rules, entry.features, entry.values, sortCount),
   })
-  if (distinct !== null)
-    entries = distinctEntries(entries, distinct, (a, b) => {
+  let groups: DistinctGroup[] | undefined
+  let loose = entries
+  if (distinct !== null) {
+    entries = keepDistinct(entries, distinct, (a, b) => {
       complete(a.features)
       complete(b.features)
       return compareHits(keyOf(a), keyOf(b), directions)
     })
-  for (const entry of entries) if (entry.document) countFacets(facets, entry.document, query.facets)
+    if (query.distinctGroups) {
+      groups = []
+      loose = []
+      for (const entry of entries) {
+        const value = entry.document ? distinctValue(entry.document, distinct) : undefined
+        if (value === undefined || !entry.document) loose.push(entry)
+        else {
+          complete(entry.features)
+          groups.push(distinctGroup(value, keyOf(entry), entry.document, query.facets))
+        }
+      }
+    } else loose = entries
+  }
+  for (const entry of loose) if (entry.document) countFacets(facets, entry.document, query.facets)
   const top = selectTop(
     entries,
     query.limit,
@@ -240,7 +243,8 @@ export function searchShard(store: ShardStore, query: ShardQuery): ShardResult {
       features: item.features,
       document: item.document ?? bodies.get(item.features.rid) ?? {},
     })),
-    total: entries.length,
+    total: loose.length,
     facets,
+    ...(groups ? { groups } : {}),
   }
 }

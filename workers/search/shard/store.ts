@@ -288,6 +288,18 @@ export class ShardStore {
     }
   }
 
+  /** Up to `limit` documents stored after `rid`, in rid order. */
+  after(rid: number, limit: number): StoredDocument[] {
+    return this.sql
+      .exec<{ rid: number; id: string; body: string }>(
+        'SELECT rid, id, body FROM docs WHERE rid > ? ORDER BY rid LIMIT ?',
+        rid,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ rid: row.rid, id: row.id, body: JSON.parse(row.body) as Document }))
+  }
+
   /** Every id with its rid. */
   ids(): Array<{ rid: number; id: string }> {
     return [...this.documentMeta()].map(([rid, entry]) => ({ rid, id: entry.id }))
