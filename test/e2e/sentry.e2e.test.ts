@@ -150,6 +150,7 @@ describe('@sentry/browser in Chromium', () => {
 
     page = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
+      if (path === '/favicon.ico') return res.writeHead(204).end()
       const body = path === '/' ? indexHtml(dsn) : files[path]
       if (body === undefined) return res.writeHead(404).end()
       const type = path === '/' ? 'text/html' : path.endsWith('.map') ? 'application/json' : 'text/javascript'
