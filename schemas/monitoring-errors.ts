@@ -23,6 +23,8 @@ export const ERRORS_LIMITS = {
   /** Events a project accepts per minute unless configured otherwise. */
   defaultEventsPerMinute: 1000,
   maxEventsPerMinute: 1_000_000,
+  /** Issues per project; events of further new groups are counted in one overflow issue. */
+  maxIssuesPerProject: 10_000,
   /** Events kept per issue (the latest). */
   eventsPerIssue: 20,
   /** Largest release file (a source map), and files per release. */

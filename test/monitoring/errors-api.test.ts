@@ -167,6 +167,35 @@ describe('Sentry ingest', () => {
     expect(list.issues[0]?.stacktrace.map((f) => f.function)).toEqual(['main', 'run'])
   })
 
+  it('accepts gzip bodies, the store endpoint with X-Sentry-Auth, and the dsn in the envelope header', async () => {
+    const { token, project, key, tenant } = await setup()
+    const body = envelope([['event', error('Error', 'zipped', [frame('z', 1)])]])
+    const gz = await new Response(
+      new Blob([body]).stream().pipeThrough(new CompressionStream('gzip')),
+    ).arrayBuffer()
+    const zipped = await SELF.fetch(`http://edge.test/api/${project.id}/envelope/?sentry_key=${key}`, {
+      method: 'POST',
+      headers: { 'content-encoding': 'gzip', 'content-type': 'application/x-sentry-envelope' },
+      body: gz,
+    })
+    expect(zipped.status).toBe(200)
+    const store = await SELF.fetch(`http://edge.test/api/${project.id}/store/`, {
+      method: 'POST',
+      headers: {
+        'x-sentry-auth': `Sentry sentry_version=7, sentry_key=${key}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ message: 'stored', user: { id: tenant } }),
+    })
+    expect(store.status).toBe(200)
+    const tunnelled = envelope([['event', { message: 'tunnelled' }]], {
+      dsn: `https://${key}@x.example/${project.id}`,
+    })
+    expect((await send(project.id, tunnelled)).status).toBe(200)
+    const titles = (await issues(token, project.id)).issues.map((i) => i.title).sort()
+    expect(titles).toEqual(['Error: zipped', 'stored', 'tunnelled'])
+  })
+
   it('answers auth failures and malformed envelopes in Sentry shape and stores nothing', async () => {
     const { token, project, key } = await setup()
     const ok = envelope([['event', { message: 'x' }]])

@@ -229,17 +229,8 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
-    kind: 'client-side error project (Sentry DSN) and a release file',
-    create: [
-      { method: 'POST', path: '/v1/monitoring/projects', body: { name: 'fx-1' }, capture: { project: 'id' } },
-      {
-        // A fresh tenant's first project is number 1.
-        method: 'POST',
-        path: '/v1/monitoring/projects/1/releases/fx-1/files?name=~/fx.js.map',
-        headers: { 'content-type': 'application/json' },
-        body: '{"version":3,"file":"{tenant}","sources":[],"names":[],"mappings":""}',
-      },
-    ],
+    kind: 'client-side error project (Sentry DSN)',
+    create: [{ method: 'POST', path: '/v1/monitoring/projects', body: { name: 'fx-1' }, capture: { project: 'id' } }],
   },
   {
     kind: 'access token',

@@ -50,6 +50,14 @@ export type IngestResult =
   | { ok: false; reason: 'unknown_key' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
 
+/** Where events of new groups go once a project has `maxIssuesPerProject` issues: counted, not dropped. */
+const OVERFLOW = {
+  key: 'overflow',
+  by: 'fingerprint' as const,
+  title: 'Issue limit reached: events of further new groups are counted here',
+  culprit: '',
+}
+
 export class ErrorProject extends HostedObject<Env> {
   private readonly store: ErrorStore
   private readonly maps = new MapCache()
@@ -158,8 +166,12 @@ export class ErrorProject extends HostedObject<Env> {
       this.store.bump('sessions', batch.sessions)
       const out: string[] = []
       for (const event of prepared) {
-        const grouping = groupEvent(event)
-        const existing = this.store.issueByGrouping(grouping.key)
+        let grouping = groupEvent(event)
+        let existing = this.store.issueByGrouping(grouping.key)
+        if (!existing && this.store.issueCount() >= ERRORS_LIMITS.maxIssuesPerProject) {
+          grouping = OVERFLOW
+          existing = this.store.issueByGrouping(OVERFLOW.key)
+        }
         const releaseFirstSeen = event.release ? this.store.seeRelease(event.release, now) : null
         const user = userKey(event)
         const newUser = existing && user ? this.store.addUser(existing.id, user) : false
