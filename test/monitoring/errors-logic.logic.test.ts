@@ -157,6 +157,30 @@ describe('normalizeEvent', () => {
   })
 })
 
+describe('normalizeEvent at its worst', () => {
+  it('fits long strings in every frame of every exception', () => {
+    const long = 'z'.repeat(5000)
+    const frames = Array.from({ length: 200 }, () => ({
+      filename: long,
+      abs_path: long,
+      function: long,
+      module: long,
+      context_line: long,
+      lineno: 1,
+    }))
+    const values = Array.from({ length: 20 }, () => ({ type: long, value: long, stacktrace: { frames } }))
+    const e = norm({
+      exception: { values },
+      tags: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`${i}${long}`, long])),
+    })
+    expect(e.truncated).toBe(true)
+    expect(new TextEncoder().encode(JSON.stringify(e)).length).toBeLessThanOrEqual(
+      ERRORS_LIMITS.maxEventBytes,
+    )
+    expect(e.exceptions.length).toBeGreaterThan(0)
+  })
+})
+
 describe('grouping', () => {
   it('groups by in-app frames, ignoring line numbers, origins and content hashes', () => {
     const a = groupEvent(norm(exceptionEvent()))

@@ -240,5 +240,23 @@ export function fitEvent(event: StoredEvent, maxBytes: number, truncated: boolea
         value: x.value.slice(0, Math.max(256, x.value.length >> 1)),
       })),
     }
+  if (size(e) > maxBytes) {
+    const cut = (x: string) => x.slice(0, 200)
+    e = {
+      ...e,
+      tags: {},
+      exceptions: e.exceptions.slice(-2).map((x) => ({
+        ...x,
+        frames: x.frames.map((f) => ({
+          ...f,
+          filename: cut(f.filename),
+          absPath: cut(f.absPath),
+          function: cut(f.function),
+          module: cut(f.module),
+          contextLine: undefined,
+        })),
+      })),
+    }
+  }
   return e
 }
