@@ -20,6 +20,7 @@ import { kvRoutes } from './kv/routes'
 import { lbRoutes, serveLbHost } from './lb/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
+import { sentryIngestRoutes } from './monitoring/errors/ingest-routes'
 import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -220,5 +221,7 @@ export const BLOCKS: Block[] = [
     routes: monitoringRoutes,
     // Remote-write batches and text pushes up to 8 MiB as sent.
     maxBodyBytes: MONITORING_LIMITS.maxBodyBytes,
+    // Sentry SDKs post envelopes to /api/{project}/envelope/.
+    protocolRoutes: [{ path: '/api', routes: sentryIngestRoutes }],
   },
 ]

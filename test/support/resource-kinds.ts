@@ -229,6 +229,12 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
+    kind: 'client-side error project (Sentry DSN)',
+    create: [
+      { method: 'POST', path: '/v1/monitoring/projects', body: { name: 'fx-1' }, capture: { project: 'id' } },
+    ],
+  },
+  {
     kind: 'access token',
     create: [
       {

@@ -17,6 +17,7 @@ import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
+import { errorRoutes } from './errors/routes'
 import { prometheusRoutes } from './prometheus-routes'
 import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
@@ -127,4 +128,5 @@ export const monitoringRoutes = new Hono<AuthEnv>()
     },
   )
   .route('/', rulesRoutes)
+  .route('/', errorRoutes)
   .route('/prometheus', prometheusRoutes)

@@ -22,7 +22,7 @@ import type { Sample } from '../promql/evaluate'
 import { parsePromQL } from '../promql/parser'
 import { evaluateAt } from '../query'
 import { type Labels, type Series, seriesKey } from '../series'
-import { dueNotifications, matchesAll, stepAlerts, webhookPayload } from './alerts'
+import { type Alert, dueNotifications, matchesAll, stepAlerts, webhookPayload } from './alerts'
 import { parseRuleFile, type Rule, RuleFileError } from './rule-file'
 import { type GroupRow, RulesStore } from './store'
 import { prometheusAlerts, prometheusGroups, receiverView, silenceView } from './views'
@@ -206,6 +206,31 @@ export class MonitoringRules extends HostedObject<Env> {
     const now = this.clock()
     if (!this.ctx.storage.transactionSync(() => this.store.expireSilence(id, now)))
       throw new AppError('not_found', `No silence with id ${id}.`)
+  }
+
+  /**
+   * A one-off firing alert from elsewhere in the block (client-side error issues and spikes),
+   * notified like a rule's: to each matching receiver, through the outbox, unless silenced.
+   */
+  async notify(tenant: string, labels: Labels, annotations: Labels, at: number): Promise<number> {
+    const alert: Alert = {
+      ...{ key: seriesKey(labels), labels, annotations, state: 'firing', activeAt: at, firedAt: at },
+      ...{ resolvedAt: null, keepFiringSince: null, value: 1, notifiedAt: at, resolvedNotified: false },
+    }
+    if (
+      this.store.silences().some((s) => s.startsAt <= at && s.endsAt > at && matchesAll(s.matchers, labels))
+    )
+      return 0
+    const receivers = this.store.receivers().filter((r) => matchesAll(r.matchers, labels))
+    this.ctx.storage.transactionSync(() => {
+      this.remember(tenant)
+      for (const r of receivers) {
+        const body = JSON.stringify(webhookPayload(r.name, labels.alertname ?? '', [alert], ''))
+        this.store.enqueue(r.name, `msg_${crypto.randomUUID()}`, body, this.clock())
+      }
+    })
+    await this.arm()
+    return receivers.length
   }
 
   // ---- Prometheus API views
