@@ -16,6 +16,7 @@ import type { CdnSite } from './site-object'
 
 export const EDGE_MAX_BYTES = 32 * 1024 * 1024
 const META = 'edgeblocks-edge-meta'
+const ORIGINAL_DATE = 'edgeblocks-original-date'
 
 type Meta = Omit<Variant, 'headers' | 'bodyKey'>
 
@@ -54,6 +55,10 @@ export async function edgeLookup(
   headers.delete('edgeblocks-original-cache-control')
   if (original === null) headers.delete('cache-control')
   else headers.set('cache-control', original)
+  // The Cache API stamps its own Date on a stored copy; the origin's is the one that counts (RFC 9111 §4.2.3).
+  const date = headers.get(ORIGINAL_DATE)
+  headers.delete(ORIGINAL_DATE)
+  if (date !== null) headers.set('date', date)
   if (meta.vary) headers.set('vary', meta.vary)
   const use = usability(headers, meta, request.headers, Date.now(), effect !== 'none')
   if (effect === 'hard') await edgeCache(env).delete(url)
@@ -83,6 +88,8 @@ export async function edgeStore(
   const headers = withoutHopByHop(new Headers(stored))
   const original = headers.get('cache-control')
   if (original !== null) headers.set('edgeblocks-original-cache-control', original)
+  const date = headers.get('date')
+  if (date !== null) headers.set(ORIGINAL_DATE, date)
   headers.set('cache-control', `max-age=${Math.floor(ttl)}`)
   headers.delete('vary')
   headers.delete('set-cookie')
