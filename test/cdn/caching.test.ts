@@ -178,6 +178,19 @@ describe('origin answers', () => {
     expect(await cdn.originCount('/login')).toBe(1)
   })
 
+  it('stores a 204 and serves it from the shield without a body (never copied to the edge tier)', async () => {
+    const cdn = await cdnClient()
+    const path = `/empty${q({ 'cache-control': 'max-age=60' }, { status: '204' })}`
+    for (let i = 0; i < 5; i++) {
+      const response = await cdn.get(path)
+      expect(response.status).toBe(204)
+      expect(await response.text()).toBe('')
+      if (i > 0) expect(cacheStatusOf(response)).toMatchObject({ hit: true })
+      expect(cacheStatusOf(response).detail).toBeUndefined()
+    }
+    expect(await cdn.originCount('/empty')).toBe(1)
+  })
+
   it('answers 502 for an origin status no HTTP response can carry (999)', async () => {
     const cdn = await cdnClient()
     const response = await cdn.get('/odd?status=999')

@@ -17,6 +17,7 @@ import type { CdnSite } from './site-object'
 export const EDGE_MAX_BYTES = 32 * 1024 * 1024
 const META = 'edgeblocks-edge-meta'
 const ORIGINAL_DATE = 'edgeblocks-original-date'
+const NULL_BODY_STATUSES = new Set([204, 205])
 
 type Meta = Omit<Variant, 'headers' | 'bodyKey'>
 
@@ -81,7 +82,10 @@ export async function edgeStore(
   variant: Variant,
   ttl: number,
 ) {
-  if (variant.slice || variant.size > EDGE_MAX_BYTES || ttl <= 0) return
+  // A 204 or 205 stays at the shield: no Response with a body can carry it, and the local
+  // Cache API cannot store one without.
+  if (variant.slice || variant.size > EDGE_MAX_BYTES || ttl <= 0 || NULL_BODY_STATUSES.has(variant.status))
+    return
   const object = await objectBucket(env).get(variant.bodyKey)
   if (!object) return
   const { bodyKey: _, headers: stored, ...meta } = variant
