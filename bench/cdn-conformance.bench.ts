@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -55,12 +56,27 @@ async function startSuiteOrigin(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }
 }
 
-/** Runs the suite's command-line client against `base`; its JSON results. */
+/**
+ * The suite's own client (what its `cli.mjs` runs: every test, plus Surrogate-Control), with
+ * `CONFORMANCE_CHUNK` tests in flight at a time (its CLI runs 100): on a small machine 100
+ * concurrent tests slow every cache past the suite's 2-second freshness windows.
+ */
+const CLIENT = `
+import { runTests, getResults } from '${pathToFileURL(join(suiteDir, 'client/runner.mjs')).href}'
+import fetch from '${pathToFileURL(createRequire(join(suiteDir, 'package.json')).resolve('node-fetch')).href}'
+import tests from '${pathToFileURL(join(suiteDir, 'tests/index.mjs')).href}'
+import surrogate from '${pathToFileURL(join(suiteDir, 'tests/surrogate-control.mjs')).href}'
+tests.push(surrogate)
+await runTests(tests, fetch, false, process.env.SUITE_BASE, Number(process.env.SUITE_CHUNK))
+console.log(JSON.stringify(getResults()))
+`
+
+/** Runs the suite's client against `base`; its JSON results. */
 function runSuite(base: string): Promise<Results> {
   return new Promise((resolveRun, reject) => {
-    const cli = spawn(process.execPath, ['--no-warnings', 'cli.mjs'], {
+    const cli = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', CLIENT], {
       cwd: suiteDir,
-      env: { ...process.env, npm_config_base: base, npm_config_id: '', npm_package_config_id: '' },
+      env: { ...process.env, SUITE_BASE: base, SUITE_CHUNK: process.env.CONFORMANCE_CHUNK ?? '25' },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let text = ''
