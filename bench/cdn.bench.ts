@@ -2,7 +2,8 @@
  * The CDN through the local runtime (`/v1/cdn/sites/{site}/fetch/*`, 16 connections): hits
  * against the authenticated no-op floor (`/v1/whoami`); the cost of a miss against calling
  * the origin directly; the hit ratio and origin requests saved under a Zipf-distributed key
- * load; and the time to first byte of a cold 100 MiB object against the origin's.
+ * load; and the time to first byte of a cold 100 MiB object against the origin's, stored whole
+ * and with `sliceBytes` (4 MiB slices).
  */
 import { type RunningPlatform, startPlatform } from '../scripts/platform-process'
 import { startOrigin } from '../test/support/origin-farm'
@@ -12,6 +13,7 @@ import { loadRow, printTable, runLoad } from './harness'
 const CONCURRENCY = 16
 const DURATION_MS = 4_000
 const CACHEABLE = '?h-cache-control=max-age%3D3600'
+const SLICE_BYTES = 4 * 1024 * 1024
 
 function zipfSampler(n: number, s: number, random: () => number): () => number {
   const weights = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s)
@@ -113,18 +115,31 @@ try {
     },
   ])
 
+  await fetch(`${platform.url}/v1/cdn/sites/sliced`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ originUrl: origin.url, sliceBytes: SLICE_BYTES }),
+  })
+  const sliced = `${platform.url}/v1/cdn/sites/sliced/fetch`
   const big = 100 * 1024 * 1024
-  const fromOrigin = await timeToFirstByte(`${origin.url}/bytes/${big}`, {})
-  const cold = await timeToFirstByte(`${site}/bytes/${big}?h-cache-control=max-age%3D3600`, auth)
-  const warm = await timeToFirstByte(`${site}/bytes/${big}?h-cache-control=max-age%3D3600`, auth)
-  printTable('100 MiB object: time to first byte and to the last byte (ms)', [
-    { subject: 'origin directly', 'first byte ms': fromOrigin.ttfb, 'whole ms': fromOrigin.totalMs },
-    {
-      subject: 'CDN, cold (fill stored whole, then served)',
-      'first byte ms': cold.ttfb,
-      'whole ms': cold.totalMs,
-    },
-    { subject: 'CDN, warm (from the shield)', 'first byte ms': warm.ttfb, 'whole ms': warm.totalMs },
+  const object = `/bytes/${big}?h-cache-control=max-age%3D3600`
+  const fromOrigin = await timeToFirstByte(`${origin.url}${object}`, {})
+  const cold = await timeToFirstByte(`${site}${object}`, auth)
+  const warm = await timeToFirstByte(`${site}${object}`, auth)
+  const slicedCold = await timeToFirstByte(`${sliced}${object}&v=sliced`, auth)
+  const slicedWarm = await timeToFirstByte(`${sliced}${object}&v=sliced`, auth)
+  const row = (subject: string, t: { ttfb: number; totalMs: number }) => ({
+    subject,
+    'first byte ms': t.ttfb,
+    'whole ms': t.totalMs,
+    'first byte vs origin': `${(t.ttfb / fromOrigin.ttfb).toFixed(2)}×`,
+  })
+  printTable('100 MiB object (local node:http origin): time to first byte and to the last byte (ms)', [
+    row('origin directly (baseline)', fromOrigin),
+    row('CDN, cold, whole objects (fill stored whole, then served)', cold),
+    row('CDN, warm, whole objects (from the shield)', warm),
+    row(`CDN, cold, sliceBytes ${SLICE_BYTES / 1024 / 1024} MiB (first slice, then streamed)`, slicedCold),
+    row(`CDN, warm, sliceBytes ${SLICE_BYTES / 1024 / 1024} MiB`, slicedWarm),
   ])
 } finally {
   await platform?.stop()

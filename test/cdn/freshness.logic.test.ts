@@ -130,13 +130,16 @@ describe('age and usability (§4.2.3, RFC 5861)', () => {
 })
 
 describe('validation, Vary, invalidation, Cache-Status', () => {
-  it('freshens stored headers from a 304 but keeps the body framing', () => {
+  it('freshens stored headers from a 304 but keeps the body framing and the fields of the stored body', () => {
     const merged = freshenHeaders(
-      h({ etag: '"1"', 'content-length': '10', 'cache-control': 'max-age=1' }),
-      h({ 'cache-control': 'max-age=60', 'content-length': '0' }),
+      h({ etag: '"1"', 'content-length': '10', 'cache-control': 'max-age=1', 'content-md5': 'a' }),
+      h({ 'cache-control': 'max-age=60', 'content-length': '0', etag: '"2"', 'content-md5': 'b', x: 'y' }),
     )
     expect(merged.get('cache-control')).toBe('max-age=60')
     expect(merged.get('content-length')).toBe('10')
+    expect(merged.get('etag')).toBe('"1"')
+    expect(merged.get('content-md5')).toBe('a')
+    expect(merged.get('x')).toBe('y')
   })
 
   it('builds secondary keys from the Vary fields, order- and case-insensitively', () => {

@@ -16,6 +16,8 @@ import type { CdnSite } from './site-object'
 
 export const EDGE_MAX_BYTES = 32 * 1024 * 1024
 const META = 'edgeblocks-edge-meta'
+const ORIGINAL_DATE = 'edgeblocks-original-date'
+const NULL_BODY_STATUSES = new Set([204, 205])
 
 type Meta = Omit<Variant, 'headers' | 'bodyKey'>
 
@@ -54,6 +56,10 @@ export async function edgeLookup(
   headers.delete('edgeblocks-original-cache-control')
   if (original === null) headers.delete('cache-control')
   else headers.set('cache-control', original)
+  // The Cache API stamps its own Date on a stored copy; the origin's is the one that counts (RFC 9111 §4.2.3).
+  const date = headers.get(ORIGINAL_DATE)
+  headers.delete(ORIGINAL_DATE)
+  if (date !== null) headers.set('date', date)
   if (meta.vary) headers.set('vary', meta.vary)
   const use = usability(headers, meta, request.headers, Date.now(), effect !== 'none')
   if (effect === 'hard') await edgeCache(env).delete(url)
@@ -76,13 +82,18 @@ export async function edgeStore(
   variant: Variant,
   ttl: number,
 ) {
-  if (variant.slice || variant.size > EDGE_MAX_BYTES || ttl <= 0) return
+  // A 204 or 205 stays at the shield: no Response with a body can carry it, and the local
+  // Cache API cannot store one without.
+  if (variant.slice || variant.size > EDGE_MAX_BYTES || ttl <= 0 || NULL_BODY_STATUSES.has(variant.status))
+    return
   const object = await objectBucket(env).get(variant.bodyKey)
   if (!object) return
   const { bodyKey: _, headers: stored, ...meta } = variant
   const headers = withoutHopByHop(new Headers(stored))
   const original = headers.get('cache-control')
   if (original !== null) headers.set('edgeblocks-original-cache-control', original)
+  const date = headers.get('date')
+  if (date !== null) headers.set(ORIGINAL_DATE, date)
   headers.set('cache-control', `max-age=${Math.floor(ttl)}`)
   headers.delete('vary')
   headers.delete('set-cookie')

@@ -203,7 +203,15 @@ export function usability(
 /** Headers a 304 carries that replace the stored ones (RFC 9111 §3.2, §4.3.4). */
 export function freshenHeaders(stored: Headers, notModified: Headers): Headers {
   const merged = new Headers(stored)
-  const skip = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'content-range'])
+  // The body's framing and the fields that describe the stored body itself (RFC 9111 §3.2).
+  const skip = new Set([
+    'content-length',
+    'content-encoding',
+    'transfer-encoding',
+    'content-range',
+    'etag',
+    'content-md5',
+  ])
   notModified.forEach((value, name) => {
     if (!skip.has(name)) merged.set(name, value)
   })

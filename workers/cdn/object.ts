@@ -68,7 +68,13 @@ export interface Variant {
 export type SliceResult = 'stored' | 'changed' | 'failed'
 
 export type FillResult =
-  | { kind: 'stored'; variant: Variant; fwdStatus: number }
+  | {
+      kind: 'stored'
+      variant: Variant
+      fwdStatus: number
+      /** The origin's `Set-Cookie` fields: for the request that reached it only, never stored. */
+      setCookie?: string[]
+    }
   | { kind: 'pass'; answer: OriginAnswer }
   | { kind: 'error'; status: 502 | 504; detail: string }
 
@@ -262,7 +268,7 @@ export class CdnKey extends HostedObject<Env> {
     const previous = this.variants().find((v) => v.secondary === variant.secondary)
     this.save(variant)
     if (previous && previous.bodyKey !== bodyKey) this.ctx.waitUntil(deleteKeys(this.env, previous))
-    return { kind: 'stored', variant, fwdStatus: response.status }
+    return { kind: 'stored', variant, fwdStatus: response.status, setCookie: headers.getSetCookie() }
   }
 
   /**

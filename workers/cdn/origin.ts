@@ -118,6 +118,11 @@ export async function callOrigin(
       body,
       signal: controller.signal,
     })
+    if (response.status < 200 || response.status > 599) {
+      // No Response can carry it (e.g. 999): a bad gateway answer, not the worker's 500.
+      await response.body?.cancel()
+      return { kind: 'failed', status: 502, detail: `The origin answered with status ${response.status}.` }
+    }
     return { kind: 'ok', response }
   } catch (error) {
     if (controller.signal.aborted)

@@ -26,6 +26,8 @@ export type KeyAnswer =
       status: CacheStatusFields
       originRequest: boolean
       originError: boolean
+      /** The origin's `Set-Cookie`, for the one request that reached it (a collapsed waiter gets none). */
+      setCookie?: string[]
     }
   | { kind: 'response'; response: Response; status: CacheStatusFields; originError: boolean }
   | { kind: 'error'; httpStatus: 502 | 504; detail: string; status: CacheStatusFields }
@@ -89,7 +91,7 @@ export async function serveKey(host: CdnKey, call: KeyCall): Promise<KeyAnswer> 
   const fwd = variant ? 'stale' : known.length > 0 ? 'vary-miss' : 'uri-miss'
   if (result.kind === 'stored' && host.fits(result, call.requestHeaders)) {
     const detail = initiator ? undefined : 'collapsed'
-    return fromVariant(
+    const answer = fromVariant(
       result.variant,
       now,
       requestHeaders,
@@ -99,6 +101,9 @@ export async function serveKey(host: CdnKey, call: KeyCall): Promise<KeyAnswer> 
         error: false,
       },
     )
+    return initiator && result.setCookie?.length && answer.kind === 'variant'
+      ? { ...answer, setCookie: result.setCookie }
+      : answer
   }
   const failed =
     result.kind === 'error' ||

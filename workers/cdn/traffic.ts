@@ -257,6 +257,7 @@ export async function serveSite(
       if (answer.kind !== 'variant') return problemResponse(originFailure(502, error.message), url.pathname)
       result = await respond(answer.variant, answer.age)
     }
+    for (const cookie of answer.setCookie ?? []) result.response.headers.append('set-cookie', cookie)
     const ttl = answer.status.ttl ?? 0
     if (ttl > 0 && answer.status.detail !== 'stale-if-error')
       ctx.waitUntil(edgeStore(env, tier, answer.variant, ttl))
