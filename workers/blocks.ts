@@ -20,6 +20,7 @@ import { kvRoutes } from './kv/routes'
 import { lbRoutes, serveLbHost } from './lb/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
+import { otlpMetricsRoutes } from './monitoring/otlp/routes'
 import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -218,7 +219,9 @@ export const BLOCKS: Block[] = [
     description:
       'Service monitoring: Prometheus remote-write and text pushes, Gorilla-compressed series, PromQL over the Prometheus API',
     routes: monitoringRoutes,
-    // Remote-write batches and text pushes up to 8 MiB as sent.
+    // Remote-write batches, OTLP exports and text pushes up to 8 MiB as sent.
     maxBodyBytes: MONITORING_LIMITS.maxBodyBytes,
+    // OTLP/HTTP metrics at the path exporters use by default (beside POST /v1/logs).
+    protocolRoutes: [{ path: '/v1/metrics', routes: otlpMetricsRoutes }],
   },
 ]

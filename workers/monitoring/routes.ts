@@ -1,7 +1,8 @@
 /**
- * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), and
- * Prometheus's wires under `/prometheus` (remote-write, the query API, text pushes; see
- * prometheus-routes.ts).
+ * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts),
+ * Prometheus's wires under `/prometheus` (remote-write, the query
+ * API, text pushes; see prometheus-routes.ts) and OTLP/HTTP metrics under
+ * `/otlp/v1/metrics` (otlp/routes.ts).
  */
 import { Hono } from 'hono'
 import {
@@ -17,6 +18,7 @@ import { AppError } from '../platform/errors'
 import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
+import { otlpMetricsRoutes } from './otlp/routes'
 import { prometheusRoutes } from './prometheus-routes'
 import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
@@ -128,3 +130,4 @@ export const monitoringRoutes = new Hono<AuthEnv>()
   )
   .route('/', rulesRoutes)
   .route('/prometheus', prometheusRoutes)
+  .route('/otlp/v1/metrics', otlpMetricsRoutes)
