@@ -1,6 +1,6 @@
 /**
- * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts),
- * Prometheus's wires under `/prometheus` (remote-write, the query
+ * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), scrape
+ * jobs (scrape/routes.ts), Prometheus's wires under `/prometheus` (remote-write, the query
  * API, text pushes; see prometheus-routes.ts) and OTLP/HTTP metrics under
  * `/otlp/v1/metrics` (otlp/routes.ts).
  */
@@ -23,6 +23,7 @@ import { prometheusRoutes } from './prometheus-routes'
 import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
 import { rulesRoutes } from './rules/routes'
+import { scrapeRoutes } from './scrape/routes'
 import { metricShard } from './shard-object'
 
 const tags = ['monitoring']
@@ -129,5 +130,6 @@ export const monitoringRoutes = new Hono<AuthEnv>()
     },
   )
   .route('/', rulesRoutes)
+  .route('/', scrapeRoutes)
   .route('/prometheus', prometheusRoutes)
   .route('/otlp/v1/metrics', otlpMetricsRoutes)

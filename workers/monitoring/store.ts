@@ -10,7 +10,9 @@
  * refused (counted, not stored); a sample at an existing timestamp replaces the head value
  * (a retried batch stores nothing twice); samples leave the head only once they are older
  * than the window, so sealed chunks never overlap later samples; a new series beyond the
- * shard's series limit is refused. Cost: one head row per sample until sealed; a sealed
+ * shard's series limit is refused; increments (OTLP delta sums) are stored as a running total
+ * and one at or before the series' newest sample is refused, so a retried batch of
+ * increments is not counted twice. Cost: one head row per sample until sealed; a sealed
  * chunk of 120 samples costs ~1.3 bytes per sample on regular scrapes.
  */
 import { decodeChunk, encodeChunk } from './gorilla'
