@@ -133,6 +133,12 @@ describe('OTLP translation', () => {
                 },
                 { name: 'ok', gauge: { dataPoints: [{ asInt: '5' }, { asDouble: 1, flags: 1 }] } },
                 { name: '', gauge: { dataPoints: [{ asInt: '1' }] } },
+                {
+                  name: 'wild',
+                  exponentialHistogram: {
+                    dataPoints: [{ scale: 90, positive: { offset: 1, bucketCounts: ['1'] } }],
+                  },
+                },
               ],
             },
           ],
@@ -140,7 +146,7 @@ describe('OTLP translation', () => {
       ],
     }
     const out = translateOtlp(decodeOtlpMetricsJson(JSON.stringify(body)), 1000)
-    expect(out.rejected).toBe(2)
+    expect(out.rejected).toBe(3)
     expect(out.reason).toMatch(/2 bucket counts for 2 bounds/)
     expect(out.series).toEqual([{ labels: { __name__: 'ok' }, times: [1000], values: [5] }])
   })

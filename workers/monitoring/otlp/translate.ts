@@ -199,6 +199,21 @@ export function translateOtlp(resources: ResourceMetrics[], nowMs: number): Tran
           })
           add('_bucket', { le: '+Inf' }, p.count ?? 0)
         } else if (metric.kind === 'exponential_histogram') {
+          const scale = p.scale ?? 0
+          const offsets = [p.positive?.offset ?? 0, p.negative?.offset ?? 0]
+          // OTLP's scales are -10..20; bucket indexes stay far inside ±2^31.
+          if (
+            !Number.isInteger(scale) ||
+            scale < -10 ||
+            scale > 20 ||
+            offsets.some((o) => !Number.isInteger(o) || Math.abs(o) > 2 ** 31)
+          ) {
+            reject(
+              1,
+              `an exponential histogram point of ${metric.name} has scale ${scale} or an offset out of range`,
+            )
+            continue
+          }
           for (const [bound, count] of exponentialBuckets(p)) add('_bucket', { le: boundText(bound) }, count)
           add('_bucket', { le: '+Inf' }, p.count ?? 0)
         } else {
