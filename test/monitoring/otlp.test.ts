@@ -1,6 +1,7 @@
 /** OTLP/HTTP metrics at POST /v1/metrics and /v1/monitoring/otlp/v1/metrics, read back through PromQL. */
 import { SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { gzip } from '../../workers/platform/compression'
 import { ProtoReader } from '../../workers/platform/protobuf'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { otlpJson, otlpProtobuf, T0_NS } from './otlp-payloads'
@@ -80,6 +81,32 @@ describe('OTLP/HTTP metrics', () => {
     expect(partial.next()?.field).toBe(2)
     expect(partial.string()).toMatch(/out of order/)
     expect((await instant(token, 'jobs_done_total', at))[0]?.value[1]).toBe('12')
+  })
+
+  it('accepts gzip bodies', async () => {
+    const token = await tokenFor(uniqueTenant())
+    const body = await gzip(otlpProtobuf())
+    const response = await SELF.fetch('http://edge.test/v1/metrics', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/x-protobuf',
+        'content-encoding': 'gzip',
+      },
+      body,
+    })
+    expect(response.status).toBe(200)
+    expect((await instant(token, 'queue_depth'))[0]?.value[1]).toBe('7')
+    const bad = await SELF.fetch('http://edge.test/v1/metrics', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'br',
+      },
+      body: '{}',
+    })
+    expect(bad.status).toBe(415)
   })
 
   it('answers partialSuccess for rejected points and stores the rest', async () => {

@@ -6,7 +6,9 @@
  * `google.rpc.Status` with the error status.
  */
 import { Hono } from 'hono'
+import { MONITORING_LIMITS } from '../../../schemas/monitoring'
 import { type AuthEnv, requireScope } from '../../platform/auth/middleware'
+import { DecompressionError, gunzip } from '../../platform/compression'
 import { asAppError } from '../../platform/errors'
 import { describe } from '../../platform/openapi'
 import { ProtoWriter } from '../../platform/protobuf'
@@ -40,7 +42,7 @@ export const otlpMetricsRoutes = new Hono<AuthEnv>().post(
     tags: ['monitoring'],
     summary: 'OTLP/HTTP metrics export',
     description:
-      'An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`. Gauges, sums ' +
+      'An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json` (optionally gzip). Gauges, sums ' +
       '(delta sums accumulated into running totals), histograms (`_bucket{le}`, `_sum`, `_count`), exponential ' +
       'histograms (as classic buckets) and summaries; names follow Prometheus’s OTLP translator ' +
       '(`http.server.duration` in `s` → `http_server_duration_seconds`), `service.name` → `job`, ' +
@@ -61,7 +63,17 @@ export const otlpMetricsRoutes = new Hono<AuthEnv>().post(
           `unsupported Content-Type "${type}"; send application/x-protobuf or application/json`,
           415,
         )
-      const body = new Uint8Array(await c.req.arrayBuffer())
+      let body = new Uint8Array(await c.req.arrayBuffer())
+      const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
+      if (encoding === 'gzip') {
+        try {
+          body = await gunzip(body, MONITORING_LIMITS.maxDecodedBytes)
+        } catch (error) {
+          if (!(error instanceof DecompressionError)) throw error
+          throw new SampleError(error.message, error.tooLarge ? 413 : 400)
+        }
+      } else if (encoding !== 'identity')
+        throw new SampleError(`unsupported Content-Encoding "${encoding}"`, 415)
       const resources = json
         ? decodeOtlpMetricsJson(new TextDecoder().decode(body))
         : decodeOtlpMetricsProtobuf(body)
