@@ -63,7 +63,7 @@ export const otlpMetricsRoutes = new Hono<AuthEnv>().post(
           `unsupported Content-Type "${type}"; send application/x-protobuf or application/json`,
           415,
         )
-      let body = new Uint8Array(await c.req.arrayBuffer())
+      let body: Uint8Array = new Uint8Array(await c.req.arrayBuffer())
       const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
       if (encoding === 'gzip') {
         try {
