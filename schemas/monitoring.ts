@@ -68,3 +68,79 @@ export const RetentionView = v.object({
 })
 
 export const RETENTION_BOUNDS = { minMs: 3_600_000, maxMs: 10 * 365 * 86_400_000 } as const
+
+// OTLP/HTTP metrics JSON (opentelemetry-proto's JSON mapping): the fields the translation
+// uses. 64-bit integers arrive as strings or numbers; doubles may be "NaN" or "Infinity".
+const OtlpInt = v.union([v.pipe(v.string(), v.regex(/^-?\d{1,20}$/)), v.number()])
+const OtlpDouble = v.union([v.number(), v.picklist(['NaN', 'Infinity', '-Infinity'])])
+const OtlpAnyValue: v.GenericSchema<unknown> = v.lazy(() =>
+  v.object({
+    stringValue: v.optional(v.string()),
+    boolValue: v.optional(v.boolean()),
+    intValue: v.optional(OtlpInt),
+    doubleValue: v.optional(OtlpDouble),
+    bytesValue: v.optional(v.string()),
+    arrayValue: v.optional(v.object({ values: v.optional(v.array(OtlpAnyValue)) })),
+    kvlistValue: v.optional(v.object({ values: v.optional(v.array(OtlpKeyValue)) })),
+  }),
+)
+const OtlpKeyValue: v.GenericSchema<unknown> = v.object({ key: v.string(), value: v.optional(OtlpAnyValue) })
+const OtlpAttributes = v.optional(v.array(OtlpKeyValue))
+const OtlpBuckets = v.optional(
+  v.object({ offset: v.optional(v.number()), bucketCounts: v.optional(v.array(OtlpInt)) }),
+)
+const OtlpPoint = v.object({
+  attributes: OtlpAttributes,
+  timeUnixNano: v.optional(OtlpInt),
+  flags: v.optional(v.number()),
+  asDouble: v.optional(OtlpDouble),
+  asInt: v.optional(OtlpInt),
+  count: v.optional(OtlpInt),
+  sum: v.optional(OtlpDouble),
+  bucketCounts: v.optional(v.array(OtlpInt)),
+  explicitBounds: v.optional(v.array(OtlpDouble)),
+  scale: v.optional(v.number()),
+  zeroCount: v.optional(OtlpInt),
+  zeroThreshold: v.optional(OtlpDouble),
+  positive: OtlpBuckets,
+  negative: OtlpBuckets,
+  quantileValues: v.optional(
+    v.array(v.object({ quantile: v.optional(OtlpDouble), value: v.optional(OtlpDouble) })),
+  ),
+})
+const OtlpData = v.optional(
+  v.object({
+    dataPoints: v.optional(v.array(OtlpPoint)),
+    aggregationTemporality: v.optional(v.union([v.number(), v.string()])),
+    isMonotonic: v.optional(v.boolean()),
+  }),
+)
+export const OtlpMetricsJson = v.object({
+  resourceMetrics: v.optional(
+    v.array(
+      v.object({
+        resource: v.optional(v.object({ attributes: OtlpAttributes })),
+        scopeMetrics: v.optional(
+          v.array(
+            v.object({
+              metrics: v.optional(
+                v.array(
+                  v.object({
+                    name: v.optional(v.string()),
+                    unit: v.optional(v.string()),
+                    gauge: OtlpData,
+                    sum: OtlpData,
+                    histogram: OtlpData,
+                    exponentialHistogram: OtlpData,
+                    summary: OtlpData,
+                  }),
+                ),
+              ),
+            }),
+          ),
+        ),
+      }),
+    ),
+  ),
+})
+export type OtlpMetricsJson = v.InferOutput<typeof OtlpMetricsJson>

@@ -21,6 +21,7 @@ import { lbRoutes, serveLbHost } from './lb/routes'
 import { lokiRoutes } from './logs/loki-routes'
 import { logsRoutes } from './logs/routes'
 import { sentryIngestRoutes } from './monitoring/errors/ingest-routes'
+import { otlpMetricsRoutes } from './monitoring/otlp/routes'
 import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
 import { pubsubRoutes } from './pubsub/routes'
@@ -219,9 +220,13 @@ export const BLOCKS: Block[] = [
     description:
       'Service monitoring: Prometheus remote-write and text pushes, Gorilla-compressed series, PromQL over the Prometheus API',
     routes: monitoringRoutes,
-    // Remote-write batches and text pushes up to 8 MiB as sent.
+    // Remote-write batches, OTLP exports and text pushes up to 8 MiB as sent.
     maxBodyBytes: MONITORING_LIMITS.maxBodyBytes,
-    // Sentry SDKs post envelopes to /api/{project}/envelope/.
-    protocolRoutes: [{ path: '/api', routes: sentryIngestRoutes }],
+    // Sentry SDKs post envelopes to /api/{project}/envelope/; OTLP/HTTP metrics go to the
+    // path exporters use by default (beside POST /v1/logs).
+    protocolRoutes: [
+      { path: '/api', routes: sentryIngestRoutes },
+      { path: '/v1/metrics', routes: otlpMetricsRoutes },
+    ],
   },
 ]

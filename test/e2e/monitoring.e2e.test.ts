@@ -236,7 +236,7 @@ describe('PromQL answers agree with Prometheus (promtool against both)', () => {
 })
 
 describe("the platform's own /metrics", () => {
-  it('passes promtool check metrics and counts requests by route pattern', async () => {
+  it('passes promtool check metrics and counts requests, object calls and libSQL requests', async () => {
     const text = await (await fetch(`${platform.url}/metrics`)).text()
     // promtool exits non-zero on any problem (lint findings included); promtool queries with POST.
     execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
@@ -244,5 +244,8 @@ describe("the platform's own /metrics", () => {
       /edgeblocks_http_requests_total\{isolate="[0-9a-f]+",route="\/v1\/monitoring\/prometheus\/api\/v1\/query",method="POST",code="200"\} \d+/,
     )
     expect(text).toContain('# TYPE edgeblocks_http_request_duration_seconds histogram')
+    // The remote-writes and queries above called the metric shards and read tokens from libSQL.
+    expect(text).toMatch(/edgeblocks_durable_object_calls_total\{[^}]*kind="metrics"[^}]*\} \d+/)
+    expect(text).toContain('# TYPE edgeblocks_libsql_request_duration_seconds histogram')
   })
 })

@@ -207,7 +207,7 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
-    kind: 'monitoring rule file, webhook receiver and silence',
+    kind: 'monitoring rule file, webhook receiver, silence and scrape job',
     create: [
       {
         method: 'PUT',
@@ -225,6 +225,11 @@ export const RESOURCE_KINDS: ResourceKind[] = [
         path: '/v1/monitoring/silences',
         body: { matchers: [{ name: 'tenant', value: '{tenant}' }], endsAt: '2099-01-01T00:00:00Z' },
         capture: { silence: 'id' },
+      },
+      {
+        method: 'PUT',
+        path: '/v1/monitoring/scrape-jobs/fx-1',
+        body: { targets: ['https://scrape.invalid/{tenant}/metrics'], intervalSeconds: 3600 },
       },
     ],
   },

@@ -1,6 +1,8 @@
 /**
  * The platform's own metrics, served at `/metrics` in the text format 0.0.4: requests by
- * route pattern, method and status class, and a latency histogram by route pattern.
+ * route pattern, method and status code, a latency histogram by route pattern, and what
+ * workers/platform/runtime-metrics.ts counts (Durable Object calls, libSQL requests,
+ * rate-limit denials).
  *
  * These counters live in the memory of one Worker isolate: each isolate counts the requests
  * it served since it started (the `isolate` label tells them apart), so a scraper sees
@@ -8,7 +10,13 @@
  * counter reset). Cost: one map update per request; memory O(routes × statuses).
  */
 import type { MiddlewareHandler } from 'hono'
+import {
+  LATENCY_BOUNDS,
+  type Histogram as RuntimeHistogram,
+  runtimeMetrics,
+} from '../platform/runtime-metrics'
 import { type MetricFamily, renderExposition } from './exposition'
+import type { Labels } from './series'
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 // Set on the first request: randomness and clocks are not available at global scope.
@@ -90,6 +98,54 @@ export function renderPlatformMetrics(): string {
         { suffix: '_count', labels: { ...isolate, route }, value: h.count },
       ]),
     },
+    ...runtimeFamilies(isolate),
   ]
   return renderExposition(families)
+}
+
+/** A histogram's samples from non-cumulative counts (runtime-metrics.ts keeps them so). */
+function histogramSamples(labels: Labels, h: RuntimeHistogram): MetricFamily['samples'] {
+  let cumulative = 0
+  return [
+    ...LATENCY_BOUNDS.map((bound, i) => {
+      cumulative += h.counts[i] as number
+      return { suffix: '_bucket', labels: { ...labels, le: String(bound) }, value: cumulative }
+    }),
+    { suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: h.count },
+    { suffix: '_sum', labels, value: h.sum },
+    { suffix: '_count', labels, value: h.count },
+  ]
+}
+
+function runtimeFamilies(isolate: Labels): MetricFamily[] {
+  const r = runtimeMetrics()
+  return [
+    {
+      name: 'edgeblocks_durable_object_calls_total',
+      help: 'Durable Object RPC calls made by this isolate, by object kind and method.',
+      type: 'counter',
+      samples: r.objectCalls.map((c) => ({
+        labels: { ...isolate, kind: c.kind, method: c.method },
+        value: c.count,
+      })),
+    },
+    {
+      name: 'edgeblocks_durable_object_call_duration_seconds',
+      help: 'Time to the answer of Durable Object RPC calls made by this isolate, by object kind.',
+      type: 'histogram',
+      samples: r.objectLatency.flatMap(([kind, h]) => histogramSamples({ ...isolate, kind }, h)),
+    },
+    {
+      name: 'edgeblocks_libsql_request_duration_seconds',
+      help: 'Time to the response headers of libSQL (Hrana) requests to the control plane, by outcome.',
+      type: 'histogram',
+      samples: r.libsqlLatency.flatMap(([outcome, h]) => histogramSamples({ ...isolate, outcome }, h)),
+    },
+    {
+      name: 'edgeblocks_rate_limit_denials_total',
+      help: 'Requests the gateway rate limit denied in this isolate, by key (tenant or client address).',
+      type: 'counter',
+      samples: r.rateLimitDenials.map(([key, count]) => ({ labels: { ...isolate, key }, value: count })),
+    },
+  ]
 }

@@ -1,7 +1,8 @@
 /**
- * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), and
- * Prometheus's wires under `/prometheus` (remote-write, the query API, text pushes; see
- * prometheus-routes.ts).
+ * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), scrape
+ * jobs (scrape/routes.ts), Prometheus's wires under `/prometheus` (remote-write, the query
+ * API, text pushes; see prometheus-routes.ts) and OTLP/HTTP metrics under
+ * `/otlp/v1/metrics` (otlp/routes.ts), and the dashboard page at `/dashboard`.
  */
 import { Hono } from 'hono'
 import {
@@ -18,10 +19,13 @@ import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
 import { errorRoutes } from './errors/routes'
+import { DASHBOARD_HTML } from './dashboard/page'
+import { otlpMetricsRoutes } from './otlp/routes'
 import { prometheusRoutes } from './prometheus-routes'
 import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
 import { rulesRoutes } from './rules/routes'
+import { scrapeRoutes } from './scrape/routes'
 import { metricShard } from './shard-object'
 
 const tags = ['monitoring']
@@ -53,7 +57,30 @@ function retentionView(r: Retention) {
 const shards = (env: Env, tenant: string) =>
   Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) => metricShard(env, tenant, shard))
 
+/** The page loads nothing from elsewhere and talks only to this origin. */
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; " +
+  "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 export const monitoringRoutes = new Hono<AuthEnv>()
+  .get(
+    '/dashboard',
+    describe({
+      tags,
+      summary: 'A dashboard page: PromQL charts, alerts and top error issues',
+      description:
+        'A self-contained HTML page (no external assets). It asks for a token (kept in the browser) and calls ' +
+        'the query, alerts and error issue APIs with it; the page itself needs none.',
+      responses: { 200: { description: 'The page', mediaType: 'text/html' } },
+    }),
+    function dashboard(c) {
+      return c.html(DASHBOARD_HTML, 200, {
+        'content-security-policy': DASHBOARD_CSP,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      })
+    },
+  )
   .get(
     '/stats',
     describe({
@@ -129,4 +156,6 @@ export const monitoringRoutes = new Hono<AuthEnv>()
   )
   .route('/', rulesRoutes)
   .route('/', errorRoutes)
+  .route('/', scrapeRoutes)
   .route('/prometheus', prometheusRoutes)
+  .route('/otlp/v1/metrics', otlpMetricsRoutes)

@@ -11,6 +11,8 @@ export interface Series {
   labels: Labels
   times: number[]
   values: number[]
+  /** The values are increments (OTLP delta temporality): the shard adds each to the series' newest. */
+  delta?: boolean
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
@@ -66,7 +68,13 @@ export function mergeSeries(list: Series[]): Series[] {
   for (const s of list) {
     const key = seriesKey(s.labels)
     const seen = byKey.get(key)
-    if (!seen) byKey.set(key, { labels: s.labels, times: [...s.times], values: [...s.values] })
+    if (!seen)
+      byKey.set(key, {
+        labels: s.labels,
+        times: [...s.times],
+        values: [...s.values],
+        ...(s.delta ? { delta: true } : {}),
+      })
     else {
       seen.times.push(...s.times)
       seen.values.push(...s.values)

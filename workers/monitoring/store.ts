@@ -10,7 +10,9 @@
  * refused (counted, not stored); a sample at an existing timestamp replaces the head value
  * (a retried batch stores nothing twice); samples leave the head only once they are older
  * than the window, so sealed chunks never overlap later samples; a new series beyond the
- * shard's series limit is refused. Cost: one head row per sample until sealed; a sealed
+ * shard's series limit is refused; increments (OTLP delta sums) are stored as a running total
+ * and one at or before the series' newest sample is refused, so a retried batch of
+ * increments is not counted twice. Cost: one head row per sample until sealed; a sealed
  * chunk of 120 samples costs ~1.3 bytes per sample on regular scrapes.
  */
 import { decodeChunk, encodeChunk } from './gorilla'
@@ -92,6 +94,11 @@ export class MetricStore {
         row = { id, max_t: Number.MIN_SAFE_INTEGER }
       }
       let maxT = row.max_t
+      if (s.delta) {
+        maxT = this.accumulate(row.id, maxT, s, outcome)
+        this.seal(row.id, maxT - limits.outOfOrderMs)
+        continue
+      }
       s.times.forEach((t, i) => {
         if (t < maxT - limits.outOfOrderMs) {
           outcome.outOfOrder++
@@ -110,6 +117,32 @@ export class MetricStore {
       this.seal(row.id, maxT - limits.outOfOrderMs)
     }
     return outcome
+  }
+
+  /**
+   * Stores increments as a running total: each sample is the series' newest value plus the
+   * increment. An increment at or before the newest sample is refused (counted out of order):
+   * adding it would change every later total. Returns the new newest timestamp.
+   */
+  private accumulate(seriesId: number, maxT: number, s: Series, outcome: WriteOutcome): number {
+    const last = this.sql
+      .exec<{ v: ArrayBuffer }>('SELECT v FROM head WHERE series_id = ? AND t = ?', seriesId, maxT)
+      .toArray()[0]
+    let total = last ? bytesValue(last.v) : 0
+    let newest = maxT
+    const order = s.times.map((t, i) => [t, s.values[i] as number] as const).sort((a, b) => a[0] - b[0])
+    for (const [t, increment] of order) {
+      if (t <= newest) {
+        outcome.outOfOrder++
+        continue
+      }
+      total += increment
+      this.sql.exec('INSERT INTO head (series_id, t, v) VALUES (?, ?, ?)', seriesId, t, valueBytes(total))
+      newest = t
+      outcome.samples++
+    }
+    if (newest !== maxT) this.sql.exec('UPDATE series SET max_t = ? WHERE id = ?', newest, seriesId)
+    return newest
   }
 
   /** Moves head samples older than `before` into chunks, CHUNK_SAMPLES at a time. */

@@ -11,12 +11,30 @@ import { drizzle } from 'drizzle-orm/libsql/web'
 import * as tables from '../../schemas/db/platform'
 import { readConfig } from './config'
 import type { Env } from './env'
+import { recordLibsqlRequest } from './runtime-metrics'
 
 export type Database = LibSQLDatabase<typeof tables> & { $client: Client }
 
+/** Each Hrana request (one pipeline of statements) timed for `/metrics`. */
+async function timedFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+  const started = performance.now()
+  let outcome: 'ok' | 'error' = 'error'
+  try {
+    const response = await fetch(input, init)
+    if (response.ok) outcome = 'ok'
+    return response
+  } finally {
+    recordLibsqlRequest(outcome, (performance.now() - started) / 1000)
+  }
+}
+
 export function database(env: Env): Database {
   const { libsqlUrl, libsqlAuthToken } = readConfig(env)
-  const client = createClient({ url: libsqlUrl, ...(libsqlAuthToken ? { authToken: libsqlAuthToken } : {}) })
+  const client = createClient({
+    url: libsqlUrl,
+    ...(libsqlAuthToken ? { authToken: libsqlAuthToken } : {}),
+    fetch: timedFetch,
+  })
   return drizzle(client, { schema: tables }) as Database
 }
 

@@ -11,11 +11,13 @@
  * logged, because it is one. Calls inside an object, and tests that call an instance
  * directly, are untouched: only the RPC entry point converts.
  *
- * Cost: nothing per call beyond one small wrapper object; no promise pipelining through
+ * Cost: nothing per call beyond one small wrapper object and one counter update (the call
+ * counted by object kind and method in runtime-metrics.ts, for `/metrics`); no promise pipelining through
  * these stubs (every call is awaited as a whole, as the blocks do anyway).
  */
 import { DurableObject } from 'cloudflare:workers'
 import { AppError, expectedAppError } from './errors'
+import { objectKind, recordObjectCall } from './runtime-metrics'
 
 export type RpcResult = { ok: unknown } | { appError: string }
 
@@ -59,11 +61,11 @@ export function hostedStub<T extends Rpc.DurableObjectBranded | undefined>(
   namespace: DurableObjectNamespace<T>,
   name: string,
 ): DurableObjectStub<T> {
-  return wrapStub(namespace.get(namespace.idFromName(name)))
+  return wrapStub(namespace.get(namespace.idFromName(name)), objectKind(name))
 }
 
 /** Wraps a stub so each method call goes through the object's `invoke`. */
-export function wrapStub<S extends object>(stub: S): S {
+export function wrapStub<S extends object>(stub: S, kind = 'other'): S {
   return new Proxy(stub, {
     get(target, property) {
       const value = (target as Record<PropertyKey, unknown>)[property]
@@ -72,7 +74,13 @@ export function wrapStub<S extends object>(stub: S): S {
         return typeof value === 'function' && property !== 'constructor' ? value.bind(target) : value
       }
       return async function hostedCall(...args: unknown[]) {
-        const result = await (target as unknown as Invoker).invoke(property, args)
+        const started = performance.now()
+        let result: RpcResult
+        try {
+          result = await (target as unknown as Invoker).invoke(property, args)
+        } finally {
+          recordObjectCall(kind, property, (performance.now() - started) / 1000)
+        }
         if ('appError' in result)
           throw expectedAppError(new Error(result.appError)) ?? new Error(result.appError)
         return result.ok

@@ -27,6 +27,7 @@ import {
 import type { Principal } from '../platform/auth/token'
 import { type RateSetting, readConfig } from '../platform/config'
 import { AppError } from '../platform/errors'
+import { recordRateLimitDenial } from '../platform/runtime-metrics'
 import { objectName } from '../platform/tenancy'
 import { capacityOf, type Decision, POLICY_BOUNDS } from './decision'
 import { rateLimitHeaders } from './headers'
@@ -97,6 +98,7 @@ export function gatewayRateLimit(options: GatewayRateLimitOptions = {}): Middlew
     const decision = await admitThroughLease(c.env.RATELIMIT, policy, object)
     const headers = rateLimitHeaders(quota, policy, decision)
     if (!decision.allowed) {
+      recordRateLimitDenial(principal ? 'tenant' : 'ip')
       const who = principal ? `Tenant "${principal.tenant}" is` : 'This client address is'
       throw new AppError(
         'rate_limited',
