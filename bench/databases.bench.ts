@@ -4,10 +4,15 @@
  * same client on the same storage node's libSQL server directly (another namespace), same
  * load, measured in the same run: the platform's overhead. The authenticated no-op floor
  * `GET /v1/whoami` is printed for reference.
+ *
+ * Replication: the same point read served by a read replica (`Edgeblocks-Replica: nearest`,
+ * on another storage node) against the primary; then inserts at full speed while the
+ * replicator keeps the replica in step, with the replica's commit-to-apply lag (p50/p99,
+ * as the replicator measures it) and how far behind it was at the end of the load.
  */
 import { type Client, createClient } from '@libsql/client'
 import { startPlatform } from '../scripts/platform-process'
-import { loadRow, printTable, runLoad } from './harness'
+import { formatNumber, loadRow, printTable, runLoad } from './harness'
 
 const CONCURRENCY = 8
 const DURATION_MS = 3_000
@@ -69,6 +74,66 @@ try {
       loadRow('insert: /v1/databases/{db}', platformInsert, directInsert),
     ],
   )
+
+  // ---- replication
+  const api = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${platform.url}/v1/databases/bench${path}`, {
+      ...init,
+      headers: { ...auth, 'content-type': 'application/json' },
+    })
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`)
+    return (await response.json()) as Record<string, unknown>
+  }
+  const replica = await api('/replicas', { method: 'POST', body: '{}' })
+  const replicaPath = `/replicas/${replica.id as string}`
+  for (let i = 0; i < 600 && (await api(replicaPath)).state !== 'ready'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  let servedByReplica = 0
+  let replicaRequests = 0
+  const viaReplica = createClient({
+    url: `${platform.url}${view.url}`,
+    authToken: token,
+    fetch: async (input: Request | string | URL, init?: RequestInit) => {
+      const request = new Request(input, init)
+      request.headers.set('edgeblocks-replica', 'nearest')
+      const response = await fetch(request)
+      replicaRequests++
+      if (response.headers.get('edgeblocks-served-by')?.startsWith('replica:')) servedByReplica++
+      return response
+    },
+  })
+  const primaryRead = await load(read(viaPlatform))
+  const replicaRead = await load(read(viaReplica))
+  const underLoad = await load(insert(viaPlatform))
+  const lagged = await api(replicaPath)
+  let caughtUpMs = 0
+  const started = Date.now()
+  while ((await api(replicaPath)).lagChanges !== 0 && Date.now() - started < 30_000) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  caughtUpMs = Date.now() - started
+  const lag = await api(replicaPath)
+  printTable(
+    `Read replica (node ${replica.node as string}) vs primary, ${CONCURRENCY} concurrent, ${DURATION_MS / 1000} s each`,
+    [
+      loadRow('read: primary (baseline)', primaryRead),
+      loadRow(
+        `read: replica (${formatNumber((100 * servedByReplica) / Math.max(1, replicaRequests))}% served by it)`,
+        replicaRead,
+        primaryRead,
+      ),
+      loadRow('insert with a replica (vs insert before it, table above)', underLoad, platformInsert),
+    ],
+  )
+  printTable('Replication lag under the insert load (commit on the primary → applied on the replica)', [
+    {
+      'lag p50 ms': lag.lagP50Ms as number,
+      'lag p99 ms': lag.lagP99Ms as number,
+      'changes behind at end of load': lagged.lagChanges as number,
+      'caught up after load, ms': caughtUpMs,
+    },
+  ])
 } finally {
   await platform.stop()
 }

@@ -96,3 +96,43 @@ export const DatabaseStats = v.object({
   tables: v.array(v.object({ name: v.string(), rows: v.number() })),
   migrations: v.array(v.object({ id: v.string(), appliedAt: v.number() })),
 })
+
+/** Read replicas per database (each on its own storage node). */
+export const MAX_REPLICAS = 4
+/** The longest deliberate delay of a replica. */
+export const MAX_REPLICA_DELAY_SECONDS = 86_400
+
+export const ReplicaId = v.pipe(v.string(), v.regex(/^r-[0-9a-f]{8}$/, 'A replica id: r- and 8 hex digits'))
+
+export const ReplicaParam = v.object({ db: ResourceName, replica: ReplicaId })
+
+export const CreateReplicaRequest = v.strictObject({
+  /** The storage node to hold the replica; by default the next node on the ring not yet used by the database. */
+  node: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'A storage node id'))),
+  /** A deliberately delayed replica applies each change only once it is this old. */
+  delaySeconds: v.optional(integer(0, MAX_REPLICA_DELAY_SECONDS, 'delaySeconds'), 0),
+})
+
+export const ReplicaView = v.object({
+  id: v.string(),
+  node: v.string(),
+  delaySeconds: v.number(),
+  createdAt: v.number(),
+  /** `catching-up` until the replica holds a complete copy; `ready` once reads may go to it. */
+  state: v.picklist(['catching-up', 'ready']),
+  /** The last change (log `seq`) the replica applied; comparable to `Edgeblocks-Replication-Position`. */
+  position: v.number(),
+  primaryPosition: v.number(),
+  /** Changes committed on the primary that the replica has not applied. */
+  lagChanges: v.number(),
+  /** Age of the oldest change the replica has not applied (0 when caught up). */
+  lagMs: v.number(),
+  /** Commit-to-apply delay of its recent changes. */
+  lagP50Ms: v.nullable(v.number()),
+  lagP99Ms: v.nullable(v.number()),
+  /** The last replication error, while it keeps failing. */
+  error: v.nullable(v.string()),
+})
+
+export const ReplicaList = v.object({ items: v.array(ReplicaView) })
+export type CreateReplicaInput = v.InferOutput<typeof CreateReplicaRequest>

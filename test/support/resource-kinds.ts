@@ -187,7 +187,10 @@ export const RESOURCE_KINDS: ResourceKind[] = [
   },
   {
     kind: 'SQL database',
-    create: [{ method: 'POST', path: '/v1/databases', body: { name: 'fx-1' } }],
+    create: [
+      { method: 'POST', path: '/v1/databases', body: { name: 'fx-1' } },
+      { method: 'POST', path: '/v1/databases/fx-1/replicas', body: {}, capture: { replica: 'id' } },
+    ],
   },
   {
     kind: 'search crawl (its seed refuses connections)',

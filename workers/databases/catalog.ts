@@ -6,6 +6,7 @@
  * the old data. Entries are cached per isolate for a few seconds (deletes are visible to
  * other isolates after at most `CATALOG_CACHE_MS`).
  */
+import type { Client, IntMode } from '@libsql/client/web'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { ConsistentHashRing } from '../platform/hashing'
@@ -18,18 +19,36 @@ import {
   type Resource,
 } from '../platform/registry'
 import { nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
+import { quoteIdentifier } from './changelog'
 import { type PartitionScheme, schemeProblem } from './partitions/scheme'
+
+export { quoteIdentifier }
 
 export const DATABASE_KIND = 'database'
 export const CATALOG_CACHE_MS = 5_000
 /** Every request to a storage node is aborted after this long. */
 export const NODE_TIMEOUT_MS = 10_000
 
+/** A read replica: another storage node's namespace kept in step by the database's replicator. */
+export interface ReplicaConfig {
+  id: string
+  node: string
+  namespace: string
+  /** A deliberately delayed replica applies a change only once it is this old. */
+  delayMs: number
+  createdAt: number
+}
+
 export interface DatabaseConfig {
   node: string
   namespace: string
   /** A partitioned database: its scheme and one shard database per shard (shard 0 is the one above). */
   partitioning?: { scheme: PartitionScheme; shards: Array<{ node: string; namespace: string }> }
+  replicas?: ReplicaConfig[]
+}
+
+export interface Replica extends ReplicaConfig {
+  storage: StorageNode
 }
 
 export interface Database {
@@ -38,6 +57,7 @@ export interface Database {
   node: StorageNode
   namespace: string
   partitions?: { scheme: PartitionScheme; shards: Database[] }
+  replicas: Replica[]
 }
 
 const cache = new IsolateCache<Database>(CATALOG_CACHE_MS)
@@ -62,7 +82,7 @@ export function databaseView(resource: Resource<DatabaseConfig>) {
   }
 }
 
-function nodeById(env: Env, id: string): StorageNode {
+export function nodeById(env: Env, id: string): StorageNode {
   const node = storageNodes(env).find((candidate) => candidate.id === id)
   if (!node) throw new AppError('unavailable', `The storage node "${id}" is not configured.`)
   return node
@@ -106,13 +126,23 @@ export async function getDatabase(env: Env, tenant: string, name: string): Promi
     name,
     node: nodeById(env, placement.node),
     namespace: placement.namespace,
+    replicas: [],
   })
   return cache.set(key, {
     ...at(resource.config),
+    replicas: (resource.config.replicas ?? []).map((replica) => ({
+      ...replica,
+      storage: nodeById(env, replica.node),
+    })),
     ...(partitioning
       ? { partitions: { scheme: partitioning.scheme, shards: partitioning.shards.map(at) } }
       : {}),
   })
+}
+
+/** Drops the isolate's cached entry (after this isolate changed the database's replicas). */
+export function forgetDatabase(tenant: string, name: string): void {
+  cache.delete(`${tenant}\n${name}`)
 }
 
 export async function databaseResource(env: Env, tenant: string, name: string) {
@@ -131,14 +161,24 @@ export async function listDatabases(
   }
 }
 
-/** The database's URL on its storage node (`http://node/db/<namespace>/`). */
-export function backendUrl(db: Database): string {
-  return `${db.node.url.replace(/\/+$/, '')}/db/${db.namespace}/`
+/** A namespace's URL on a storage node (`http://node/db/<namespace>/`). */
+export function namespaceUrl(node: StorageNode, namespace: string): string {
+  return `${node.url.replace(/\/+$/, '')}/db/${namespace}/`
+}
+
+/** The database's URL on its storage node. */
+export function backendUrl(db: Pick<Database, 'node' | 'namespace'>): string {
+  return namespaceUrl(db.node, db.namespace)
+}
+
+/** A `@libsql/client` for a namespace on a node (platform-side operations). */
+export function namespaceClient(node: StorageNode, namespace: string, intMode: IntMode = 'number') {
+  return nodeClient({ ...node, url: namespaceUrl(node, namespace) }, NODE_TIMEOUT_MS, intMode)
 }
 
 /** A `@libsql/client` for the database on its node (platform-side operations). */
-export function backendClient(db: Database) {
-  return nodeClient({ ...db.node, url: backendUrl(db) }, NODE_TIMEOUT_MS)
+export function backendClient(db: Pick<Database, 'node' | 'namespace'>) {
+  return namespaceClient(db.node, db.namespace)
 }
 
 /**
@@ -146,17 +186,20 @@ export function backendClient(db: Database) {
  * file stays, empty; the namespace is never reused).
  */
 export async function deleteDatabase(env: Env, tenant: string, name: string): Promise<void> {
+  cache.delete(`${tenant}\n${name}`)
   const db = await getDatabase(env, tenant, name)
   await deleteResource(env, tenant, DATABASE_KIND, name)
   cache.delete(`${tenant}\n${name}`)
-  await Promise.all((db.partitions?.shards ?? [db]).map(dropEverything))
+  await Promise.all((db.partitions?.shards ?? [db]).map((shard) => dropAll(backendClient(shard))))
+  for (const replica of db.replicas) await dropAll(namespaceClient(replica.storage, replica.namespace))
 }
 
-async function dropEverything(db: Database): Promise<void> {
-  const client = backendClient(db)
+/** Drops every table and view of a namespace (the node's file stays; the namespace is never reused). */
+export async function dropAll(client: Client): Promise<void> {
   const objects = await client.execute(
     "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND type IN ('table', 'view') ORDER BY type DESC",
   )
+  if (objects.rows.length === 0) return
   await client.batch(
     objects.rows.map(
       (row) =>
@@ -164,9 +207,4 @@ async function dropEverything(db: Database): Promise<void> {
     ),
     'write',
   )
-}
-
-/** SQLite identifier quoting (identifiers cannot be bound as parameters). */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }

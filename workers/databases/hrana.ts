@@ -15,7 +15,18 @@
  */
 import { DATABASES_LIMITS } from '../../schemas/databases'
 import { openBaton, signBaton } from './batons'
-import { backendUrl, type Database, NODE_TIMEOUT_MS } from './catalog'
+import { captureSchema, readPosition } from './capture'
+import { backendClient, backendUrl, type Database, NODE_TIMEOUT_MS } from './catalog'
+import {
+  type HranaRequest,
+  mayChangeSchema,
+  POSITION_HEADER,
+  pickReplica,
+  readFromReplica,
+  SERVED_BY_HEADER,
+  takeProbe,
+  withPositionProbe,
+} from './routing'
 
 export class HranaError extends Error {
   constructor(
@@ -34,16 +45,18 @@ export function hranaErrorResponse(error: HranaError): Response {
   )
 }
 
-interface Stmt {
-  sql?: unknown
-  sql_id?: unknown
-}
-export type HranaRequest = { type?: unknown; stmt?: Stmt; batch?: { steps?: Array<{ stmt?: Stmt }> } }
+type Stmt = NonNullable<HranaRequest['stmt']>
 
 export interface ProxyContext {
   secret: string
   db: Database
   readOnly: boolean
+  /** The replica the client asked to read from (`nearest` or an id), if any (routing.ts). */
+  replica?: string | undefined
+  /** The replication position the request carries (read-your-writes). */
+  minPosition?: number | undefined
+  /** Called after a pipeline ran on the primary of a replicated database. */
+  onPrimary?: (() => void) | undefined
 }
 
 export function parseBody(text: string): Record<string, unknown> {
@@ -167,17 +180,48 @@ export async function pipeline(ctx: ProxyContext, version: 2 | 3, text: string):
     throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
   const requests = body.requests as HranaRequest[]
   await prepare(ctx, requests)
+  const replicated = ctx.db.replicas.length > 0
+  if (replicated && ctx.replica !== undefined && (body.baton === undefined || body.baton === null)) {
+    const replica = pickReplica(ctx.db.replicas, ctx.replica)
+    const served = replica && (await readFromReplica(replica, version, requests, ctx.minPosition ?? 0))
+    if (replica && served) return answerWith(null, served.results, served.position, `replica:${replica.id}`)
+  }
+  const probe = replicated ? withPositionProbe(requests, version) : undefined
   const response = await callNode(ctx, `v${version}/pipeline`, {
     baton: await backendBaton(ctx, body.baton),
-    requests,
+    requests: probe?.requests ?? requests,
   })
   if (!response.ok) return passThrough(response)
   const answer = (await response.json()) as { baton?: unknown; results: unknown[] }
-  return Response.json({
-    baton: await signedBaton(ctx, answer.baton),
-    base_url: null,
-    results: answer.results,
-  })
+  const probed = probe ? takeProbe(answer.results, probe) : undefined
+  let position = probed?.position
+  if (replicated) {
+    // New or changed tables are captured before the answer (unless the stream holds a
+    // transaction open), so its position covers their rows.
+    const outside = probed?.autocommit ?? typeof answer.baton !== 'string'
+    if (outside && mayChangeSchema(requests)) {
+      const client = backendClient(ctx.db)
+      await captureSchema(client, 'check').catch(() => undefined)
+      position = await readPosition(client)
+    }
+    ctx.onPrimary?.()
+  }
+  return answerWith(await signedBaton(ctx, answer.baton), answer.results, position, 'primary')
+}
+
+/** A pipeline answer; `replication_position` (and its header) when the database is replicated. */
+function answerWith(
+  baton: string | null,
+  results: unknown[],
+  position: number | undefined,
+  servedBy: string,
+): Response {
+  const headers: Record<string, string> = { [SERVED_BY_HEADER]: servedBy }
+  if (position !== undefined) headers[POSITION_HEADER] = String(position)
+  return Response.json(
+    { baton, base_url: null, results, ...(position !== undefined ? { replication_position: position } : {}) },
+    { headers },
+  )
 }
 
 export async function cursor(ctx: ProxyContext, text: string): Promise<Response> {

@@ -5,7 +5,7 @@
  */
 import { openBaton, signBaton } from './batons'
 import type { Database } from './catalog'
-import { callNode, HranaError, type HranaRequest, type ProxyContext, parseBody, prepare } from './hrana'
+import { callNode, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
 import type { HranaStmt } from './partitions/hrana-values'
 import {
   type NodeResult,
@@ -14,6 +14,7 @@ import {
   PartitionedSession,
   type SessionState,
 } from './partitions/session'
+import type { HranaRequest } from './routing'
 
 async function openSession(ctx: ProxyContext, baton: unknown): Promise<PartitionedSession> {
   const partitions = ctx.db.partitions

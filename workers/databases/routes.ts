@@ -9,12 +9,16 @@ import { Hono } from 'hono'
 import { Deleted, PageQuery } from '../../schemas/common'
 import {
   CreateDatabaseRequest,
+  CreateReplicaRequest,
   DatabaseList,
   DatabaseParam,
   DatabaseStats,
   DatabaseView,
   MigrationRequest,
   MigrationResult,
+  ReplicaList,
+  ReplicaParam,
+  ReplicaView,
 } from '../../schemas/databases'
 import { type AuthEnv, authenticate, requireScope } from '../platform/auth/middleware'
 import { hasScope } from '../platform/auth/token'
@@ -24,9 +28,20 @@ import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
 import { applyMigration, databaseStats } from './admin'
-import { createDatabase, databaseResource, deleteDatabase, getDatabase, listDatabases } from './catalog'
+import { captureSchema } from './capture'
+import {
+  backendClient,
+  createDatabase,
+  databaseResource,
+  deleteDatabase,
+  getDatabase,
+  listDatabases,
+} from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
 import { partitionedCursor, partitionedPipeline } from './partitioned-hrana'
+import { createReplica, deleteReplica, getReplica, listReplicas } from './replicas'
+import { replicatorStub } from './replicator'
+import { POSITION_HEADER, parsePosition, REPLICA_HEADER } from './routing'
 
 const tags = ['databases']
 
@@ -95,6 +110,7 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('param', DatabaseParam),
     async function deleteDatabaseRoute(c) {
       await deleteDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      await replicatorStub(c.env, tenantOf(c), c.req.valid('param').db).reset()
       return c.json({ deleted: true })
     },
   )
@@ -115,11 +131,90 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('json', MigrationRequest),
     async function migrateRoute(c) {
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
-      // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
-      const outcomes = []
-      for (const shard of db.partitions?.shards ?? [db])
-        outcomes.push(await applyMigration(shard, c.req.valid('json')))
-      return c.json({ id: c.req.valid('json').id, applied: outcomes.some((outcome) => outcome.applied) })
+      const input = c.req.valid('json')
+      if (db.partitions) {
+        // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
+        const outcomes = []
+        for (const shard of db.partitions.shards) outcomes.push(await applyMigration(shard, input))
+        return c.json({ id: input.id, applied: outcomes.some((outcome) => outcome.applied) })
+      }
+      const result = await applyMigration(db, input)
+      // With replicas, the migration's schema change is logged before the answer (capture.ts).
+      await captureSchema(backendClient(db), 'check').catch(() => undefined)
+      if (db.replicas.length > 0) await replicatorStub(c.env, db.tenant, db.name).notify()
+      return c.json(result)
+    },
+  )
+  .get(
+    '/:db/replicas',
+    describe({
+      tags,
+      summary: "A database's read replicas, with their lag",
+      scope: 'databases:read',
+      responses: { 200: { description: 'The replicas', schema: ReplicaList } },
+      problems: [404],
+    }),
+    requireScope('databases:read'),
+    validate('param', DatabaseParam),
+    async function listReplicasRoute(c) {
+      return c.json(await listReplicas(c.env, tenantOf(c), c.req.valid('param').db))
+    },
+  )
+  .post(
+    '/:db/replicas',
+    describe({
+      tags,
+      summary: 'Add a read replica',
+      description:
+        'A copy of the database on another storage node, kept in step from the change log. It starts ' +
+        '`catching-up` and becomes `ready` once it holds a complete copy; reads opt in with ' +
+        '`?replica=nearest` (or the `Edgeblocks-Replica` header) on the Hrana URL.',
+      scope: 'databases:write',
+      responses: { 201: { description: 'Created', schema: ReplicaView } },
+      problems: [404, 409, 502],
+    }),
+    requireScope('databases:write'),
+    validate('param', DatabaseParam),
+    validate('json', CreateReplicaRequest),
+    async function createReplicaRoute(c) {
+      return c.json(
+        await createReplica(c.env, tenantOf(c), c.req.valid('param').db, c.req.valid('json')),
+        201,
+      )
+    },
+  )
+  .get(
+    '/:db/replicas/:replica',
+    describe({
+      tags,
+      summary: 'A read replica, with its lag',
+      scope: 'databases:read',
+      responses: { 200: { description: 'The replica', schema: ReplicaView } },
+      problems: [404],
+    }),
+    requireScope('databases:read'),
+    validate('param', ReplicaParam),
+    async function getReplicaRoute(c) {
+      const { db, replica } = c.req.valid('param')
+      return c.json(await getReplica(c.env, tenantOf(c), db, replica))
+    },
+  )
+  .delete(
+    '/:db/replicas/:replica',
+    describe({
+      tags,
+      summary: 'Remove a read replica',
+      description: 'Reads stop going to it; its copy is dropped.',
+      scope: 'databases:write',
+      responses: { 200: { description: 'Deleted', schema: Deleted } },
+      problems: [404, 412],
+    }),
+    requireScope('databases:write'),
+    validate('param', ReplicaParam),
+    async function deleteReplicaRoute(c) {
+      const { db, replica } = c.req.valid('param')
+      await deleteReplica(c.env, tenantOf(c), db, replica)
+      return c.json({ deleted: true })
     },
   )
   .get(
@@ -170,8 +265,29 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
       }
       throw error
     })
+    const minPosition = parsePosition(c.req.header(POSITION_HEADER))
+    if (minPosition === 'invalid') {
+      throw new HranaError(400, 'INVALID_REQUEST', `${POSITION_HEADER} must be a non-negative integer.`)
+    }
+    const replica: string | undefined = c.req.query('replica') ?? c.req.header(REPLICA_HEADER)
     const text: string = await c.req.text()
-    return await run({ secret: readConfig(c.env).jwtSecret, db, readOnly: !canWrite }, text)
+    const notify = () =>
+      c.executionCtx.waitUntil(
+        replicatorStub(c.env, db.tenant, db.name)
+          .notify()
+          .catch(() => undefined),
+      )
+    return await run(
+      {
+        secret: readConfig(c.env).jwtSecret,
+        db,
+        readOnly: !canWrite,
+        replica,
+        minPosition,
+        onPrimary: notify,
+      },
+      text,
+    )
   } catch (error) {
     if (error instanceof HranaError) return hranaErrorResponse(error)
     throw error

@@ -13,7 +13,7 @@
  *   timeout); a success clears it. `probe` (a `SELECT 1`) is the health check. Suspicion
  *   is a hint for speed, never for correctness: a suspected node is simply not asked.
  */
-import { type Client, createClient } from '@libsql/client/web'
+import { type Client, createClient, type IntMode } from '@libsql/client/web'
 import * as v from 'valibot'
 import type { Env } from './env'
 
@@ -62,12 +62,13 @@ export function storageNodes(env: Env): StorageNode[] {
   return nodes
 }
 
-export function nodeClient(node: StorageNode, timeoutMs: number): Client {
+export function nodeClient(node: StorageNode, timeoutMs: number, intMode: IntMode = 'number'): Client {
   const fetchWithTimeout = (input: RequestInfo | URL, init?: RequestInit) =>
     fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })
   return createClient({
     url: node.url,
     fetch: fetchWithTimeout,
+    intMode,
     ...(node.token ? { authToken: node.token } : {}),
   })
 }
