@@ -66,6 +66,8 @@ function chooseNode(env: Env, resource: Resource<DatabaseConfig>, tenant: string
 
 export async function createReplica(env: Env, tenant: string, name: string, input: CreateReplicaInput) {
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+  if (resource.config.partitioning)
+    throw new AppError('conflict', 'Partitioned databases do not have read replicas yet.')
   const existing = resource.config.replicas ?? []
   if (existing.length >= MAX_REPLICAS) {
     throw new AppError('conflict', `A database has at most ${MAX_REPLICAS} replicas.`)
