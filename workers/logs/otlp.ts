@@ -12,6 +12,7 @@
 import * as v from 'valibot'
 import { LOGS_LIMITS, OtlpLogsJson } from '../../schemas/logs'
 import { base64ToBytes, bytesToBase64 } from '../platform/encoding'
+import { type OtlpJsonAnyValue, type OtlpJsonKeyValue, otlpJsonValue } from '../platform/otlp-json'
 import {
   ProtobufError,
   type ProtoReader,
@@ -226,28 +227,8 @@ export function decodeOtlpProtobuf(bytes: Uint8Array, nowMs: number): Stream[] {
 
 // ---- JSON ----
 
-type JsonAny = {
-  stringValue?: string
-  boolValue?: boolean
-  intValue?: string | number
-  doubleValue?: number | string
-  bytesValue?: string
-  arrayValue?: { values?: JsonAny[] }
-  kvlistValue?: { values?: JsonKeyValue[] }
-}
-type JsonKeyValue = { key: string; value?: JsonAny }
-
-function jsonValue(value: JsonAny | undefined): Value {
-  if (!value) return null
-  if (value.stringValue !== undefined) return value.stringValue
-  if (value.boolValue !== undefined) return value.boolValue
-  if (value.intValue !== undefined) return Number(value.intValue)
-  if (value.doubleValue !== undefined) return Number(value.doubleValue)
-  if (value.bytesValue !== undefined) return value.bytesValue
-  if (value.arrayValue) return (value.arrayValue.values ?? []).map(jsonValue)
-  if (value.kvlistValue) return Object.fromEntries(jsonAttributes(value.kvlistValue.values))
-  return null
-}
+type JsonKeyValue = OtlpJsonKeyValue
+const jsonValue = (value: OtlpJsonKeyValue['value']): Value => otlpJsonValue(value)
 
 const jsonAttributes = (pairs: JsonKeyValue[] | undefined): Attributes =>
   (pairs ?? []).map((pair) => [pair.key, jsonValue(pair.value)])
@@ -284,7 +265,7 @@ export function decodeOtlpJson(body: string, nowMs: number): Stream[] {
           observed: jsonNanos(record.observedTimeUnixNano),
           severityNumber: typeof record.severityNumber === 'number' ? record.severityNumber : 0,
           severityText: record.severityText ?? '',
-          body: jsonValue(record.body as JsonAny | undefined) ?? '',
+          body: jsonValue(record.body as OtlpJsonAnyValue | undefined) ?? '',
           attributes: jsonAttributes(record.attributes as JsonKeyValue[] | undefined),
           traceId: jsonId(record.traceId, 16),
           spanId: jsonId(record.spanId, 8),

@@ -1,6 +1,7 @@
 /**
  * Sentry's ingest wire at the paths Sentry SDKs use (mounted at `/api`):
- * `POST /api/{project}/envelope/` and the legacy `POST /api/{project}/store/` (one event).
+ * `POST /api/{project}/envelope/` and the legacy `POST /api/{project}/store/` (one event), with or
+ * without the trailing slash.
  * Auth is the DSN's public key (`?sentry_key=`, `X-Sentry-Auth`, or the envelope header's
  * `dsn`); browsers send `text/plain` bodies and may preflight, so CORS is open and exposes
  * the rate-limit headers. Errors keep Sentry's shape `{"detail": "…"}`; a refused envelope
@@ -103,15 +104,24 @@ const envelopeSpec = describe({
 
 const preflight = (c: Context) => c.body(null, 204, CORS)
 
+function sentryEnvelope(c: Context<{ Bindings: Env }>) {
+  return ingest(c, (b) => parseEnvelope(b, ERRORS_LIMITS.maxItemsPerEnvelope))
+}
+
+function sentryStore(c: Context<{ Bindings: Env }>) {
+  return ingest(c, parseStoreBody)
+}
+
 export const sentryIngestRoutes = new Hono<{ Bindings: Env }>()
   .onError(sentryError)
   .options('/:project/envelope/', preflight)
   .options('/:project/store/', preflight)
-  .post('/:project/envelope/', envelopeSpec, async function sentryEnvelope(c) {
-    return ingest(c, (b) => parseEnvelope(b, ERRORS_LIMITS.maxItemsPerEnvelope))
-  })
+  // SDKs post to the trailing-slash paths; the documented paths (OpenAPI's convention) leave it off
+  .post('/:project/envelope/', sentryEnvelope)
+  .post('/:project/store/', sentryStore)
+  .post('/:project/envelope', envelopeSpec, sentryEnvelope)
   .post(
-    '/:project/store/',
+    '/:project/store',
     describe({
       wire: 'sentry',
       auth: 'public',
@@ -121,7 +131,5 @@ export const sentryIngestRoutes = new Hono<{ Bindings: Env }>()
       responses: { 200: { description: 'Accepted: `{"id": "<event id>"}`' } },
       problems: [400, 401, 403, 413, 429],
     }),
-    async function sentryStore(c) {
-      return ingest(c, parseStoreBody)
-    },
+    sentryStore,
   )

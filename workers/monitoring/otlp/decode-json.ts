@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot'
 import { OtlpMetricsJson } from '../../../schemas/monitoring'
+import { type OtlpJsonAnyValue, otlpJsonValue } from '../../platform/otlp-json'
 import { SampleError } from '../series'
 import type { Attributes, Buckets, DataPoint, Metric, MetricKind, ResourceMetrics } from './model'
 
@@ -13,36 +14,14 @@ type JsonMetric = NonNullable<
   NonNullable<NonNullable<Json['resourceMetrics']>[number]['scopeMetrics']>[number]['metrics']
 >[number]
 type JsonPoint = NonNullable<NonNullable<JsonMetric['gauge']>['dataPoints']>[number]
-type JsonAny = {
-  stringValue?: string
-  boolValue?: boolean
-  intValue?: string | number
-  doubleValue?: number | string
-  bytesValue?: string
-  arrayValue?: { values?: JsonAny[] }
-  kvlistValue?: { values?: Array<{ key: string; value?: JsonAny }> }
-}
 
 const num = (x: string | number | undefined): number | undefined => (x === undefined ? undefined : Number(x))
 const nanos = (x: string | number | undefined) =>
   x === undefined ? 0n : BigInt(typeof x === 'number' ? Math.round(x) : x)
 
-function plain(value: JsonAny | undefined): unknown {
-  if (!value) return null
-  if (value.stringValue !== undefined) return value.stringValue
-  if (value.boolValue !== undefined) return value.boolValue
-  if (value.intValue !== undefined) return Number(value.intValue)
-  if (value.doubleValue !== undefined) return Number(value.doubleValue)
-  if (value.bytesValue !== undefined) return value.bytesValue
-  if (value.arrayValue) return (value.arrayValue.values ?? []).map(plain)
-  if (value.kvlistValue)
-    return Object.fromEntries((value.kvlistValue.values ?? []).map((kv) => [kv.key, plain(kv.value)]))
-  return null
-}
-
 function attributes(list: unknown[] | undefined): Attributes {
-  return ((list ?? []) as Array<{ key: string; value?: JsonAny }>).map(({ key, value }) => {
-    const p = plain(value)
+  return ((list ?? []) as Array<{ key: string; value?: OtlpJsonAnyValue }>).map(({ key, value }) => {
+    const p = otlpJsonValue(value)
     return [key, p === null ? '' : typeof p === 'object' ? JSON.stringify(p) : String(p)]
   })
 }
