@@ -187,7 +187,8 @@ describe('the dashboard page in Chromium', () => {
       await tab.click('#save')
       await tab.fill('#query', 'dash_temperature')
       await tab.click('#query-form button[type=submit]')
-      await tab.waitForFunction("document.querySelectorAll('#chart path.series').length === 2")
+      // Locators run in Playwright's own world: the page's CSP (no eval) does not apply to them.
+      await expect.poll(() => tab.locator('#chart path.series').count(), { timeout: 15_000 }).toBe(2)
       const d = await tab.getAttribute('#chart path.series', 'd')
       expect(d?.match(/L/g)?.length).toBeGreaterThan(20)
       expect(await tab.textContent('#legend')).toContain('room="b"')
@@ -195,14 +196,12 @@ describe('the dashboard page in Chromium', () => {
       expect(await tab.textContent('#alerts')).toContain('RoomTooWarm')
       expect(await tab.textContent('#alerts')).toContain('Room b is at')
       // The error issues section settles: a list, "No error issues." or "not available".
-      await tab.waitForFunction(
-        "document.getElementById('issues-status').textContent !== '' || document.querySelectorAll('#issues li').length > 0",
-      )
+      await tab.locator('#issues-status:not(:empty), #issues li').first().waitFor()
       // The token (localStorage) and the query (the address) survive a reload, which charts again.
       await tab.reload()
       expect(await tab.inputValue('#token')).toBe(token)
       expect(await tab.inputValue('#query')).toBe('dash_temperature')
-      await tab.waitForFunction("document.querySelectorAll('#chart path.series').length === 2")
+      await expect.poll(() => tab.locator('#chart path.series').count(), { timeout: 15_000 }).toBe(2)
       expect(problems).toEqual([])
     } finally {
       await browser.close()
