@@ -198,8 +198,8 @@ export class Executor {
     }
     const cols: Column[] = stmt.columns().map((c) => ({ name: c.name, decltype: c.type }))
     const rowsJson = statement.hasReturning
-      ? this.atomically(conn, () => this.collectRows(conn, sql, stmt, args, wantRows, budget, true))
-      : this.collectRows(conn, sql, stmt, args, wantRows, budget, false)
+      ? this.atomically(conn, () => this.collectRows(conn, sql, stmt, args, wantRows, budget, true, false))
+      : this.collectRows(conn, sql, stmt, args, wantRows, budget, false, statement.isExplain)
     if (!statement.hasReturning)
       return { colsJson: encodeCols(cols), rowsJson, affectedRowCount: 0, lastInsertRowid: null }
     const [changes, rowid] = this.changes(conn)
@@ -214,6 +214,7 @@ export class Executor {
     wantRows: boolean,
     budget: RunBudget,
     writes: boolean,
+    explain: boolean,
   ): string[] {
     const rows: string[] = []
     const before = budget.bytesLeft
@@ -251,6 +252,7 @@ export class Executor {
       }
       throw error
     }
+    if (explain) resetExplain(stmt, args)
     return rows
   }
 
@@ -322,7 +324,9 @@ export class Executor {
 
 /** sqlite3_stmt_readonly() computed from the statement's bytecode. */
 function explainIsReadonly(conn: Connection, text: string): boolean {
-  const program = conn.db.prepare(`EXPLAIN ${text}`).raw(true).all([]) as unknown[][]
+  const explain = conn.db.prepare(`EXPLAIN ${text}`).raw(true)
+  const program = explain.all([]) as unknown[][]
+  resetExplain(explain, [])
   return !program.some(
     (op) =>
       (op[1] === 'Transaction' && op[3] !== 0n && op[3] !== 0) ||
@@ -330,6 +334,15 @@ function explainIsReadonly(conn: Connection, text: string): boolean {
       op[1] === 'Vacuum' ||
       op[1] === 'JournalMode',
   )
+}
+
+/**
+ * An EXPLAIN program run to its end stays active in the binding (all() and iterate() do not reset
+ * it), and an active statement holds its tables: a later DROP TABLE on the connection fails with
+ * SQLITE_LOCKED. get() resets the statement after its one step; EXPLAIN has no side effects.
+ */
+function resetExplain(stmt: Statement, args: SqlValue[]): void {
+  stmt.get(args)
 }
 
 /** Steps an iterator to its end; false if that fails. */

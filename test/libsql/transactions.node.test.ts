@@ -149,6 +149,20 @@ describe('stream requests', () => {
     expect(explain).toMatchObject({ is_explain: true, is_readonly: true })
   })
 
+  it('leaves no EXPLAIN program holding a table: DROP TABLE works after describe or EXPLAIN on the stream', async () => {
+    const [t, u] = [table(), table()]
+    await db.execute(`CREATE TABLE ${t} (x)`)
+    await db.execute(`CREATE TABLE ${u} (x)`)
+    const body = await pipeline(server.url, null, [
+      { type: 'describe', sql: `SELECT * FROM ${t}` },
+      execute(`DROP TABLE ${t}`),
+      execute(`EXPLAIN SELECT * FROM ${u}`),
+      execute(`DROP TABLE ${u}`),
+      { type: 'close' },
+    ])
+    expect(body.results.map((r: { type: string }) => r.type)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok'])
+  })
+
   it('gives every request its own result, in order, with the same type', async () => {
     const requests = [
       execute('SELECT 1'),
