@@ -170,6 +170,7 @@ describe('rendering', () => {
     expect(text).toContain('edgeblocks_queue_messages_visible 9\n')
     expect(text).toContain('edgeblocks_queue_oldest_message_age_seconds 99\n')
     expect(text).toContain('edgeblocks_queues 3\n')
+    expect(text).toContain('edgeblocks_queue_depth_reports_dropped_total 0\n')
     expect(text).not.toContain('tenant=')
     const partial = renderExposition(blockFamilies({ queues: undefined, scheduler: [shard] }, now))
     expect(partial).not.toContain('edgeblocks_queue_')

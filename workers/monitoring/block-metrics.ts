@@ -91,6 +91,12 @@ function queueFamilies(view: QueueView, now: number): MetricFamily[] {
       gauge('edgeblocks_queues', 'Queues whose partitions have reported their depth.', [
         { labels: {}, value: view.totals.queues },
       ]),
+      {
+        name: 'edgeblocks_queue_depth_reports_dropped_total',
+        help: 'Depth reports of new partitions refused by a full registry object (since those objects started).',
+        type: 'counter',
+        samples: [{ labels: {}, value: view.totals.dropped }],
+      },
     )
   }
   return families
