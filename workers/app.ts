@@ -14,10 +14,13 @@ import { BLOCKS, blockForPath } from './blocks'
 import { dohRoutes } from './dns/doh'
 import { hostnameRouting } from './dns/hostnames'
 import { requestLogs } from './logs/request-logs'
+import { blockFamilies } from './monitoring/block-metrics'
+import { gatherBlockState } from './monitoring/block-state'
 import { platformMetrics, renderPlatformMetrics } from './monitoring/platform-metrics'
 import { type AuthEnv, authenticate } from './platform/auth/middleware'
 import { tokenRoutes } from './platform/auth/routes'
 import { streamTicketRoutes } from './platform/auth/ticket-routes'
+import { hasScope } from './platform/auth/token'
 import { readConfig } from './platform/config'
 import { DOCS_HTML } from './platform/docs'
 import { AppError, toProblemResponse } from './platform/errors'
@@ -143,11 +146,26 @@ export function createApp() {
     '/metrics',
     describe({
       tags: ['platform'],
-      summary: "The platform's own metrics (Prometheus text format 0.0.4, counted per Worker isolate)",
+      summary:
+        "The platform's own metrics (Prometheus text format 0.0.4): requests, object calls and libSQL per Worker isolate; queue depths and scheduler lag. A bearer token with queue:read labels the tenant's own queues; without one, queue depths are platform totals",
       responses: { 200: { description: 'Metrics', mediaType: 'text/plain' } },
+      problems: [401, 403],
     }),
-    (c) =>
-      c.body(renderPlatformMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    async function platformMetricsRoute(c) {
+      const authorization = c.req.header('authorization')
+      const principal =
+        c.get('principal') ?? (authorization ? await authenticate(c.env, authorization) : undefined)
+      if (principal && !hasScope(principal, 'queue:read')) {
+        throw new AppError(
+          'forbidden',
+          'Per-queue metrics need the queue:read scope (or no token, for totals).',
+        )
+      }
+      const blocks = blockFamilies(await gatherBlockState(c.env, principal?.tenant), Date.now())
+      return c.body(renderPlatformMetrics(blocks), 200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      })
+    },
   )
   app.get('/openapi.json', openApiDocument(app as never, VERSION))
   app.get('/docs', (c) => c.html(DOCS_HTML))

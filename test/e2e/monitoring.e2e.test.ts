@@ -247,5 +247,32 @@ describe("the platform's own /metrics", () => {
     // The remote-writes and queries above called the metric shards and read tokens from libSQL.
     expect(text).toMatch(/edgeblocks_durable_object_calls_total\{[^}]*kind="metrics"[^}]*\} \d+/)
     expect(text).toContain('# TYPE edgeblocks_libsql_request_duration_seconds histogram')
+    // Queue depths (platform totals without a token) and every scheduler shard's lag.
+    expect(text).toMatch(/^edgeblocks_queue_messages_visible \d+$/m)
+    expect(text).toMatch(/^edgeblocks_queue_oldest_message_age_seconds \d+$/m)
+    expect(text).toMatch(/^edgeblocks_queues \d+$/m)
+    expect(text).toMatch(/^edgeblocks_scheduler_lag_seconds_bucket\{shard="7",le="\+Inf"\} \d+$/m)
+    expect(text).toMatch(/^edgeblocks_scheduler_backlog_tasks\{shard="0"\} \d+$/m)
+    expect(text).toMatch(/^edgeblocks_scheduler_oldest_overdue_seconds\{shard="0"\} [\d.]+$/m)
+  })
+
+  it("labels a tenant's own queues for a token with queue:read, and passes promtool check metrics", async () => {
+    const token = await platform.token('e2e-metrics-queues', ['queue:read', 'queue:write'])
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    expect(
+      (await fetch(`${platform.url}/v1/queues/mail`, { method: 'PUT', headers, body: '{}' })).status,
+    ).toBe(201)
+    const sent = await fetch(`${platform.url}/v1/queues/mail/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ body: 'hello' }),
+    })
+    expect(sent.status).toBe(201)
+    const response = await fetch(`${platform.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    expect(response.status).toBe(200)
+    const text = await response.text()
+    execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    expect(text).toMatch(/^edgeblocks_queue_series_omitted 0$/m)
+    expect(text).not.toMatch(/^edgeblocks_queues /m)
   })
 })

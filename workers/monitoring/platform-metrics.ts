@@ -64,7 +64,8 @@ export function platformMetrics(): MiddlewareHandler {
   }
 }
 
-export function renderPlatformMetrics(): string {
+/** This isolate's families, then `blocks` (the blocks' own state, block-metrics.ts). */
+export function renderPlatformMetrics(blocks: MetricFamily[] = []): string {
   const { id, started } = thisIsolate()
   const isolate = { isolate: id }
   const families: MetricFamily[] = [
@@ -99,15 +100,20 @@ export function renderPlatformMetrics(): string {
       ]),
     },
     ...runtimeFamilies(isolate),
+    ...blocks,
   ]
   return renderExposition(families)
 }
 
 /** A histogram's samples from non-cumulative counts (runtime-metrics.ts keeps them so). */
-function histogramSamples(labels: Labels, h: RuntimeHistogram): MetricFamily['samples'] {
+export function histogramSamples(
+  labels: Labels,
+  h: RuntimeHistogram,
+  bounds: readonly number[] = LATENCY_BOUNDS,
+): MetricFamily['samples'] {
   let cumulative = 0
   return [
-    ...LATENCY_BOUNDS.map((bound, i) => {
+    ...bounds.map((bound, i) => {
       cumulative += h.counts[i] as number
       return { suffix: '_bucket', labels: { ...labels, le: String(bound) }, value: cumulative }
     }),

@@ -17,6 +17,8 @@ import { AppError } from '../platform/errors'
 import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import type { ReceiveOptions } from './client'
+import { forgetDepth, sendDepth } from './depth-registry'
+import { DepthReporter } from './depths'
 import { IdempotencyStore } from './idempotency'
 import { nonceFrom, type Receipt, type ReceivedMessage, toReceivedMessage } from './messages'
 import { pushVisible } from './push'
@@ -52,6 +54,8 @@ export class QueuePartition extends HostedObject<Env> {
   /** No push attempt before this time (after a failed one). */
   private pushPausedUntil = 0
   private dueWork: Promise<void> | undefined
+  /** Depth reports to the registry for /metrics: on change, from the alarm, rate-limited. */
+  private readonly depths = new DepthReporter()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -75,6 +79,7 @@ export class QueuePartition extends HostedObject<Env> {
     })
     this.config = config
     this.waiters.wakeAll()
+    this.depths.changed()
     await this.armAlarm(this.now())
   }
 
@@ -88,6 +93,7 @@ export class QueuePartition extends HostedObject<Env> {
     this.store.setMeta('config', JSON.stringify(config))
     this.config = config
     this.waiters.wakeAll()
+    this.depths.changed()
     await this.armAlarm(this.now())
   }
 
@@ -97,10 +103,13 @@ export class QueuePartition extends HostedObject<Env> {
       this.store.wipe()
       this.store.deleteMeta('config')
     })
+    const gone = this.config
     this.config = undefined
     await this.ctx.storage.deleteAlarm()
     this.armedAt = null
     this.waiters.wakeAll()
+    this.depths.reset()
+    if (gone) await forgetDepth(this.env, gone)
   }
 
   /** Stores messages; an Idempotency-Key is checked and recorded in the same transaction (sending.ts). */
@@ -114,6 +123,7 @@ export class QueuePartition extends HostedObject<Env> {
       commitSend({ messages: this.store, keys: this.keys }, config, request, prepared, newMessageId, now),
     )
     if (sent.results.some((result) => !result.duplicate) && !sent.replayed) this.waiters.wakeAll()
+    this.depths.changed()
     await this.armAlarm(now)
     return sent
   }
@@ -130,6 +140,7 @@ export class QueuePartition extends HostedObject<Env> {
         return this.store.receive(config, request.maxMessages, visibilityMs, newNonce, now)
       })
       if (deliveries.length > 0 || now >= deadline) {
+        if (deliveries.length > 0) this.depths.changed()
         await this.armAlarm(now)
         return deliveries.map((delivery) => toReceivedMessage(config.partition, delivery))
       }
@@ -160,6 +171,8 @@ export class QueuePartition extends HostedObject<Env> {
     const config = this.requireConfig()
     const results = this.ctx.storage.transactionSync(() => ackReceipts(this.store, receipts))
     if (config.fifo) this.waiters.wakeAll()
+    this.depths.changed()
+    await this.armAlarm(this.now())
     return results
   }
 
@@ -174,6 +187,7 @@ export class QueuePartition extends HostedObject<Env> {
       changeReceiptVisibility(this.store, config, receipt, seconds, now),
     )
     if (seconds === 0) this.waiters.wakeAll()
+    this.depths.changed()
     await this.armAlarm(now)
     return { messageId: receipt.messageId, visibleAt }
   }
@@ -184,6 +198,7 @@ export class QueuePartition extends HostedObject<Env> {
     const now = this.now()
     const stored = this.ctx.storage.transactionSync(() => this.transfers.accept(config, messages, kind, now))
     this.waiters.wakeAll()
+    this.depths.changed()
     await this.armAlarm(now)
     return stored
   }
@@ -192,6 +207,7 @@ export class QueuePartition extends HostedObject<Env> {
   async redrive(maxMessages: number): Promise<{ moved: number; failed: number; pending: number }> {
     this.requireConfig()
     const totals = await redriveDeadLetters(this.moveHost(), this.transfers, maxMessages, () => this.now())
+    this.depths.changed()
     await this.armAlarm(this.now())
     return totals
   }
@@ -199,6 +215,7 @@ export class QueuePartition extends HostedObject<Env> {
   async purge(): Promise<number> {
     this.requireConfig()
     const purged = this.ctx.storage.transactionSync(() => this.store.purge())
+    this.depths.changed()
     await this.armAlarm(this.now())
     return purged
   }
@@ -247,6 +264,12 @@ export class QueuePartition extends HostedObject<Env> {
       this.pushPausedUntil = (await pushVisible(host, config)) ?? 0
     }
     await flushMoves(this.moveHost(), this.transfers, this.now())
+    this.depths.changed()
+    await this.depths.flush(
+      this.now(),
+      () => ({ ...this.store.depth(), hasDeadLetter: config.deadLetter !== null }),
+      (counts) => sendDepth(this.env, config, counts),
+    )
     await this.armAlarm(this.now())
   }
 
@@ -281,6 +304,8 @@ export class QueuePartition extends HostedObject<Env> {
     if (due !== undefined) times.push(due)
     const deadline = this.waiters.earliestDeadline()
     if (deadline !== undefined) times.push(deadline)
+    const report = this.config ? this.depths.dueAt(now) : undefined
+    if (report !== undefined) times.push(report)
     if (this.config?.push && this.store.hasServable(this.config))
       times.push(Math.max(now, this.pushPausedUntil))
     if (times.length === 0) {

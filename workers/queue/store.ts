@@ -17,6 +17,7 @@
  */
 import { QUEUE_LIMITS } from '../../schemas/queue'
 import { shardFor } from '../platform/hashing'
+import type { DepthCounts } from './depths'
 import type { OutgoingMessage, Receipt } from './messages'
 import { deliveryLimit, type PartitionConfig } from './settings'
 import {
@@ -271,6 +272,13 @@ export class PartitionStore {
     const purged = this.sql.exec('DELETE FROM messages RETURNING seq').toArray().length
     this.count('purged', purged)
     return purged
+  }
+
+  /** Counts by state and the oldest message's send time, for the depth registry (depths.ts). */
+  depth(): Omit<DepthCounts, 'hasDeadLetter'> {
+    const { visible, inFlight, delayed, moving, deadLettered } = this.stats(0)
+    const oldest = this.sql.exec<{ t: number | null }>('SELECT MIN(sent_at) AS t FROM messages').one().t
+    return { visible, inFlight, delayed, moving, oldestSentAt: oldest, deadLettered }
   }
 
   stats(now: number) {

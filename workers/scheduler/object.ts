@@ -9,9 +9,10 @@
 import type { Env } from '../platform/env'
 import { hostedStub } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
+import type { ShardLag } from './lag'
 import type { SchedulerSchedule } from './schedule-object'
 import type { SchedulerShard } from './shard-object'
-import { shardName } from './tasks'
+import { SHARD_COUNT, shardName } from './tasks'
 import type { SchedulerTenant } from './tenant-object'
 
 export { SchedulerSchedule } from './schedule-object'
@@ -40,4 +41,14 @@ export function scheduleStub(env: Env, tenant: string, name: string): DurableObj
 
 export function tenantStub(env: Env, tenant: string): DurableObjectStub<SchedulerTenant> {
   return objectStub(env.SCHEDULER_TENANTS, tenant, 'scheduler-tenant', 'settings')
+}
+
+/** Every shard's lag snapshot, in parallel; a shard that does not answer is left out. */
+export async function schedulerLag(env: Env): Promise<Array<{ shard: number; lag: ShardLag }>> {
+  const settled = await Promise.allSettled(
+    Array.from({ length: SHARD_COUNT }, (_, shard) => shardStub(env, shard).lagSnapshot()),
+  )
+  return settled.flatMap((result, shard) =>
+    result.status === 'fulfilled' ? [{ shard, lag: result.value }] : [],
+  )
 }

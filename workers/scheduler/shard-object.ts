@@ -21,6 +21,7 @@ import { AppError } from '../platform/errors'
 import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import { planRound } from './fairness'
+import type { ShardLag } from './lag'
 import { LeaseReleases } from './lease-releases'
 import { type Dispatch, type NewTask, type RunOutcome, ShardStore, type TaskView } from './shard-store'
 import { runAttempt } from './targets'
@@ -146,6 +147,11 @@ export class SchedulerShard extends HostedObject<Env> {
   async wake(tenant: string): Promise<void> {
     this.store.blocks.unblock(tenant)
     await this.armAlarm()
+  }
+
+  /** Its lag histogram and due-but-not-started backlog, by its clock (for /metrics). */
+  async lagSnapshot(): Promise<ShardLag> {
+    return this.store.lag.snapshot(this.clock())
   }
 
   /** Resolves once no alarm round is running and no attempt of this instance is in flight. */

@@ -9,7 +9,8 @@
  * (index on status, due_at); every other operation is a few indexed statements.
  */
 import { type Candidate, PRIORITIES } from './fairness'
-import { earliest, IdempotencyKeys, RunOutbox, SIDE_TABLES, TenantBlocks } from './shard-tables'
+import { dueTimeOf, lagSeconds } from './lag'
+import { earliest, IdempotencyKeys, LagRecorder, RunOutbox, SIDE_TABLES, TenantBlocks } from './shard-tables'
 import {
   type AttemptRecord,
   attemptStartOf,
@@ -36,11 +37,13 @@ export class ShardStore {
   readonly keys: IdempotencyKeys
   readonly blocks: TenantBlocks
   readonly outbox: RunOutbox
+  readonly lag: LagRecorder
 
   constructor(private readonly sql: SqlStorage) {
     this.keys = new IdempotencyKeys(sql)
     this.blocks = new TenantBlocks(sql)
     this.outbox = new RunOutbox(sql)
+    this.lag = new LagRecorder(sql)
   }
 
   migrate(): void {
@@ -154,8 +157,11 @@ export class ShardStore {
       }))
   }
 
-  /** Marks a due task running under a lease; undefined if it is no longer due. */
+  /** Marks a due task running under a lease (its lag observed); undefined if it is no longer due. */
   start(id: string, leaseId: string, now: number): Dispatch | undefined {
+    const due = this.sql
+      .exec("SELECT due_at, planned_at, attempt_total FROM tasks WHERE id = ? AND status = 'scheduled'", id)
+      .toArray()[0]
     const row = this.sql
       .exec(
         `UPDATE tasks SET status = 'running', attempts = attempts + 1, attempt_total = attempt_total + 1,
@@ -169,7 +175,14 @@ export class ShardStore {
         now,
       )
       .toArray()[0]
-    return row ? toDispatch(row) : undefined
+    if (!row || !due) return undefined
+    const dueAt = dueTimeOf({
+      dueAt: Number(due.due_at),
+      plannedAt: due.planned_at === null ? null : Number(due.planned_at),
+      attemptsSoFar: Number(due.attempt_total),
+    })
+    this.lag.observe(lagSeconds(dueAt, now))
+    return toDispatch(row)
   }
 
   /**

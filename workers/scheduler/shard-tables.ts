@@ -4,9 +4,11 @@
  * - `tenant_blocks`: tenants whose limits said "not now", and until when (a rate limit's
  *   next token, or a concurrency slot's latest possible release; a wake clears it early);
  * - `outbox`: a schedule run's end still to report to its schedule object, retried with
- *   backoff until the report arrives (at-least-once; the schedule ignores repeats).
+ *   backoff until the report arrives (at-least-once; the schedule ignores repeats);
+ * - `lag`: the lag histogram of started attempts, one row per bucket (lag.ts).
  * Callers run these inside the shard's transactions.
  */
+import { LAG_BOUNDS, lagBucket, lagHistogram, overdueSeconds, type ShardLag } from './lag'
 import type { RunOutcome } from './task-records'
 import { IDEMPOTENCY_TTL_MS } from './tasks'
 
@@ -18,6 +20,7 @@ CREATE TABLE IF NOT EXISTS tenant_blocks (tenant TEXT PRIMARY KEY, until INTEGER
 CREATE TABLE IF NOT EXISTS outbox (
   task_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, schedule TEXT NOT NULL, run_id TEXT NOT NULL,
   status TEXT NOT NULL, finished_at INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lag (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL, sum REAL NOT NULL);
 `
 
 export class IdempotencyKeys {
@@ -128,6 +131,40 @@ export class RunOutbox {
 
   earliest(): number | undefined {
     return earliest(this.sql, 'SELECT MIN(next_at) AS at FROM outbox')
+  }
+}
+
+export class LagRecorder {
+  constructor(private readonly sql: SqlStorage) {}
+
+  observe(seconds: number): void {
+    this.sql.exec(
+      `INSERT INTO lag (bucket, count, sum) VALUES (?, 1, ?)
+       ON CONFLICT (bucket) DO UPDATE SET count = count + 1, sum = sum + excluded.sum`,
+      lagBucket(seconds),
+      seconds,
+    )
+  }
+
+  /** The histogram, and the due tasks not started at `now` (all tenants, blocked ones too). */
+  snapshot(now: number): ShardLag {
+    const rows = this.sql
+      .exec<{ bucket: number; count: number; sum: number }>(
+        'SELECT bucket, count, sum FROM lag WHERE bucket <= ?',
+        LAG_BOUNDS.length,
+      )
+      .toArray()
+    const backlog = this.sql
+      .exec<{ n: number; at: number | null }>(
+        "SELECT COUNT(*) AS n, MIN(due_at) AS at FROM tasks WHERE status = 'scheduled' AND due_at <= ?",
+        now,
+      )
+      .one()
+    return {
+      lag: lagHistogram(rows),
+      backlog: backlog.n,
+      oldestOverdueSeconds: overdueSeconds(backlog.at, now),
+    }
   }
 }
 
