@@ -105,7 +105,10 @@ describe('failover', () => {
       await conditions.until(() => failed >= 4)
       // Detection: the alarm's health checks (three consecutive failures promote).
       for (let i = 0; i < 10 && (await epochOf(db)).epoch === 1; i++) {
-        await runDurableObjectAlarm(replicator(db))
+        // (An alarm the runtime is running right now is not "scheduled": then run the handler itself.)
+        if (!(await runDurableObjectAlarm(replicator(db)))) {
+          await runInDurableObject(replicator(db), (object) => object.alarm())
+        }
       }
       const route = await epochOf(db)
       expect(route.epoch).toBe(2)
