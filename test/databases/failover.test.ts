@@ -164,7 +164,32 @@ describe('failover', () => {
       /fenced/,
     )
     const replicas = await call(`/v1/databases/${db.name}/replicas`, { token: db.token })
-    expect((replicas.body.items as Array<{ node: string }>).map((r) => r.node)).toContain(oldNode)
+    const rebuilt = (replicas.body.items as Array<{ id: string; node: string; synchronous: boolean }>).find(
+      (r) => r.node === oldNode,
+    )
+    expect(rebuilt?.synchronous).toBe(true)
+    // The rebuilt copy converges on the new primary's rows.
+    await runInDurableObject(replicator(db), (object) => object.sync())
+    const count = async (query: string) => {
+      const response = await SELF.fetch(`${db.url}v3/pipeline${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${db.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          baton: null,
+          requests: [{ type: 'execute', stmt: { sql: 'SELECT count(*), sum(v) FROM w' } }, { type: 'close' }],
+        }),
+      })
+      const body = (await response.json()) as {
+        results: Array<{ response: { result: { rows: Array<Array<{ value: string }>> } } }>
+      }
+      return {
+        rows: body.results[0]?.response.result.rows,
+        servedBy: response.headers.get('edgeblocks-served-by'),
+      }
+    }
+    const onReplica = await count(`?replica=${rebuilt?.id}`)
+    expect(onReplica.servedBy).toBe(`replica:${rebuilt?.id}`)
+    expect(onReplica.rows).toEqual((await count('')).rows)
     const after = await SELF.fetch(`${db.url}v3/pipeline`, {
       method: 'POST',
       headers: { authorization: `Bearer ${db.token}`, 'content-type': 'application/json' },
@@ -175,6 +200,7 @@ describe('failover', () => {
   })
 
   it('is refused (409) when no reachable replica holds every acknowledged write', async () => {
+    const other = await newDatabase()
     const plain = await newDatabase()
     const noSync = await call(`/v1/databases/${plain.name}/failover`, { token: plain.token, body: {} })
     expect(noSync.status).toBe(409)
@@ -184,6 +210,15 @@ describe('failover', () => {
     const client = platformClient(db.url, db.token)
     await client.execute('CREATE TABLE w (k TEXT PRIMARY KEY, v INTEGER NOT NULL)')
     const replica = await addReplica(db, { synchronous: true })
+    // Another tenant cannot fail it over (its name is not theirs).
+    expect((await call(`/v1/databases/${db.name}/failover`, { token: other.token, body: {} })).status).toBe(
+      404,
+    )
+    const delayed = await call(`/v1/databases/${db.name}/replicas`, {
+      token: db.token,
+      body: { synchronous: true, delaySeconds: 5 },
+    })
+    expect(delayed.status).toBe(400)
     await client.execute("INSERT INTO w VALUES ('a', 1)")
     const index = NODE_IDS.indexOf(replica.node)
     await killNode(index)
