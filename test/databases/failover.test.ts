@@ -155,6 +155,22 @@ describe('failover', () => {
     )
     expect(refused).toBeInstanceOf(HranaError)
     expect((refused as HranaError).code).toBe('NOT_ACKNOWLEDGED')
+    // Both copies up, writes routed to each at once: only the current epoch's are acknowledged.
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const viaStale = await pipeline(stale, 3, insertBody(`stale-${i}`, i)).then(
+          () => 'acknowledged',
+          (error: unknown) => (error instanceof HranaError ? error.code : String(error)),
+        )
+        const current = await SELF.fetch(`${db.url}v3/pipeline`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${db.token}`, 'content-type': 'application/json' },
+          body: insertBody(`current-${i}`, i),
+        })
+        return [viaStale, current.status, current.headers.get('edgeblocks-epoch')]
+      }),
+    )
+    expect(outcomes).toEqual(Array.from({ length: 10 }, () => ['NOT_ACKNOWLEDGED', 200, '2']))
     // The next health check fences it in its copy too, and rebuilds it as a replica.
     await runDurableObjectAlarm(replicator(db))
     const oldCopy = namespaceClient(nodeById(env, oldNode), first.namespace)
@@ -190,6 +206,11 @@ describe('failover', () => {
     const onReplica = await count(`?replica=${rebuilt?.id}`)
     expect(onReplica.servedBy).toBe(`replica:${rebuilt?.id}`)
     expect(onReplica.rows).toEqual((await count('')).rows)
+    // What the old primary committed unacknowledged under epoch 1 is gone with its copy.
+    const leaked = await platformClient(db.url, db.token).execute(
+      "SELECT count(*) AS n FROM w WHERE k LIKE 'stale%'",
+    )
+    expect(leaked.rows[0]?.n).toBe(0)
     const after = await SELF.fetch(`${db.url}v3/pipeline`, {
       method: 'POST',
       headers: { authorization: `Bearer ${db.token}`, 'content-type': 'application/json' },
