@@ -246,6 +246,9 @@ describe('failover', () => {
     try {
       // The only synchronous replica is down: writes are not acknowledged (the documented rule)…
       await expect(client.execute("INSERT INTO w VALUES ('b', 2)")).rejects.toThrow(/not acknowledged/)
+      await expect(
+        client.batch(["INSERT INTO w VALUES ('x', 9)", "DELETE FROM w WHERE k = 'x'"], 'write'),
+      ).rejects.toThrow(/not acknowledged/)
       // …and failing over would lose 'a'.
       const refused = await call(`/v1/databases/${db.name}/failover`, { token: db.token, body: {} })
       expect(refused.status).toBe(409)

@@ -258,7 +258,10 @@ export async function cursor(ctx: ProxyContext, text: string): Promise<Response>
   const head = JSON.parse(newline < 0 ? lines : lines.slice(0, newline)) as { baton?: unknown }
   const rewritten = JSON.stringify({ baton: await signedBaton(ctx, head.baton), base_url: null })
   return new Response(`${rewritten}${newline < 0 ? '' : lines.slice(newline)}`, {
-    headers: { 'content-type': 'text/plain' },
+    headers: {
+      'content-type': 'text/plain',
+      ...(ctx.fence ? { [EPOCH_HEADER]: String(ctx.fence.epoch) } : {}),
+    },
   })
 }
 
