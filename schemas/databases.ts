@@ -111,6 +111,8 @@ export const CreateReplicaRequest = v.strictObject({
   node: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'A storage node id'))),
   /** A deliberately delayed replica applies each change only once it is this old. */
   delaySeconds: v.optional(integer(0, MAX_REPLICA_DELAY_SECONDS, 'delaySeconds'), 0),
+  /** A synchronous replica: writes are acknowledged only once one applied them; enables failover. */
+  synchronous: v.optional(v.boolean(), false),
 })
 
 export const ReplicaView = v.object({
@@ -118,6 +120,8 @@ export const ReplicaView = v.object({
   node: v.string(),
   delaySeconds: v.number(),
   createdAt: v.number(),
+  /** Writes are acknowledged once a synchronous replica applied them (failover). */
+  synchronous: v.boolean(),
   /** `catching-up` until the replica holds a complete copy; `ready` once reads may go to it. */
   state: v.picklist(['catching-up', 'ready']),
   /** The last change (log `seq`) the replica applied; comparable to `Edgeblocks-Replication-Position`. */
@@ -136,3 +140,12 @@ export const ReplicaView = v.object({
 
 export const ReplicaList = v.object({ items: v.array(ReplicaView) })
 export type CreateReplicaInput = v.InferOutput<typeof CreateReplicaRequest>
+
+export const FailoverResult = v.object({
+  /** The new epoch: writes routed under an older one are refused. */
+  epoch: v.number(),
+  /** The storage node of the new primary. */
+  node: v.string(),
+  /** The promoted replica's log position (covers every acknowledged write). */
+  position: v.number(),
+})

@@ -37,6 +37,8 @@ export interface ReplicaConfig {
   /** A deliberately delayed replica applies a change only once it is this old. */
   delayMs: number
   createdAt: number
+  /** A synchronous replica: writes are acknowledged once one of these applied them (failover.ts). */
+  synchronous?: boolean
 }
 
 export interface DatabaseConfig {

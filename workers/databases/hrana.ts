@@ -57,6 +57,21 @@ export interface ProxyContext {
   minPosition?: number | undefined
   /** Called after a pipeline ran on the primary of a replicated database. */
   onPrimary?: (() => void) | undefined
+  /** A database with failover: the epoch the write is routed under, and its acknowledgement (failover.ts). */
+  fence?: { epoch: number; acknowledge(position: number): Promise<void> } | undefined
+}
+
+export const EPOCH_HEADER = 'Edgeblocks-Epoch'
+
+/** Waits for the write's acknowledgement (a synchronous replica has it, the epoch is current). */
+async function acknowledged(ctx: ProxyContext, position: number | undefined): Promise<void> {
+  if (!ctx.fence) return
+  try {
+    await ctx.fence.acknowledge(position ?? (await readPosition(backendClient(ctx.db))))
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new HranaError(503, 'NOT_ACKNOWLEDGED', `The write was not acknowledged: ${message}`)
+  }
 }
 
 export function parseBody(text: string): Record<string, unknown> {
@@ -180,7 +195,7 @@ export async function pipeline(ctx: ProxyContext, version: 2 | 3, text: string):
     throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
   const requests = body.requests as HranaRequest[]
   await prepare(ctx, requests)
-  const replicated = ctx.db.replicas.length > 0
+  const replicated = ctx.db.replicas.length > 0 || ctx.fence !== undefined
   if (replicated && ctx.replica !== undefined && (body.baton === undefined || body.baton === null)) {
     const replica = pickReplica(ctx.db.replicas, ctx.replica)
     const served = replica && (await readFromReplica(replica, version, requests, ctx.minPosition ?? 0))
@@ -204,9 +219,13 @@ export async function pipeline(ctx: ProxyContext, version: 2 | 3, text: string):
       await captureSchema(client, 'check').catch(() => undefined)
       position = await readPosition(client)
     }
+    // Inside an open transaction nothing is committed yet: its commit is acknowledged.
+    if (outside) await acknowledged(ctx, position)
     ctx.onPrimary?.()
   }
-  return answerWith(await signedBaton(ctx, answer.baton), answer.results, position, 'primary')
+  const answered = answerWith(await signedBaton(ctx, answer.baton), answer.results, position, 'primary')
+  if (ctx.fence) answered.headers.set(EPOCH_HEADER, String(ctx.fence.epoch))
+  return answered
 }
 
 /** A pipeline answer; `replication_position` (and its header) when the database is replicated. */
@@ -234,11 +253,15 @@ export async function cursor(ctx: ProxyContext, text: string): Promise<Response>
   const response = await callNode(ctx, 'v3/cursor', { baton: await backendBaton(ctx, body.baton), batch })
   if (!response.ok) return passThrough(response)
   const lines = await response.text()
+  await acknowledged(ctx, undefined)
   const newline = lines.indexOf('\n')
   const head = JSON.parse(newline < 0 ? lines : lines.slice(0, newline)) as { baton?: unknown }
   const rewritten = JSON.stringify({ baton: await signedBaton(ctx, head.baton), base_url: null })
   return new Response(`${rewritten}${newline < 0 ? '' : lines.slice(newline)}`, {
-    headers: { 'content-type': 'text/plain' },
+    headers: {
+      'content-type': 'text/plain',
+      ...(ctx.fence ? { [EPOCH_HEADER]: String(ctx.fence.epoch) } : {}),
+    },
   })
 }
 

@@ -24,6 +24,7 @@ import {
   type ReplicaConfig,
 } from './catalog'
 import { CREATE_REPLICA, REPLICA_TABLE } from './changelog'
+import { primaryStatements } from './failover'
 import { type ReplicaStatus, replicatorStub } from './replicator'
 
 function replicaView(replica: ReplicaConfig, status: ReplicaStatus | undefined) {
@@ -32,6 +33,7 @@ function replicaView(replica: ReplicaConfig, status: ReplicaStatus | undefined) 
     id: replica.id,
     node: replica.node,
     delaySeconds: replica.delayMs / 1000,
+    synchronous: replica.synchronous === true,
     createdAt: replica.createdAt,
     state: status && position >= status.ready ? ('ready' as const) : ('catching-up' as const),
     position,
@@ -72,6 +74,11 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
   if (existing.length >= MAX_REPLICAS) {
     throw new AppError('conflict', `A database has at most ${MAX_REPLICAS} replicas.`)
   }
+  if (input.synchronous && input.delaySeconds > 0) {
+    throw new AppError('validation_failed', 'A synchronous replica cannot be delayed.', {
+      errors: [{ path: 'body/delaySeconds', message: 'Must be 0 for a synchronous replica' }],
+    })
+  }
   const node = chooseNode(env, resource, tenant, input.node)
   const now = Date.now()
   const replica: ReplicaConfig = {
@@ -80,6 +87,7 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
     namespace: `r${crypto.randomUUID().replaceAll('-', '')}`,
     delayMs: input.delaySeconds * 1000,
     createdAt: now,
+    ...(input.synchronous ? { synchronous: true } : {}),
   }
   const primary = { node: nodeById(env, resource.config.node), namespace: resource.config.namespace }
   const unreachable = (error: unknown, which: string) =>
@@ -104,10 +112,22 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
   const replicator = replicatorStub(env, tenant, name)
   await replicator.attach(
     { node: resource.config.node, namespace: resource.config.namespace },
-    { id: replica.id, node, namespace: replica.namespace, delayMs: replica.delayMs },
+    {
+      id: replica.id,
+      node,
+      namespace: replica.namespace,
+      delayMs: replica.delayMs,
+      synchronous: input.synchronous,
+    },
     checkpoint.start,
     checkpoint.end,
+    { tenant, name },
   )
+  if (input.synchronous) {
+    // Failover on: the primary's copy holds its epoch and refuses writes once deposed (failover.ts).
+    const { epoch } = await replicator.route()
+    await backendClient(primary).batch(primaryStatements(epoch), 'write')
+  }
   try {
     await updateResource<DatabaseConfig>(
       env,

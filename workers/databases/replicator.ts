@@ -20,7 +20,7 @@ import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import { captureSchema } from './capture'
-import { namespaceClient, nodeById } from './catalog'
+import { namespaceClient, nodeById, type ReplicaConfig } from './catalog'
 import {
   advanceStatement,
   applyStatements,
@@ -30,6 +30,7 @@ import {
   POSITION_SQL,
   REPLICA_TABLE,
 } from './changelog'
+import type { DatabaseReplicator } from './failover-host'
 
 declare global {
   namespace Cloudflare {
@@ -66,7 +67,7 @@ const BATCHES_PER_RUN = 20
 const SAMPLES = 2_000
 const BACKOFF = { baseMs: 1_000, capMs: 60_000 }
 
-interface ReplicaRow {
+export interface ReplicaRow {
   id: string
   node: string
   namespace: string
@@ -76,6 +77,13 @@ interface ReplicaRow {
   error: string | null
   attempts: number
   retry_at: number
+  synchronous: number
+}
+
+/** Where writes go and under which epoch (failover.ts). */
+export interface Route {
+  epoch: number
+  primary: Location
 }
 
 function percentile(sorted: number[], p: number): number | null {
@@ -83,11 +91,12 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? null
 }
 
-export class DatabaseReplicator extends HostedObject<Env> {
-  private readonly sql: SqlStorage
+/** Replication (the asynchronous log shipping); failover-host.ts adds failover (`DatabaseReplicator`). */
+export class ReplicationHost extends HostedObject<Env> {
+  protected readonly sql: SqlStorage
   private running: Promise<void> | undefined
   private dirty = false
-  private readonly samples = new Map<string, number[]>()
+  protected readonly samples = new Map<string, number[]>()
   clock: () => number = () => Date.now()
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -99,28 +108,33 @@ export class DatabaseReplicator extends HostedObject<Env> {
         id TEXT PRIMARY KEY, node TEXT NOT NULL, namespace TEXT NOT NULL, delay_ms INTEGER NOT NULL,
         position INTEGER NOT NULL, ready INTEGER NOT NULL, error TEXT,
         attempts INTEGER NOT NULL DEFAULT 0, retry_at INTEGER NOT NULL DEFAULT 0)`)
+      const columns = this.sql.exec("SELECT name FROM pragma_table_info('replicas')").toArray()
+      if (!columns.some((column) => column.name === 'synchronous')) {
+        this.sql.exec('ALTER TABLE replicas ADD COLUMN synchronous INTEGER NOT NULL DEFAULT 0')
+      }
     })
   }
 
-  private primary(): Location | undefined {
+  protected primary(): Location | undefined {
     const row = this.sql.exec("SELECT value FROM meta WHERE key = 'primary'").toArray()[0]
     return row ? (JSON.parse(String(row.value)) as Location) : undefined
   }
 
-  private replicas(): ReplicaRow[] {
+  protected replicas(): ReplicaRow[] {
     return this.sql.exec('SELECT * FROM replicas ORDER BY id').toArray() as unknown as ReplicaRow[]
   }
 
-  private client(location: Location, intMode: 'number' | 'bigint' = 'number') {
+  protected client(location: Location, intMode: 'number' | 'bigint' = 'number') {
     return namespaceClient(nodeById(this.env, location.node), location.namespace, intMode)
   }
 
   /** Starts replicating `replica` (filled up to `start`, readable from `ready`) from `primary`. */
   async attach(
     primary: Location,
-    replica: Location & { id: string; delayMs: number },
+    replica: Location & { id: string; delayMs: number; synchronous?: boolean },
     start: number,
     ready: number,
+    database?: { tenant: string; name: string },
   ): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       const known = this.primary()
@@ -132,14 +146,16 @@ export class DatabaseReplicator extends HostedObject<Env> {
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('primary', ?)",
         JSON.stringify({ node: primary.node, namespace: primary.namespace }),
       )
+      if (database) this.setMeta('database', JSON.stringify(database))
       this.sql.exec(
-        'INSERT OR REPLACE INTO replicas (id, node, namespace, delay_ms, position, ready) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO replicas (id, node, namespace, delay_ms, position, ready, synchronous) VALUES (?, ?, ?, ?, ?, ?, ?)',
         replica.id,
         replica.node,
         replica.namespace,
         replica.delayMs,
         start,
         ready,
+        replica.synchronous ? 1 : 0,
       )
     })
     await this.notify()
@@ -176,7 +192,7 @@ export class DatabaseReplicator extends HostedObject<Env> {
   async sync(): Promise<void> {
     // A run already under way may have read the log before the caller's writes: wait, then run.
     while (this.running) await this.running.catch(() => undefined)
-    this.running = this.run().finally(() => {
+    this.running = this.exclusive(() => this.run()).finally(() => {
       this.running = undefined
     })
     return this.running
@@ -217,9 +233,9 @@ export class DatabaseReplicator extends HostedObject<Env> {
   }
 
   /** Applies what `replica` may take now; returns when it should run again (undefined: idle). */
-  private async catchUp(
+  protected async catchUp(
     replica: ReplicaRow,
-    source: ReturnType<DatabaseReplicator['client']>,
+    source: ReturnType<ReplicationHost['client']>,
     now: number,
   ): Promise<number | undefined> {
     const target = this.client(replica)
@@ -316,6 +332,37 @@ export class DatabaseReplicator extends HostedObject<Env> {
     list.push(...lags)
     if (list.length > SAMPLES) list.splice(0, list.length - SAMPLES)
     this.samples.set(id, list)
+  }
+
+  protected getMeta(key: string): string | undefined {
+    const row = this.sql.exec('SELECT value FROM meta WHERE key = ?', key).toArray()[0]
+    return row ? String(row.value) : undefined
+  }
+
+  protected setMeta(key: string, value: string): void {
+    this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value)
+  }
+
+  protected lock: Promise<unknown> = Promise.resolve()
+
+  /** Runs `work` alone: replication runs, acknowledgements and promotions never interleave. */
+  protected exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(work, work)
+    this.lock = result.catch(() => undefined)
+    return result
+  }
+
+  protected insertReplica(r: ReplicaConfig & { synchronous: boolean }, start: number, ready: number): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO replicas (id, node, namespace, delay_ms, position, ready, synchronous) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      r.id,
+      r.node,
+      r.namespace,
+      r.delayMs,
+      start,
+      ready,
+      r.synchronous ? 1 : 0,
+    )
   }
 
   /** Every replica's position and lag against the primary's current position. */

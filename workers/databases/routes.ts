@@ -14,6 +14,7 @@ import {
   DatabaseParam,
   DatabaseStats,
   DatabaseView,
+  FailoverResult,
   MigrationRequest,
   MigrationResult,
   ReplicaList,
@@ -36,6 +37,7 @@ import {
   deleteDatabase,
   getDatabase,
   listDatabases,
+  nodeById,
 } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
 import { partitionedCursor, partitionedPipeline } from './partitioned-hrana'
@@ -217,6 +219,33 @@ export const databaseRoutes = new Hono<AuthEnv>()
       return c.json({ deleted: true })
     },
   )
+  .post(
+    '/:db/failover',
+    describe({
+      tags,
+      summary: 'Fail over to a synchronous replica',
+      description:
+        'Promotes the replica holding every acknowledged write (the highest position), bumps the epoch so ' +
+        'writes routed under the old one are refused, and rebuilds the other copies from it. The platform ' +
+        'does the same on its own after consecutive failed health checks of the primary. 409 when the ' +
+        'database has no synchronous replica or none reachable holds every acknowledged write.',
+      scope: 'databases:write',
+      responses: { 200: { description: 'The new primary', schema: FailoverResult } },
+      problems: [404, 409, 502],
+    }),
+    requireScope('databases:write'),
+    validate('param', DatabaseParam),
+    async function failoverRoute(c) {
+      const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      if (!db.replicas.some((replica) => replica.synchronous)) {
+        throw new AppError(
+          'conflict',
+          'Failover needs a synchronous replica (POST …/replicas {"synchronous":true}).',
+        )
+      }
+      return c.json(await replicatorStub(c.env, db.tenant, db.name).failover())
+    },
+  )
   .get(
     '/:db/stats',
     describe({
@@ -259,7 +288,7 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
     if (!canWrite && !hasScope(principal, 'databases:read')) {
       throw new HranaError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
     }
-    const db = await getDatabase(c.env, principal.tenant, c.req.param('db')).catch((error: unknown) => {
+    let db = await getDatabase(c.env, principal.tenant, c.req.param('db')).catch((error: unknown) => {
       if (error instanceof AppError && error.code === 'not_found') {
         throw new HranaError(404, 'NOT_FOUND', `No database named "${c.req.param('db')}".`)
       }
@@ -271,6 +300,16 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
     }
     const replica: string | undefined = c.req.query('replica') ?? c.req.header(REPLICA_HEADER)
     const text: string = await c.req.text()
+    let fence: ProxyContext['fence']
+    if (db.replicas.some((r) => r.synchronous)) {
+      // Failover on: the replicator names the primary and the epoch; it acknowledges under that epoch only.
+      const replicator = replicatorStub(c.env, db.tenant, db.name)
+      const route = await replicator.route().catch((error: unknown) => {
+        throw new HranaError(503, 'UNAVAILABLE', error instanceof Error ? error.message : String(error))
+      })
+      db = { ...db, node: nodeById(c.env, route.primary.node), namespace: route.primary.namespace }
+      fence = { epoch: route.epoch, acknowledge: (position) => replicator.acknowledge(route.epoch, position) }
+    }
     const notify = () =>
       c.executionCtx.waitUntil(
         replicatorStub(c.env, db.tenant, db.name)
@@ -285,6 +324,7 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
         replica,
         minPosition,
         onPrimary: notify,
+        fence,
       },
       text,
     )
