@@ -16,6 +16,28 @@ export const TEST_BINDINGS = {
   CRAWL_ALLOW_PRIVATE_NETWORKS: 'true',
 }
 
+/** Test files that kill and restart storage nodes (see test/setup/libsql.ts). */
+const NODE_KILLING_TESTS = [
+  'test/kv/faults.test.ts',
+  'test/kv/strong.test.ts',
+  'test/kv/rebalance.test.ts',
+  'test/databases/failover.test.ts',
+]
+
+/** The Worker under test in workerd, bound to the libSQL server and storage nodes of its project's global setup. */
+function workerPool() {
+  return cloudflareTest(({ inject }) => ({
+    wrangler: { configPath: './wrangler.toml' },
+    miniflare: {
+      bindings: {
+        ...TEST_BINDINGS,
+        LIBSQL_URL: inject('libsqlUrl'),
+        STORAGE_NODES: inject('storageNodes'),
+      },
+    },
+  }))
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -29,23 +51,25 @@ export default defineConfig({
         },
       },
       {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: {
-                ...TEST_BINDINGS,
-                LIBSQL_URL: inject('libsqlUrl'),
-                STORAGE_NODES: inject('storageNodes'),
-              },
-            },
-          })),
-        ],
+        plugins: [workerPool()],
         test: {
           name: 'workers',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.node.test.ts', 'test/e2e/**'],
+          exclude: ['test/**/*.node.test.ts', 'test/e2e/**', ...NODE_KILLING_TESTS],
           globalSetup: ['test/setup/libsql.ts', 'test/setup/origins.ts', 'test/setup/crawl-site.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Files that kill -9 storage nodes get storage nodes of their own (this project's global
+        // setup starts them), so no other suite's data sits on a node they take down.
+        plugins: [workerPool()],
+        test: {
+          name: 'workers-faults',
+          include: NODE_KILLING_TESTS,
+          // one at a time: two files killing different nodes at once would take a quorum down
+          fileParallelism: false,
+          globalSetup: ['test/setup/libsql.ts'],
           testTimeout: 30_000,
         },
       },
