@@ -322,7 +322,11 @@ export class Executor {
 
 /** sqlite3_stmt_readonly() computed from the statement's bytecode. */
 function explainIsReadonly(conn: Connection, text: string): boolean {
-  const program = conn.db.prepare(`EXPLAIN ${text}`).raw(true).all([]) as unknown[][]
+  const explain = conn.db.prepare(`EXPLAIN ${text}`).raw(true)
+  const program = explain.all([]) as unknown[][]
+  // all() leaves the statement un-reset; an EXPLAIN of a write then keeps the next write's WAL write
+  // lock held until the statement is garbage-collected. get() resets it.
+  explain.get([])
   return !program.some(
     (op) =>
       (op[1] === 'Transaction' && op[3] !== 0n && op[3] !== 0) ||
