@@ -15,28 +15,29 @@ let child: ChildProcess
 let base: string
 const clients: Client[] = []
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'edgeblocks-libsql-replicas-'))
-  child = spawn(
-    process.execPath,
-    ['--import', 'tsx', cli, '--port', '0', '--data', join(dir, 'data'), '--auth-token', TOKEN].concat([
-      '--embedded-replicas',
-      '--replica-log-frames',
-      '300',
-    ]),
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  base = await new Promise<string>((resolve, reject) => {
+/** Starts the CLI in its own process group; resolves with its URL once it listens. */
+function startServer(data: string): Promise<{ server: ChildProcess; url: string }> {
+  const args = ['--import', 'tsx', cli, '--port', '0', '--data', data, '--auth-token', TOKEN]
+  const server = spawn(process.execPath, [...args, '--embedded-replicas', '--replica-log-frames', '300'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  return new Promise((resolve, reject) => {
     let output = ''
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /libsql listening on (http:\/\/\S+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
+      if (match?.[1]) resolve({ server, url: match[1] })
     }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${output}`)))
+    server.stdout?.on('data', onData)
+    server.stderr?.on('data', onData)
+    server.once('exit', (code) => reject(new Error(`server exited (${code}): ${output}`)))
   })
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgeblocks-libsql-replicas-'))
+  ;({ server: child, url: base } = await startServer(join(dir, 'data')))
 }, 30_000)
 
 afterAll(async () => {
@@ -140,4 +141,47 @@ describe('embedded replicas', () => {
       await r.sync()
     }).rejects.toThrow()
   })
+})
+
+describe('embedded replicas across server restarts', () => {
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    it(`keep syncing after ${signal} and a restart`, async () => {
+      const data = join(dir, `restart-${signal}`)
+      let { server, url } = await startServer(data)
+      const stop = async () => {
+        const exited = new Promise((resolve) => server.once('exit', resolve))
+        process.kill(-(server.pid as number), signal)
+        await exited
+      }
+      try {
+        const p1 = createClient({ url: `${url}/db/r/`, authToken: TOKEN })
+        await p1.execute('create table t (id integer primary key, v text)')
+        for (let i = 0; i < 20; i++)
+          await p1.execute({ sql: 'insert into t values (?, ?)', args: [i, `v${i}`] })
+        const file = `restart-${signal}.db`
+        const r1 = track(
+          createClient({ url: `file:${join(dir, file)}`, syncUrl: `${url}/db/r`, authToken: TOKEN }),
+        )
+        await r1.sync()
+        for (let i = 20; i < 40; i++)
+          await p1.execute({ sql: 'insert into t values (?, ?)', args: [i, `v${i}`] })
+        p1.close()
+        r1.close()
+        await stop()
+        ;({ server, url } = await startServer(data))
+        const p2 = createClient({ url: `${url}/db/r/`, authToken: TOKEN })
+        await p2.execute("update t set v = 'after' where id % 3 = 0")
+        const r2 = track(
+          createClient({ url: `file:${join(dir, file)}`, syncUrl: `${url}/db/r`, authToken: TOKEN }),
+        )
+        await r2.sync()
+        const expected = await rows(p2, 'select * from t order by id')
+        expect(expected).toHaveLength(40)
+        expect(await rows(r2, 'select * from t order by id')).toEqual(expected)
+        p2.close()
+      } finally {
+        await stop()
+      }
+    }, 60_000)
+  }
 })
