@@ -230,43 +230,55 @@ export class FrameLog {
 
   /** New committed frames of the WAL file after the captured position (checksums verified). */
   private scanWal(all = false): { frames: Buffer[]; position: Position | undefined } {
-    let wal: Buffer
+    let fd: number
     try {
-      wal = fs.readFileSync(`${this.dbPath}-wal`)
+      fd = fs.openSync(`${this.dbPath}-wal`, 'r')
     } catch {
       return { frames: [], position: this.position }
     }
-    if (wal.length < WAL_HEADER) return { frames: [], position: this.position }
-    const magic = wal.readUInt32BE(0)
-    if (magic !== 0x377f0682 && magic !== 0x377f0683) return { frames: [], position: this.position }
-    const bigEndian = magic === 0x377f0683
-    if (wal.readUInt32BE(8) !== PAGE_SIZE)
-      throw new Error(`embedded replicas need page_size ${PAGE_SIZE}, not ${wal.readUInt32BE(8)}`)
-    const salt1 = wal.readUInt32BE(16)
-    const salt2 = wal.readUInt32BE(20)
-    let pos = this.position
-    if (all || pos === undefined || pos.salt1 !== salt1 || pos.salt2 !== salt2) {
-      const [s1, s2] = checksum(bigEndian, wal, 0, 24, 0, 0)
-      if (s1 !== wal.readUInt32BE(24) || s2 !== wal.readUInt32BE(28)) return { frames: [], position: pos }
-      pos = { salt1, salt2, frames: 0, s1, s2 }
-    }
-    const frames: Buffer[] = []
-    const pending: Buffer[] = []
-    let committed = pos
-    let { s1, s2 } = pos
-    for (let n = pos.frames; WAL_HEADER + (n + 1) * FRAME_SIZE <= wal.length; n++) {
-      const at = WAL_HEADER + n * FRAME_SIZE
-      if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break
-      ;[s1, s2] = checksum(bigEndian, wal, at, 8, s1, s2)
-      ;[s1, s2] = checksum(bigEndian, wal, at + 24, PAGE_SIZE, s1, s2)
-      if (s1 !== wal.readUInt32BE(at + 16) || s2 !== wal.readUInt32BE(at + 20)) break
-      pending.push(Buffer.from(wal.subarray(at, at + FRAME_SIZE)))
-      if (wal.readUInt32BE(at + 4) !== 0) {
-        frames.push(...pending.splice(0))
-        committed = { salt1, salt2, frames: n + 1, s1, s2 }
+    try {
+      const size = fs.fstatSync(fd).size
+      const header = Buffer.alloc(WAL_HEADER)
+      if (size < WAL_HEADER || fs.readSync(fd, header, 0, WAL_HEADER, 0) < WAL_HEADER)
+        return { frames: [], position: this.position }
+      const magic = header.readUInt32BE(0)
+      if (magic !== 0x377f0682 && magic !== 0x377f0683) return { frames: [], position: this.position }
+      const bigEndian = magic === 0x377f0683
+      if (header.readUInt32BE(8) !== PAGE_SIZE)
+        throw new Error(`embedded replicas need page_size ${PAGE_SIZE}, not ${header.readUInt32BE(8)}`)
+      const salt1 = header.readUInt32BE(16)
+      const salt2 = header.readUInt32BE(20)
+      let pos = this.position
+      if (all || pos === undefined || pos.salt1 !== salt1 || pos.salt2 !== salt2) {
+        const [s1, s2] = checksum(bigEndian, header, 0, 24, 0, 0)
+        if (s1 !== header.readUInt32BE(24) || s2 !== header.readUInt32BE(28))
+          return { frames: [], position: pos }
+        pos = { salt1, salt2, frames: 0, s1, s2 }
       }
+      // only the frames after the captured position are read (the file keeps its largest size)
+      const from = WAL_HEADER + pos.frames * FRAME_SIZE
+      const tail = Buffer.alloc(Math.max(0, size - from))
+      const got = tail.length === 0 ? 0 : fs.readSync(fd, tail, 0, tail.length, from)
+      const frames: Buffer[] = []
+      const pending: Buffer[] = []
+      let committed = pos
+      let { s1, s2 } = pos
+      for (let i = 0; (i + 1) * FRAME_SIZE <= got; i++) {
+        const at = i * FRAME_SIZE
+        if (tail.readUInt32BE(at + 8) !== salt1 || tail.readUInt32BE(at + 12) !== salt2) break
+        ;[s1, s2] = checksum(bigEndian, tail, at, 8, s1, s2)
+        ;[s1, s2] = checksum(bigEndian, tail, at + 24, PAGE_SIZE, s1, s2)
+        if (s1 !== tail.readUInt32BE(at + 16) || s2 !== tail.readUInt32BE(at + 20)) break
+        pending.push(tail.subarray(at, at + FRAME_SIZE))
+        if (tail.readUInt32BE(at + 4) !== 0) {
+          frames.push(...pending.splice(0))
+          committed = { salt1, salt2, frames: pos.frames + i + 1, s1, s2 }
+        }
+      }
+      return { frames, position: committed }
+    } finally {
+      fs.closeSync(fd)
     }
-    return { frames, position: committed }
   }
 }
 
