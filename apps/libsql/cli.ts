@@ -1,6 +1,7 @@
 // Command line: `npx tsx apps/libsql/cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql]
 // [--auth-token X] [--stream-idle-ms 10000]
-// [--statement-timeout-ms 5000] [--isolation process|inline]`. `--isolation inline` runs the engine inside
+// [--statement-timeout-ms 5000] [--isolation process|inline] [--embedded-replicas] [--replica-log-frames N]`.
+// `--embedded-replicas` serves `syncUrl` clients (see replication.ts). `--isolation inline` runs the engine inside
 // the HTTP process (no crash isolation; for measuring what the isolation costs).
 //
 // Guarantees: prints the server URL on stdout once it listens (one line, `libsql listening on <url>`);
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { startLibsqlServer } from './server.ts'
 
 const USAGE =
-  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000] [--statement-timeout-ms 5000] [--isolation process|inline]'
+  'usage: cli.ts [--port 8080] [--host 127.0.0.1] [--data .data/libsql|:memory:] [--auth-token TOKEN] [--stream-idle-ms 10000] [--statement-timeout-ms 5000] [--isolation process|inline] [--embedded-replicas] [--replica-log-frames 16384]'
 
 function parse(): Parameters<typeof startLibsqlServer>[0] {
   const { values } = parseArgs({
@@ -23,6 +24,8 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
       'stream-idle-ms': { type: 'string', default: '10000' },
       'statement-timeout-ms': { type: 'string', default: '5000' },
       isolation: { type: 'string', default: 'process' },
+      'embedded-replicas': { type: 'boolean', default: false },
+      'replica-log-frames': { type: 'string', default: '16384' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -40,6 +43,9 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
     throw new Error('invalid --statement-timeout-ms')
   const isolation = values.isolation
   if (isolation !== 'process' && isolation !== 'inline') throw new Error(`invalid --isolation ${isolation}`)
+  const replicaLogFrames = Number(values['replica-log-frames'])
+  if (!Number.isInteger(replicaLogFrames) || replicaLogFrames <= 0)
+    throw new Error('invalid --replica-log-frames')
   const authToken = values['auth-token'] ?? (process.env.LIBSQL_AUTH_TOKEN || undefined)
   return {
     port,
@@ -49,6 +55,8 @@ function parse(): Parameters<typeof startLibsqlServer>[0] {
     streamIdleMs,
     statementTimeoutMs,
     isolation,
+    embeddedReplicas: values['embedded-replicas'],
+    replicaLogFrames,
   }
 }
 

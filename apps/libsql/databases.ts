@@ -50,6 +50,8 @@ export interface DatabasesOptions {
   poolSize: number
   /** Prepared statements cached per connection. */
   statementCacheSize: number
+  /** SQLite's wal_autocheckpoint; 0 when the server checkpoints itself (embedded replicas). Default 1000. */
+  walAutocheckpoint?: number
 }
 
 export class Databases {
@@ -74,7 +76,7 @@ export class Databases {
     try {
       db.defaultSafeIntegers(true)
       db.exec(
-        `PRAGMA journal_mode=WAL; PRAGMA synchronous=${this.options.synchronous}; PRAGMA busy_timeout=0; PRAGMA foreign_keys=ON`,
+        `PRAGMA journal_mode=WAL; PRAGMA synchronous=${this.options.synchronous}; PRAGMA busy_timeout=0; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=${this.options.walAutocheckpoint ?? 1000}`,
       )
     } catch (error) {
       db.close()

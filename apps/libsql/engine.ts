@@ -23,6 +23,7 @@ export interface EngineConfig extends ExecLimits {
   synchronous: 'FULL' | 'OFF'
   poolSize: number
   statementCacheSize: number
+  walAutocheckpoint?: number
 }
 
 export interface RunResult {
@@ -52,6 +53,7 @@ export class Engine {
       synchronous: config.synchronous,
       poolSize: config.poolSize,
       statementCacheSize: config.statementCacheSize,
+      walAutocheckpoint: config.walAutocheckpoint,
     })
     this.executor = new Executor(this.dbs, config)
   }

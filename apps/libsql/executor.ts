@@ -338,8 +338,9 @@ function explainIsReadonly(conn: Connection, text: string): boolean {
 
 /**
  * An EXPLAIN program run to its end stays active in the binding (all() and iterate() do not reset
- * it), and an active statement holds its tables: a later DROP TABLE on the connection fails with
- * SQLITE_LOCKED. get() resets the statement after its one step; EXPLAIN has no side effects.
+ * it) until it is garbage-collected, and an active statement holds what it touched: a later DROP
+ * TABLE on the connection fails with SQLITE_LOCKED, and after an EXPLAIN of a write the next write
+ * keeps the WAL write lock. get() resets the statement after its one step; EXPLAIN has no side effects.
  */
 function resetExplain(stmt: Statement, args: SqlValue[]): void {
   stmt.get(args)

@@ -30,6 +30,7 @@ import { type EnginePort, InlineEngine, ProcessEngine } from './engine-client.ts
 import { EnginePool } from './engine-pool.ts'
 import { HttpError, sendEmpty, sendError, sendJson } from './http.ts'
 import { handleCursor, handlePipeline, type PipelineContext } from './pipeline.ts'
+import { ReplicaEndpoints } from './replica-endpoints.ts'
 import { StreamRegistry } from './streams.ts'
 
 export interface LibsqlServerOptions {
@@ -67,6 +68,13 @@ export interface LibsqlServerOptions {
   isolation?: 'process' | 'inline'
   /** Clock for stream expiry, in ms. Default Date.now. */
   now?: () => number
+  /**
+   * Serve embedded replicas (`syncUrl`): GET info, export/<g>, sync/<g>/<start>/<end> per database. The
+   * server then checkpoints itself after logging each transaction's pages (replication.ts). Default false.
+   */
+  embeddedReplicas?: boolean
+  /** Frames a generation's log may hold before a new generation (a fresh base image) is cut. Default 16384. */
+  replicaLogFrames?: number
 }
 
 export interface LibsqlServer {
@@ -102,6 +110,8 @@ export async function startLibsqlServer({
   engineProcesses = 2,
   isolation = 'process',
   now = Date.now,
+  embeddedReplicas = false,
+  replicaLogFrames = 16384,
 }: LibsqlServerOptions = {}): Promise<LibsqlServer> {
   if (authToken !== undefined && authToken.length === 0) throw new Error('authToken must not be empty')
   for (const [name, value] of Object.entries({
@@ -125,6 +135,7 @@ export async function startLibsqlServer({
     maxResponseBytes,
     busyTimeoutMs,
     maxStoredSql: 1000,
+    walAutocheckpoint: embeddedReplicas ? 0 : 1000,
   }
   const engine: EnginePort =
     isolation === 'inline'
@@ -156,6 +167,7 @@ export async function startLibsqlServer({
     protocols: ['hrana2', 'hrana3'],
     sqliteVersion,
   })
+  const replicas = new ReplicaEndpoints((ns) => path.join(dir, `${ns}.db`), replicaLogFrames)
   const expectedAuth = authToken === undefined ? undefined : digest(`Bearer ${authToken}`)
 
   const server = createServer(function libsqlHandler(req, res) {
@@ -196,6 +208,11 @@ export async function startLibsqlServer({
       return sendEmpty(res, 200)
     }
     if (rest.startsWith('/v1/jobs')) return sendJson(res, 400, '{"error":"Invalid namespace"}')
+    if (embeddedReplicas && (rest === '/info' || /^\/(export|sync)\//.test(rest))) {
+      if (method !== 'GET') throw methodNotAllowed('GET')
+      checkAuth(req)
+      return replicas.serve(res, namespace, rest)
+    }
     const handler =
       rest === '/v2/pipeline' || rest === '/v3/pipeline'
         ? handlePipeline
@@ -206,12 +223,16 @@ export async function startLibsqlServer({
       throw new HttpError('NOT_FOUND', 'database URLs need a trailing slash: http://host:port/db/<name>/')
     if (handler === null) throw new HttpError('NOT_FOUND', `no endpoint ${rest}`)
     if (method !== 'POST') throw methodNotAllowed('POST')
-    if (expectedAuth !== undefined) {
-      const given = digest(req.headers.authorization ?? '')
-      if (!timingSafeEqual(given, expectedAuth))
-        throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })
-    }
+    checkAuth(req)
+    if (embeddedReplicas) replicas.touch(namespace)
     await handler(req, res, ctx, namespace)
+  }
+
+  function checkAuth(req: IncomingMessage): void {
+    if (expectedAuth === undefined) return
+    const given = digest(req.headers.authorization ?? '')
+    if (!timingSafeEqual(given, expectedAuth))
+      throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })
   }
 
   async function sweepExpiredStreams(): Promise<number> {
@@ -225,6 +246,8 @@ export async function startLibsqlServer({
     Math.max(10, Math.min(1000, streamIdleMs / 2)),
   )
   sweeper.unref()
+  const capturer = setInterval(() => replicas.captureTouched(), 500)
+  capturer.unref()
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -234,6 +257,7 @@ export async function startLibsqlServer({
     })
   }).catch(async (error: unknown) => {
     clearInterval(sweeper)
+    clearInterval(capturer)
     await engine.shutdown()
     removeTemp()
     throw error
@@ -261,7 +285,9 @@ export async function startLibsqlServer({
         server.closeAllConnections()
         await closed
         streams.takeAll()
+        clearInterval(capturer)
         await engine.shutdown()
+        replicas.close()
         removeTemp()
       })()
       return closing

@@ -1,0 +1,88 @@
+// The embedded-replica endpoints of one server: a frame log per database, opened on first use, and the
+// three GET routes of the sync protocol (see replication.ts for the wire and its guarantees).
+//
+// Guarantees:
+// - Every answer reflects all transactions committed before the request: the log captures new WAL
+//   frames before answering info and sync.
+// - Databases written over Hrana are captured (and checkpointed) at least every 500 ms by the server's
+//   timer, so the WAL stays bounded without a replica asking.
+// - "End of generation" is 400 {"generation": current}, the shape the client reads; other failures are
+//   the server's usual JSON errors.
+
+import type { ServerResponse } from 'node:http'
+import { HttpError, sendJson } from './http.ts'
+import { FrameLog } from './replication.ts'
+
+export class ReplicaEndpoints {
+  private readonly logs = new Map<string, FrameLog>()
+  private readonly touched = new Set<string>()
+
+  constructor(
+    private readonly filePath: (namespace: string) => string,
+    private readonly maxFrames: number,
+  ) {}
+
+  touch(namespace: string): void {
+    this.touched.add(namespace)
+  }
+
+  captureTouched(): void {
+    for (const namespace of [...this.touched]) {
+      this.touched.delete(namespace)
+      try {
+        this.log(namespace).capture()
+      } catch (error) {
+        console.error(`libsql server: capturing frames of ${namespace} failed`, error)
+      }
+    }
+  }
+
+  serve(res: ServerResponse, namespace: string, rest: string): void {
+    const log = this.log(namespace)
+    if (rest === '/info') {
+      sendJson(res, 200, JSON.stringify({ current_generation: log.generation }))
+      return
+    }
+    const exp = /^\/export\/(\d{1,9})$/.exec(rest)
+    if (exp) {
+      const image = log.exportImage(Number(exp[1]))
+      if (image === undefined) throw new HttpError('NOT_FOUND', `generation ${exp[1]} is not the current one`)
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(image.length),
+      })
+      res.end(image)
+      return
+    }
+    const sync = /^\/sync\/(\d{1,9})\/(\d{1,10})\/(\d{1,10})$/.exec(rest)
+    if (!sync) throw new HttpError('NOT_FOUND', `no endpoint ${rest}`)
+    const [generation, start, end] = [Number(sync[1]), Number(sync[2]), Number(sync[3])]
+    const current = log.generation
+    if (generation > current)
+      throw new HttpError('INVALID_REQUEST', `generation ${generation} does not exist yet`)
+    const frames = log.read(generation, start, end)
+    if (frames === undefined) {
+      sendJson(res, 400, JSON.stringify({ generation: current, message: 'end of generation' }))
+      return
+    }
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(frames.length),
+    })
+    res.end(frames)
+  }
+
+  close(): void {
+    for (const log of this.logs.values()) log.close()
+    this.logs.clear()
+  }
+
+  private log(namespace: string): FrameLog {
+    let log = this.logs.get(namespace)
+    if (log === undefined) {
+      log = new FrameLog(this.filePath(namespace), this.maxFrames)
+      this.logs.set(namespace, log)
+    }
+    return log
+  }
+}
