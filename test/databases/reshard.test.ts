@@ -189,6 +189,8 @@ describe('online resharding', () => {
       body: { split: { shard: 0, at: 50 } },
     })
     expect(again.status).toBe(409)
+    const migration = { id: 'v2', statements: ['CREATE INDEX events_day ON events (day)'] }
+    expect((await call(`/v1/databases/${name}/migrations`, { token, body: migration })).status).toBe(409)
     const load = writer(db, rows, (id) => [120, 160, 170, 199, 30, 250][id % 6] as number)
     const phases = await drive(tenant, name, job, load.burst)
     expect([...phases]).toEqual(
@@ -204,6 +206,7 @@ describe('online resharding', () => {
     const fresh = await checkRows(tenant, name, db, rows)
     expect(fresh.partitions?.scheme.tables.events?.bounds).toEqual([100, 150, 200])
     expect(fresh.partitions?.version).toBe(2)
+    expect((await call(`/v1/databases/${name}/migrations`, { token, body: migration })).status).toBe(200)
 
     // A router still holding map version 1 sends day 170 to the old shard: fenced, 503.
     const ctx = { secret: readConfig(env).jwtSecret, db: stale, readOnly: false }

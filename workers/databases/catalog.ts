@@ -63,7 +63,7 @@ export interface Database {
   name: string
   node: StorageNode
   namespace: string
-  partitions?: { scheme: PartitionScheme; shards: Database[]; version?: number }
+  partitions?: { scheme: PartitionScheme; shards: Database[]; version?: number; job?: string }
   replicas: Replica[]
 }
 
@@ -147,6 +147,7 @@ export async function getDatabase(env: Env, tenant: string, name: string): Promi
             scheme: partitioning.scheme,
             shards: partitioning.shards.map(at),
             version: partitioning.version ?? 1,
+            ...(partitioning.job !== undefined ? { job: partitioning.job } : {}),
           },
         }
       : {}),

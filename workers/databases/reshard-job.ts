@@ -21,6 +21,7 @@
  */
 
 import type { Env } from '../platform/env'
+import { AppError } from '../platform/errors'
 import { HostedObject } from '../platform/hosted-object'
 import { getResource, updateResource } from '../platform/registry'
 import { objectStub } from '../platform/tenancy'
@@ -183,6 +184,11 @@ export class DatabaseReshardJob extends HostedObject<Env> {
     } catch (error) {
       state.error = error instanceof Error ? error.message : String(error)
       state.attempts++
+      if (error instanceof AppError && error.code === 'not_found') {
+        // The database was deleted under the job: nothing left to move.
+        state.phase = 'done'
+        state.doneAt = this.clock()
+      }
     }
     state.steps++
     state.updatedAt = this.clock()

@@ -130,7 +130,7 @@ export const databaseRoutes = new Hono<AuthEnv>()
         '(`applied: false` when `id` was applied before). A failing statement answers 400 and changes nothing.',
       scope: 'databases:write',
       responses: { 200: { description: 'The outcome', schema: MigrationResult } },
-      problems: [404, 502],
+      problems: [404, 409, 502],
     }),
     requireScope('databases:write'),
     validate('param', DatabaseParam),
@@ -139,6 +139,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
       const input = c.req.valid('json')
       if (db.partitions) {
+        if (db.partitions.job !== undefined)
+          throw new AppError(
+            'conflict',
+            `Resharding job ${db.partitions.job} is moving rows; migrate after it.`,
+          )
         // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
         const outcomes = []
         for (const shard of db.partitions.shards) outcomes.push(await applyMigration(shard, input))
