@@ -171,6 +171,8 @@ export const ReshardJobView = v.object({
   changesCaughtUp: v.number(),
   rowsDeleted: v.number(),
   frozenAt: v.nullable(v.number()),
+  /** When the new map took over (the moved rows are deleted from the source after a grace period). */
+  cutoverAt: v.nullable(v.number()),
   createdAt: v.number(),
   doneAt: v.nullable(v.number()),
   /** The last step's error (the step is retried). */

@@ -9,9 +9,9 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { forgetDatabase, getDatabase, namespaceClient } from '../../workers/databases/catalog'
-import { partitionedPipeline } from '../../workers/databases/partitioned-hrana'
+import { fencedAnswer, partitionedPipeline } from '../../workers/databases/partitioned-hrana'
 import { shardOfKey } from '../../workers/databases/partitions/scheme'
-import { DatabaseReshardJob, type JobState } from '../../workers/databases/reshard-job'
+import { CLEANUP_GRACE_MS, DatabaseReshardJob, type JobState } from '../../workers/databases/reshard-job'
 import { readConfig } from '../../workers/platform/config'
 import { storageNodes } from '../../workers/platform/storage-nodes'
 import { call, tokenFor, uniqueTenant } from '../helpers'
@@ -82,7 +82,13 @@ const jobStub = (tenant: string, name: string, job: string) =>
   env.DATABASE_RESHARDS.get(env.DATABASE_RESHARDS.idFromName(`${tenant}:database-reshard:${name}/${job}`))
 
 /** Drives the job to done: an alarm per step with writes beside it, a restart and a replayed step on the way. */
-async function drive(tenant: string, name: string, job: string, burst: (n: number) => Promise<void>) {
+async function drive(
+  tenant: string,
+  name: string,
+  job: string,
+  burst: (n: number) => Promise<void>,
+  onPhase?: (phase: string) => Promise<void>,
+) {
   const stub = jobStub(tenant, name, job)
   const phases = new Set<string>()
   for (let step = 0; step < 200; step++) {
@@ -90,9 +96,19 @@ async function drive(tenant: string, name: string, job: string, burst: (n: numbe
     if (!state || state.phase === 'done') return phases
     phases.add(state.phase)
     expect(state.error).toBeNull()
+    // The job's clock runs ahead, past the grace period before cleanup (no waiting in tests).
+    const skew = step * CLEANUP_GRACE_MS
+    await runInDurableObject(stub, (instance: DatabaseReshardJob) => {
+      instance.clock = () => Date.now() + skew
+    })
+    await onPhase?.(state.phase)
     if (step === 3) {
       // A restart: a fresh instance over the same storage resumes where the job was.
-      await runInDurableObject(stub, (_, ctx) => new DatabaseReshardJob(ctx, env).step())
+      await runInDurableObject(stub, (_, ctx) => {
+        const restarted = new DatabaseReshardJob(ctx, env)
+        restarted.clock = () => Date.now() + skew
+        return restarted.step()
+      })
     } else if (step === 5 || state.phase === 'cutover' || state.phase === 'final-catch-up') {
       // A crash after a step's work but before its state was saved: the step runs again.
       await runInDurableObject(stub, async (instance, ctx) => {
@@ -192,7 +208,28 @@ describe('online resharding', () => {
     const migration = { id: 'v2', statements: ['CREATE INDEX events_day ON events (day)'] }
     expect((await call(`/v1/databases/${name}/migrations`, { token, body: migration })).status).toBe(409)
     const load = writer(db, rows, (id) => [120, 160, 170, 199, 30, 250][id % 6] as number)
-    const phases = await drive(tenant, name, job, load.burst)
+    // Between cutover and cleanup the moved rows are still at the source: a router with the old
+    // map that updates one is fenced too (503), and the row keeps its acknowledged value.
+    let staleUpdates = 0
+    const staleUpdate = async (phase: string) => {
+      if (phase !== 'cleanup' || staleUpdates > 0) return
+      const victim = [...rows.values()].find((row) => row.day >= 150 && row.day < 200) as Row
+      const body = JSON.stringify({
+        baton: null,
+        requests: [
+          {
+            type: 'execute',
+            stmt: { sql: `UPDATE events SET what = 'stale' WHERE day = ${victim.day} AND id = ${victim.id}` },
+          },
+          { type: 'close' },
+        ],
+      })
+      const ctx = { secret: readConfig(env).jwtSecret, db: stale, readOnly: false }
+      expect((await fencedAnswer(() => partitionedPipeline(ctx, body))).status).toBe(503)
+      staleUpdates++
+    }
+    const phases = await drive(tenant, name, job, load.burst, staleUpdate)
+    expect(staleUpdates).toBe(1)
     expect([...phases]).toEqual(
       expect.arrayContaining(['copy', 'catch-up', 'freeze', 'final-catch-up', 'cutover', 'cleanup']),
     )
@@ -221,9 +258,7 @@ describe('online resharding', () => {
           { type: 'close' },
         ],
       })
-    const fenced = await import('../../workers/databases/partitioned-hrana').then((m) =>
-      m.fencedAnswer(() => partitionedPipeline(ctx, statement(170))),
-    )
+    const fenced = await fencedAnswer(() => partitionedPipeline(ctx, statement(170)))
     expect(fenced.status).toBe(503)
     expect(fenced.headers.get('retry-after')).toBe('1')
     const kept = await partitionedPipeline(ctx, statement(120))

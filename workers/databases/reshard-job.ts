@@ -13,7 +13,9 @@
  * 6. cutover: the partition map (new scheme and placements, version + 1) replaces the old one in
  *    the registry by compare-and-set; the fence stays, so an older map cannot write there.
  *    The source's capture triggers and log are dropped.
- * 7. cleanup: the moved rows are deleted from the source, 500 per step.
+ * 7. cleanup: once no router can still hold the old map (`CLEANUP_GRACE_MS` after cutover:
+ *    the catalog cache's lifetime plus a node request's timeout), the moved rows are deleted
+ *    from the source, 500 per step.
  *
  * State lives in the object's storage after every step; each step is idempotent, so a crash
  * at any point resumes at the step it was in. Nothing is lost (every committed write is in
@@ -26,10 +28,12 @@ import { HostedObject } from '../platform/hosted-object'
 import { getResource, updateResource } from '../platform/registry'
 import { objectStub } from '../platform/tenancy'
 import {
+  CATALOG_CACHE_MS,
   DATABASE_KIND,
   type DatabaseConfig,
   dropAll,
   forgetDatabase,
+  NODE_TIMEOUT_MS,
   namespaceClient,
   nodeById,
 } from './catalog'
@@ -68,6 +72,8 @@ declare global {
 
 export const RESHARD_BATCH = 500
 const RETRY_MS = 2_000
+/** How long after cutover the moved rows stay (fenced) at the source. */
+export const CLEANUP_GRACE_MS = CATALOG_CACHE_MS + NODE_TIMEOUT_MS
 
 export type Phase =
   | 'prepare'
@@ -109,6 +115,7 @@ export interface JobState {
   createdAt: number
   updatedAt: number
   frozenAt: number | null
+  cutoverAt?: number | null
   doneAt: number | null
 }
 
@@ -129,6 +136,7 @@ export function jobView(state: JobState) {
     changesCaughtUp: state.changesApplied,
     rowsDeleted: state.rowsDeleted,
     frozenAt: state.frozenAt,
+    cutoverAt: state.cutoverAt ?? null,
     createdAt: state.createdAt,
     doneAt: state.doneAt,
     error: state.error,
@@ -193,9 +201,13 @@ export class DatabaseReshardJob extends HostedObject<Env> {
     state.steps++
     state.updatedAt = this.clock()
     await this.ctx.storage.put('job', state)
+    const waitUntil = state.phase === 'cleanup' && state.cutoverAt ? state.cutoverAt + CLEANUP_GRACE_MS : 0
     if ((state.phase as Phase) !== 'done')
       await this.ctx.storage.setAlarm(
-        this.clock() + this.pace() + (state.attempts > 0 ? RETRY_MS * Math.min(state.attempts, 30) : 0),
+        Math.max(
+          waitUntil,
+          this.clock() + this.pace() + (state.attempts > 0 ? RETRY_MS * Math.min(state.attempts, 30) : 0),
+        ),
       )
   }
 
@@ -315,10 +327,14 @@ export class DatabaseReshardJob extends HostedObject<Env> {
         )
         state.table = 0
         state.cursor = 0
+        state.cutoverAt = this.clock()
         state.phase = 'cleanup'
         return
       }
       case 'cleanup': {
+        // Rows are deleted only once no router can still hold the old map (its cache has
+        // expired and its requests timed out): until then the fence answers its writes.
+        if (this.clock() < (state.cutoverAt ?? 0) + CLEANUP_GRACE_MS) return
         await this.cleanupStep(state, source)
         return
       }
