@@ -10,6 +10,8 @@ export const TEST_BINDINGS = {
   GATEWAY_TENANT_LIMIT: '1000000/60s',
   GATEWAY_IP_LIMIT: '1000000/60s',
   GATEWAY_TENANT_OVERRIDES: '{"gateway-tiny":"5/60s"}',
+  // Resharding jobs wait an hour between steps: tests fire each step's alarm themselves.
+  RESHARD_STEP_DELAY_MS: '3600000',
   // The platform's request logs are off in tests (each request would write a line); the logs tests turn them on per app.
   LOGS_REQUEST_LOGS: 'off',
   // The crawler's tests crawl a site on 127.0.0.1; deployments refuse private networks by default.

@@ -149,3 +149,67 @@ export const FailoverResult = v.object({
   /** The promoted replica's log position (covers every acknowledged write). */
   position: v.number(),
 })
+
+/** Online resharding of a partitioned database (one job at a time). */
+export const ReshardJobId = v.pipe(v.string(), v.regex(/^j-[0-9a-f]{8}$/, 'A job id: j- and 8 hex digits'))
+export const ReshardParam = v.object({ db: ResourceName, job: ReshardJobId })
+const ShardIndex = integer(0, 63, 'shard')
+export const ReshardRequest = v.union([
+  v.strictObject({
+    /** Split shard `shard` at `at`: keys from `at` up move to a new shard after it (range tables only). */
+    split: v.strictObject({
+      shard: ShardIndex,
+      at: v.union([v.pipe(v.number(), v.finite()), v.pipe(v.string(), v.maxLength(256))]),
+    }),
+  }),
+  v.strictObject({
+    /** Move shard `shard` to the storage node `node`. */
+    move: v.strictObject({
+      shard: ShardIndex,
+      node: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'A storage node id')),
+    }),
+  }),
+])
+export const ReshardJobView = v.object({
+  id: v.string(),
+  /** prepare, copy, catch-up, freeze, final-catch-up, cutover, cleanup, done. */
+  phase: v.string(),
+  kind: v.picklist(['split', 'move']),
+  request: v.unknown(),
+  source: v.string(),
+  target: v.string(),
+  /** The partition map version the cutover installs. */
+  mapVersion: v.number(),
+  rowsCopied: v.number(),
+  changesCaughtUp: v.number(),
+  rowsDeleted: v.number(),
+  frozenAt: v.nullable(v.number()),
+  /** When the new map took over (the moved rows are deleted from the source after a grace period). */
+  cutoverAt: v.nullable(v.number()),
+  createdAt: v.number(),
+  doneAt: v.nullable(v.number()),
+  /** The last step's error (the step is retried). */
+  error: v.nullable(v.string()),
+})
+
+const Rate = v.object({ count: v.number(), perSecond: v.number() })
+export const ShardAnalysis = v.object({
+  shards: v.array(
+    v.object({
+      shard: v.number(),
+      node: v.string(),
+      sizeBytes: v.number(),
+      tables: v.array(v.object({ name: v.string(), rows: v.number() })),
+      /** Statements routed to the shard by this isolate's router in the last `windowSeconds`. */
+      reads: Rate,
+      writes: Rate,
+      /** The most frequent partition keys seen (Space-Saving: `count` over-estimates by at most `error`). */
+      hottestKeys: v.array(
+        v.object({ table: v.string(), key: v.unknown(), count: v.number(), error: v.number() }),
+      ),
+      replicas: v.array(v.object({ id: v.string(), node: v.string(), lagMs: v.number() })),
+    }),
+  ),
+  mapVersion: v.number(),
+  windowSeconds: v.number(),
+})

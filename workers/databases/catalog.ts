@@ -45,7 +45,14 @@ export interface DatabaseConfig {
   node: string
   namespace: string
   /** A partitioned database: its scheme and one shard database per shard (shard 0 is the one above). */
-  partitioning?: { scheme: PartitionScheme; shards: Array<{ node: string; namespace: string }> }
+  partitioning?: {
+    scheme: PartitionScheme
+    shards: Array<{ node: string; namespace: string }>
+    /** The partition map's version (1 when absent), bumped by each resharding cutover. */
+    version?: number
+    /** The resharding job under way, if any (one at a time). */
+    job?: string
+  }
   replicas?: ReplicaConfig[]
 }
 
@@ -58,7 +65,7 @@ export interface Database {
   name: string
   node: StorageNode
   namespace: string
-  partitions?: { scheme: PartitionScheme; shards: Database[] }
+  partitions?: { scheme: PartitionScheme; shards: Database[]; version?: number; job?: string }
   replicas: Replica[]
 }
 
@@ -137,7 +144,14 @@ export async function getDatabase(env: Env, tenant: string, name: string): Promi
       storage: nodeById(env, replica.node),
     })),
     ...(partitioning
-      ? { partitions: { scheme: partitioning.scheme, shards: partitioning.shards.map(at) } }
+      ? {
+          partitions: {
+            scheme: partitioning.scheme,
+            shards: partitioning.shards.map(at),
+            version: partitioning.version ?? 1,
+            ...(partitioning.job !== undefined ? { job: partitioning.job } : {}),
+          },
+        }
       : {}),
   })
 }

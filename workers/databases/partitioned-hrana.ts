@@ -4,9 +4,11 @@
  * `PartitionedSession` that routes each statement to its shard (partitions/session.ts).
  */
 import { openBaton, signBaton } from './batons'
-import type { Database } from './catalog'
+import { type Database, forgetDatabase } from './catalog'
 import { callNode, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
 import type { HranaStmt } from './partitions/hrana-values'
+import { FENCE_MARK } from './partitions/reshard'
+import type { Plan } from './partitions/route'
 import {
   type NodeResult,
   newSessionState,
@@ -14,7 +16,33 @@ import {
   PartitionedSession,
   type SessionState,
 } from './partitions/session'
+import { TrafficTable } from './partitions/traffic'
 import type { HranaRequest } from './routing'
+
+/** What this isolate's router has sent to each shard (by namespace), for `GET …/shards`. */
+export const routerTraffic = new TrafficTable(60)
+
+/** Seconds a client waits before retrying a write refused by a resharding fence. */
+export const RESHARDING_RETRY_AFTER_SECONDS = 1
+
+class ReshardingError extends HranaError {
+  constructor(message: string) {
+    super(503, 'RESHARDING', message)
+  }
+}
+
+/** A pipeline whose write met a resharding fence: 503 with Retry-After; the statement did not run. */
+export async function fencedAnswer(run: () => Promise<Response>): Promise<Response> {
+  try {
+    return await run()
+  } catch (error) {
+    if (!(error instanceof ReshardingError)) throw error
+    return Response.json(
+      { error: error.message, message: error.message, code: error.code },
+      { status: 503, headers: { 'retry-after': String(RESHARDING_RETRY_AFTER_SECONDS) } },
+    )
+  }
+}
 
 async function openSession(ctx: ProxyContext, baton: unknown): Promise<PartitionedSession> {
   const partitions = ctx.db.partitions
@@ -38,10 +66,40 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
         }
         return { baton: null, results: requests.map((): NodeResult => ({ type: 'error', error })) }
       }
-      return (await response.json()) as { baton: string | null; results: NodeResult[] }
+      const answer = (await response.json()) as { baton: string | null; results: NodeResult[] }
+      const fence = answer.results.find(
+        (result) => result.type === 'error' && result.error.message.includes(FENCE_MARK),
+      )
+      if (fence?.type === 'error') {
+        // The shard refused a write to a range being (or already) moved: end its stream (a
+        // transaction there rolls back), drop the cached map and ask the client to retry.
+        if (answer.baton !== null)
+          await callNode({ ...ctx, db }, 'v3/pipeline', {
+            baton: answer.baton,
+            requests: [{ type: 'close' }],
+          })
+        forgetDatabase(ctx.db.tenant, ctx.db.name)
+        throw new ReshardingError(fence.error.message)
+      }
+      return answer
     },
   }
-  return new PartitionedSession(partitions.scheme, port, state)
+  const now = Date.now()
+  const observe = (plan: Plan, sql: string) => {
+    const shards =
+      plan.kind === 'one'
+        ? [plan.shard]
+        : plan.kind === 'scatter'
+          ? plan.shards
+          : plan.kind === 'every-shard'
+            ? partitions.shards.map((_, i) => i)
+            : []
+    for (const shard of shards) {
+      const location = partitions.shards[shard]?.namespace
+      if (location) routerTraffic.record(location, sql, now, plan.kind === 'one' ? plan.keys : undefined)
+    }
+  }
+  return new PartitionedSession(partitions.scheme, port, state, observe)
 }
 
 async function closeOrSign(

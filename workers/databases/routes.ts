@@ -20,6 +20,10 @@ import {
   ReplicaList,
   ReplicaParam,
   ReplicaView,
+  ReshardJobView,
+  ReshardParam,
+  ReshardRequest,
+  ShardAnalysis,
 } from '../../schemas/databases'
 import { type AuthEnv, authenticate, requireScope } from '../platform/auth/middleware'
 import { hasScope } from '../platform/auth/token'
@@ -40,10 +44,12 @@ import {
   nodeById,
 } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
-import { partitionedCursor, partitionedPipeline } from './partitioned-hrana'
+import { fencedAnswer, partitionedCursor, partitionedPipeline } from './partitioned-hrana'
 import { createReplica, deleteReplica, getReplica, listReplicas } from './replicas'
 import { replicatorStub } from './replicator'
+import { reshardStatus, startReshard } from './reshard'
 import { POSITION_HEADER, parsePosition, REPLICA_HEADER } from './routing'
+import { shardAnalysis } from './shards'
 
 const tags = ['databases']
 
@@ -126,7 +132,7 @@ export const databaseRoutes = new Hono<AuthEnv>()
         '(`applied: false` when `id` was applied before). A failing statement answers 400 and changes nothing.',
       scope: 'databases:write',
       responses: { 200: { description: 'The outcome', schema: MigrationResult } },
-      problems: [404, 502],
+      problems: [404, 409, 502],
     }),
     requireScope('databases:write'),
     validate('param', DatabaseParam),
@@ -135,6 +141,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
       const input = c.req.valid('json')
       if (db.partitions) {
+        if (db.partitions.job !== undefined)
+          throw new AppError(
+            'conflict',
+            `Resharding job ${db.partitions.job} is moving rows; migrate after it.`,
+          )
         // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
         const outcomes = []
         for (const shard of db.partitions.shards) outcomes.push(await applyMigration(shard, input))
@@ -262,6 +273,62 @@ export const databaseRoutes = new Hono<AuthEnv>()
       return c.json(await databaseStats(db))
     },
   )
+  .post(
+    '/:db/reshard',
+    describe({
+      tags,
+      summary: 'Reshard a partitioned database online',
+      description:
+        '`{split: {shard, at}}` splits a shard of a range-partitioned database at `at` (keys from `at` up ' +
+        'move to a new shard after it); `{move: {shard, node}}` moves a shard to another storage node. ' +
+        'Writes go on: rows are copied, the change log caught up, writes to the moving range refused ' +
+        'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202).',
+      scope: 'databases:write',
+      responses: { 202: { description: 'The job, started', schema: ReshardJobView } },
+      problems: [404, 409],
+    }),
+    requireScope('databases:write'),
+    validate('param', DatabaseParam),
+    validate('json', ReshardRequest),
+    async function reshardRoute(c) {
+      const { db } = c.req.valid('param')
+      return c.json(await startReshard(c.env, tenantOf(c), db, c.req.valid('json')), 202)
+    },
+  )
+  .get(
+    '/:db/reshard/:job',
+    describe({
+      tags,
+      summary: 'A resharding job: phase and progress',
+      scope: 'databases:read',
+      responses: { 200: { description: 'The job', schema: ReshardJobView } },
+      problems: [404],
+    }),
+    requireScope('databases:read'),
+    validate('param', ReshardParam),
+    async function reshardStatusRoute(c) {
+      const { db, job } = c.req.valid('param')
+      return c.json(await reshardStatus(c.env, tenantOf(c), db, job))
+    },
+  )
+  .get(
+    '/:db/shards',
+    describe({
+      tags,
+      summary: "Where a database's data and traffic are, per shard",
+      description:
+        'Per shard: node, size, rows per table, read and write statements routed to it in the last ' +
+        "minute (by this Worker instance's router), its hottest partition keys (Space-Saving) and replica lag.",
+      scope: 'databases:read',
+      responses: { 200: { description: 'The shards', schema: ShardAnalysis } },
+      problems: [404, 502],
+    }),
+    requireScope('databases:read'),
+    validate('param', DatabaseParam),
+    async function shardsRoute(c) {
+      return c.json(await shardAnalysis(c.env, tenantOf(c), c.req.valid('param').db))
+    },
+  )
   // Hrana over HTTP (a standard wire: its own errors and version probing).
   .get('/:db/v2', (c) => c.body(null, 200))
   .get('/:db/v3', (c) => c.body(null, 200))
@@ -269,13 +336,19 @@ export const databaseRoutes = new Hono<AuthEnv>()
     hranaErrorResponse(new HranaError(404, 'NOT_FOUND', 'Hrana over protobuf is not served.')),
   )
   .post('/:db/v2/pipeline', (c) =>
-    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedPipeline(ctx, text) : pipeline(ctx, 2, text))),
+    hrana(c, (ctx, text) =>
+      ctx.db.partitions ? fencedAnswer(() => partitionedPipeline(ctx, text)) : pipeline(ctx, 2, text),
+    ),
   )
   .post('/:db/v3/pipeline', (c) =>
-    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedPipeline(ctx, text) : pipeline(ctx, 3, text))),
+    hrana(c, (ctx, text) =>
+      ctx.db.partitions ? fencedAnswer(() => partitionedPipeline(ctx, text)) : pipeline(ctx, 3, text),
+    ),
   )
   .post('/:db/v3/cursor', (c) =>
-    hrana(c, (ctx, text) => (ctx.db.partitions ? partitionedCursor(ctx, text) : cursor(ctx, text))),
+    hrana(c, (ctx, text) =>
+      ctx.db.partitions ? fencedAnswer(() => partitionedCursor(ctx, text)) : cursor(ctx, text),
+    ),
   )
 
 // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app

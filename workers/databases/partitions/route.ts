@@ -29,7 +29,7 @@ import type { SqlValue } from './values'
 export { PartitionError, type StatementArgs }
 
 export type Plan =
-  | { kind: 'one'; shard: number }
+  | { kind: 'one'; shard: number; keys?: { table: string; values: SqlValue[] } }
   | { kind: 'every-shard' }
   | { kind: 'scatter'; shards: number[]; select: ScatterSelect }
   | { kind: 'transaction'; word: string }
@@ -162,12 +162,19 @@ export function planStatement(scheme: PartitionScheme, sql: string, args: Statem
     case 'SELECT': {
       const shards =
         pinned === undefined ? Array.from({ length: scheme.shards }, (_, i) => i) : shardsOf(pinned)
-      if (shards.length === 1) return { kind: 'one', shard: shards[0] as number }
+      if (shards.length === 1)
+        return { kind: 'one', shard: shards[0] as number, ...keysOf(reference.name, pinned) }
       return { kind: 'scatter', shards, select: analyzeScatterSelect(sql, body, params) }
     }
     case 'INSERT':
-    case 'REPLACE':
-      return { kind: 'one', shard: insertShard(scheme, body, reference, params) }
+    case 'REPLACE': {
+      const values: SqlValue[] = []
+      return {
+        kind: 'one',
+        shard: insertShard(scheme, body, reference, params, values),
+        ...keysOf(reference.name, values),
+      }
+    }
     case 'UPDATE':
     case 'DELETE': {
       if (verb === 'UPDATE') refuseKeyChange(body, findWord(body, 'SET'), reference.table.key)
@@ -180,7 +187,7 @@ export function planStatement(scheme: PartitionScheme, sql: string, args: Statem
         throw new PartitionError(
           `this ${verb} touches keys on ${shards.length} shards; write each shard's keys in a separate statement`,
         )
-      return { kind: 'one', shard: shards[0] as number }
+      return { kind: 'one', shard: shards[0] as number, ...keysOf(reference.name, pinned) }
     }
     default:
       throw new PartitionError(
@@ -188,6 +195,10 @@ export function planStatement(scheme: PartitionScheme, sql: string, args: Statem
       )
   }
 }
+
+/** The partition keys a one-shard plan pins (for the traffic statistics). */
+const keysOf = (table: string, values: SqlValue[] | undefined) =>
+  values === undefined || values.length === 0 ? {} : { keys: { table: table.toLowerCase(), values } }
 
 /** The top-level WHERE expression's tokens, or undefined. */
 function whereClause(tokens: readonly Tok[]): Tok[] | undefined {
@@ -223,6 +234,7 @@ function insertShard(
   tokens: readonly Tok[],
   reference: TableReference,
   params: Map<Tok, SqlValue | undefined>,
+  values: SqlValue[] = [],
 ): number {
   const key = reference.table.key
   const columnsOpen = reference.at + (tokens[reference.at + 1]?.word === 'AS' ? 3 : 1)
@@ -250,6 +262,7 @@ function insertShard(
         `the partition key "${key}" of every inserted row must be a literal or a parameter`,
       )
     shards.add(shardOfKey(scheme, reference.table, value))
+    values.push(value)
     i = close + 1
     if (tokens[i]?.text !== ',') break
     i++

@@ -14,7 +14,7 @@
 import { fromHrana, type HranaStmt, statementArgs, toHrana } from './hrana-values'
 import { PartitionError } from './literals'
 import { gather, type ShardRows } from './merge'
-import { planStatement } from './route'
+import { type Plan, planStatement } from './route'
 import type { PartitionScheme } from './scheme'
 import { splitStatements } from './tokens'
 
@@ -75,6 +75,8 @@ export class PartitionedSession {
     private readonly scheme: PartitionScheme,
     private readonly port: ShardPort,
     readonly state: SessionState,
+    /** Told of every planned statement (the router's traffic statistics). */
+    private readonly observe?: (plan: Plan, sql: string) => void,
   ) {}
 
   get autocommit(): boolean {
@@ -115,6 +117,7 @@ export class PartitionedSession {
       if (error instanceof PartitionError) return failure('PARTITION_UNSUPPORTED', error.message)
       throw error
     }
+    this.observe?.(plan, stmt.sql)
     switch (plan.kind) {
       case 'transaction':
         return this.transactionControl(plan.word, stmt)
