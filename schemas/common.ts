@@ -14,18 +14,22 @@ export const ResourceName = v.pipe(
 
 export const NameParam = v.object({ name: ResourceName })
 
-/** `?limit=&cursor=` of every listing. */
-export const PageQuery = v.object({
-  limit: v.optional(
+/** A `?limit=` query parameter: a whole number from 1 to `max`, `fallback` when absent. */
+export const limitQuery = (max: number, fallback: string) =>
+  v.optional(
     v.pipe(
       v.string(),
-      v.regex(/^\d{1,4}$/, 'A whole number'),
+      v.regex(new RegExp(`^\\d{1,${String(max).length}}$`), 'A whole number'),
       v.transform(Number),
       v.minValue(1),
-      v.maxValue(1000),
+      v.maxValue(max),
     ),
-    '100',
-  ),
+    fallback,
+  )
+
+/** `?limit=&cursor=` of every listing. */
+export const PageQuery = v.object({
+  limit: limitQuery(1000, '100'),
   cursor: v.optional(v.pipe(v.string(), v.maxLength(1024))),
 })
 

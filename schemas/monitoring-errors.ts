@@ -3,7 +3,7 @@
  * Sentry envelope ingest, issues (grouped events) and release files (source maps).
  */
 import * as v from 'valibot'
-import { integer, PageQuery, ResourceName } from './common'
+import { integer, limitQuery, PageQuery, ResourceName } from './common'
 
 export const ERRORS_LIMITS = {
   maxProjects: 100,
@@ -128,16 +128,7 @@ export const IssueDetail = v.object({
   latestEvent: v.nullable(v.record(v.string(), v.unknown())),
 })
 export const IssuesQuery = v.object({
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^\d{1,3}$/, 'A whole number'),
-      v.transform(Number),
-      v.minValue(1),
-      v.maxValue(100),
-    ),
-    '25',
-  ),
+  limit: limitQuery(100, '25'),
   cursor: PageQuery.entries.cursor,
   status: v.optional(IssueStatus),
 })

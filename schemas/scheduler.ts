@@ -8,7 +8,7 @@ import * as v from 'valibot'
 import { CRON_MAX_LENGTH, parseCron } from '../workers/scheduler/cron'
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../workers/scheduler/interval'
 import { canonicalTimeZone } from '../workers/scheduler/timezone'
-import { integer, ResourceName } from './common'
+import { integer, limitQuery, ResourceName } from './common'
 import { HeaderSafeText, headerSafe } from './text'
 
 export const SCHEDULER_LIMITS = {
@@ -215,30 +215,12 @@ export const TaskIdParam = v.object({ id: v.pipe(v.string(), v.uuid('A task id')
 
 export const TaskListQuery = v.object({
   status: v.optional(v.picklist(['scheduled', 'running', 'succeeded', 'failed', 'cancelled'])),
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^\d{1,3}$/, 'A whole number'),
-      v.transform(Number),
-      v.minValue(1),
-      v.maxValue(100),
-    ),
-    '50',
-  ),
+  limit: limitQuery(100, '50'),
   cursor: v.optional(v.pipe(v.string(), v.maxLength(512))),
 })
 
 export const RunListQuery = v.object({
-  limit: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^\d{1,3}$/, 'A whole number'),
-      v.transform(Number),
-      v.minValue(1),
-      v.maxValue(100),
-    ),
-    '100',
-  ),
+  limit: limitQuery(100, '100'),
 })
 
 export type CreateTaskInput = v.InferOutput<typeof CreateTaskRequest>

@@ -49,6 +49,17 @@ export const SCHEMA_OBJECTS_SQL = `SELECT type, name, tbl_name, sql FROM sqlite_
 export const CREATE_REPLICA = `CREATE TABLE IF NOT EXISTS ${REPLICA_TABLE} (
   id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, ready INTEGER NOT NULL,
   applied_at INTEGER NOT NULL)`
+
+/** Statements that make a fresh namespace a replica at `start` of the log, readable from `ready`. */
+export function seedReplicaStatements(start: number, ready: number, now: number) {
+  return [
+    CREATE_REPLICA,
+    {
+      sql: `INSERT INTO ${REPLICA_TABLE} (id, position, ready, applied_at) VALUES (1, ?, ?, ?)`,
+      args: [start, ready, now],
+    },
+  ]
+}
 const NOW_MS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
 
 export interface SchemaObject {

@@ -16,7 +16,7 @@ import {
   nodeById,
   type ReplicaConfig,
 } from './catalog'
-import { CREATE_REPLICA, REPLICA_TABLE } from './changelog'
+import { REPLICA_TABLE, seedReplicaStatements } from './changelog'
 import { deposeStatements, promoteStatements } from './failover'
 
 export interface Copy {
@@ -67,16 +67,7 @@ export async function promote(env: Env, copy: Copy, epoch: number, position: num
 /** A fresh namespace on `node` that will replay the new primary's log from `start` (ready at `end`). */
 export async function seedReplica(env: Env, node: string, start: number, end: number, now: number) {
   const namespace = `r${crypto.randomUUID().replaceAll('-', '')}`
-  await client(env, { node, namespace }).batch(
-    [
-      CREATE_REPLICA,
-      {
-        sql: `INSERT INTO ${REPLICA_TABLE} (id, position, ready, applied_at) VALUES (1, ?, ?, ?)`,
-        args: [start, end, now],
-      },
-    ],
-    'write',
-  )
+  await client(env, { node, namespace }).batch(seedReplicaStatements(start, end, now), 'write')
   return namespace
 }
 

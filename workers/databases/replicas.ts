@@ -23,7 +23,7 @@ import {
   nodeById,
   type ReplicaConfig,
 } from './catalog'
-import { CREATE_REPLICA, REPLICA_TABLE } from './changelog'
+import { seedReplicaStatements } from './changelog'
 import { primaryStatements } from './failover'
 import { type ReplicaStatus, replicatorStub } from './replicator'
 
@@ -96,16 +96,7 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
     throw unreachable(error, resource.config.node)
   })
   await namespaceClient(nodeById(env, node), replica.namespace)
-    .batch(
-      [
-        CREATE_REPLICA,
-        {
-          sql: `INSERT INTO ${REPLICA_TABLE} (id, position, ready, applied_at) VALUES (1, ?, ?, ?)`,
-          args: [checkpoint.start, checkpoint.end, now],
-        },
-      ],
-      'write',
-    )
+    .batch(seedReplicaStatements(checkpoint.start, checkpoint.end, now), 'write')
     .catch((error: unknown) => {
       throw unreachable(error, node)
     })

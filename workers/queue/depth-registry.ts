@@ -11,6 +11,7 @@ import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
 import { objectStub } from '../platform/tenancy'
 import {
+  addCounts,
   DEPTH_REGISTRY_SHARDS,
   type DepthCounts,
   type DepthReport,
@@ -183,14 +184,8 @@ export async function platformDepthTotals(env: Env): Promise<DepthTotals> {
   }
   for (const p of parts) {
     sum.queues += p.queues
-    sum.visible += p.visible
-    sum.inFlight += p.inFlight
-    sum.delayed += p.delayed
-    sum.moving += p.moving
-    sum.deadLettered += p.deadLettered
     sum.dropped += p.dropped
-    if (p.oldestSentAt !== null && (sum.oldestSentAt === null || p.oldestSentAt < sum.oldestSentAt))
-      sum.oldestSentAt = p.oldestSentAt
+    addCounts(sum, p)
   }
   return sum
 }

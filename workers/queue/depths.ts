@@ -120,6 +120,19 @@ function depth(q: DepthCounts): number {
   return q.visible + q.inFlight + q.delayed + q.moving
 }
 
+type Summable = Omit<DepthCounts, 'hasDeadLetter'>
+
+/** Adds `from`'s messages into `into`; the oldest message is the older of the two. */
+export function addCounts(into: Summable, from: Summable): void {
+  into.visible += from.visible
+  into.inFlight += from.inFlight
+  into.delayed += from.delayed
+  into.moving += from.moving
+  into.deadLettered += from.deadLettered
+  if (from.oldestSentAt !== null && (into.oldestSentAt === null || from.oldestSentAt < into.oldestSentAt))
+    into.oldestSentAt = from.oldestSentAt
+}
+
 /** Partitions summed per queue; the `cap` deepest queues (ties by name), and how many were left out. */
 export function queueDepths(
   reports: readonly DepthReport[],
@@ -134,14 +147,8 @@ export function queueDepths(
       byQueue.set(key, counts)
       continue
     }
-    q.visible += r.visible
-    q.inFlight += r.inFlight
-    q.delayed += r.delayed
-    q.moving += r.moving
-    q.deadLettered += r.deadLettered
+    addCounts(q, r)
     q.hasDeadLetter ||= r.hasDeadLetter
-    if (r.oldestSentAt !== null && (q.oldestSentAt === null || r.oldestSentAt < q.oldestSentAt))
-      q.oldestSentAt = r.oldestSentAt
   }
   const queues = [...byQueue.values()].sort(
     (a, b) => depth(b) - depth(a) || a.tenant.localeCompare(b.tenant) || a.queue.localeCompare(b.queue),

@@ -58,6 +58,21 @@ const ISSUE_COLUMNS = `id, title, culprit, level, status, count, user_count AS u
 
 type RawIssue = Omit<IssueRow, 'stacktrace'> & { stacktrace: string }
 const toIssue = (r: RawIssue): IssueRow => ({ ...r, stacktrace: JSON.parse(r.stacktrace) as StoredFrame[] })
+/** An issue's stored values, in the column order of insertIssue and updateIssue. */
+const issueValues = (i: Omit<IssueRow, 'id'>) => [
+  i.title,
+  i.culprit,
+  i.level,
+  i.status,
+  i.count,
+  i.userCount,
+  i.firstSeen,
+  i.lastSeen,
+  i.firstRelease,
+  i.lastRelease,
+  JSON.stringify(i.stacktrace),
+  i.resolvedAt,
+]
 
 export class ErrorStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -150,18 +165,7 @@ export class ErrorStore {
         `INSERT INTO issues (grouping, title, culprit, level, status, count, user_count, first_seen, last_seen,
            first_release, last_release, stacktrace, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         grouping,
-        i.title,
-        i.culprit,
-        i.level,
-        i.status,
-        i.count,
-        i.userCount,
-        i.firstSeen,
-        i.lastSeen,
-        i.firstRelease,
-        i.lastRelease,
-        JSON.stringify(i.stacktrace),
-        i.resolvedAt,
+        ...issueValues(i),
       )
       .one().id
   }
@@ -169,18 +173,7 @@ export class ErrorStore {
     this.sql.exec(
       `UPDATE issues SET title = ?, culprit = ?, level = ?, status = ?, count = ?, user_count = ?, first_seen = ?,
          last_seen = ?, first_release = ?, last_release = ?, stacktrace = ?, resolved_at = ? WHERE id = ?`,
-      i.title,
-      i.culprit,
-      i.level,
-      i.status,
-      i.count,
-      i.userCount,
-      i.firstSeen,
-      i.lastSeen,
-      i.firstRelease,
-      i.lastRelease,
-      JSON.stringify(i.stacktrace),
-      i.resolvedAt,
+      ...issueValues(i),
       i.id,
     )
   }
