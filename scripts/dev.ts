@@ -18,7 +18,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -27,6 +26,7 @@ import { spawnHost } from '../apps/host/launch'
 import { startLibsqlServer } from '../apps/libsql/server'
 import { mintToken } from '../workers/platform/auth/token'
 import { claimDevPorts, guardDevProcess, releaseDevPorts } from './dev-guard'
+import { freePort } from './free-port'
 import { migrateDatabase } from './migrate'
 import { type LocalStorageNodes, startStorageNodes } from './storage-nodes'
 
@@ -62,17 +62,6 @@ function ensureDevVars(path: string): Record<string, string> {
     if (match?.[1]) vars[match[1]] = (match[2] ?? '').replace(/^"(.*)"$/, '$1')
   }
   return vars
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 async function waitUntilHealthy(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {

@@ -6,10 +6,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './free-port'
+
+export { freePort }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -26,17 +28,6 @@ export interface RunningPlatform {
   /** Everything the dev process printed so far. */
   output(): string
   stop(): Promise<void>
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 /** `node` arguments that run `npm run dev` on these ports with `.dev.vars`, data and state under `dir`. */

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort } from './platform-process'
+import { freePort } from './free-port'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
