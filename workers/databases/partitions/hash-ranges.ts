@@ -17,7 +17,8 @@
  * "Numeric text" is SQLite's own test (a well-formed integer or real literal with ASCII
  * spaces around it), applied in SQL by comparing with NUMERIC affinity.
  * Cost: the router hashes once per key; the storage side folds one step per key byte for
- * each row written to a fenced table (only while and after a split of that table).
+ * each row written to a fenced table (only while and after a split of that table): about
+ * 70 µs of SQLite CPU per insert of a short key, against a few µs for a range fence.
  * Schemes stored without hash bounds (made before ranges existed) keep `hash32 mod N`.
  */
 import { hash32 } from '../../platform/hashing'
@@ -72,9 +73,13 @@ const byteAt = (hex: string, i: string) =>
 
 /** A scalar SQL subquery: `hashPoint` of the SQL value `value` (e.g. `NEW."id"`). */
 export function hashPointSql(value: string): string {
+  return HASH_POINT_SQL.replace('?value', () => value)
+}
+
+const HASH_POINT_SQL = (() => {
   const byte = byteAt('b.x', 'f.i')
   return `(WITH RECURSIVE
-    v(x) AS (SELECT ${value}),
+    v(x) AS (SELECT ?value),
     c(t) AS (SELECT CASE
       WHEN typeof(x) = 'null' THEN 'z'
       WHEN typeof(x) = 'blob' THEN 'b' || lower(hex(x))
@@ -92,4 +97,4 @@ export function hashPointSql(value: string): string {
     m3(h) AS (SELECT ${xor('h', '(h >> 13)')} FROM m2),
     m4(h) AS (SELECT ${mul32('h', 0xc2b2ae35)} FROM m3)
     SELECT ${xor('h', '(h >> 16)')} FROM m4)`.replace(/\s+/g, ' ')
-}
+})()
