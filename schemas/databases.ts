@@ -31,9 +31,12 @@ const TableName = v.pipe(
 export const PartitionedTable = v.strictObject({
   /** The partition key column: a row's shard is picked by its value. */
   key: TableName,
-  /** `hash`: spread evenly; `range`: neighbouring keys together, split at `bounds`. */
+  /** `hash`: spread evenly (ranges of the key's 32-bit hash); `range`: neighbouring keys together. */
   by: v.picklist(['hash', 'range']),
-  /** For `range`: shards − 1 strictly ascending exclusive upper bounds (shard i < bounds[i]). */
+  /**
+   * shards − 1 strictly ascending exclusive upper bounds (shard i < bounds[i]): keys for `range`
+   * (required); hash points, integers in [1, 2^32), for `hash` (optional: even ranges by default).
+   */
   bounds: v.optional(
     v.pipe(v.array(v.union([v.number(), v.pipe(v.string(), v.maxLength(256))])), v.maxLength(63)),
   ),
@@ -156,10 +159,14 @@ export const ReshardParam = v.object({ db: ResourceName, job: ReshardJobId })
 const ShardIndex = integer(0, 63, 'shard')
 export const ReshardRequest = v.union([
   v.strictObject({
-    /** Split shard `shard` at `at`: keys from `at` up move to a new shard after it (range tables only). */
+    /**
+     * Split shard `shard` at `at`: points from `at` up move to a new shard after it. Range tables:
+     * `at` is a key (required). Hash tables: a hash point strictly inside the shard's range of
+     * [0, 2^32), by default the range's midpoint.
+     */
     split: v.strictObject({
       shard: ShardIndex,
-      at: v.union([v.pipe(v.number(), v.finite()), v.pipe(v.string(), v.maxLength(256))]),
+      at: v.optional(v.union([v.pipe(v.number(), v.finite()), v.pipe(v.string(), v.maxLength(256))])),
     }),
   }),
   v.strictObject({

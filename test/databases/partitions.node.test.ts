@@ -7,16 +7,18 @@ import Database from 'libsql'
 import { describe, expect, it } from 'vitest'
 import { gather, type ShardRows } from '../../workers/databases/partitions/merge'
 import { PartitionError, planStatement } from '../../workers/databases/partitions/route'
-import { type PartitionScheme, schemeProblem } from '../../workers/databases/partitions/scheme'
+import { newScheme, type PartitionScheme, schemeProblem } from '../../workers/databases/partitions/scheme'
 import type { SqlValue } from '../../workers/databases/partitions/values'
 
-const scheme: PartitionScheme = {
+/** A hash table stored without bounds (hash mod shards, as before hash ranges) and a range table. */
+const LEGACY: PartitionScheme = {
   shards: 3,
   tables: {
     items: { key: 'id', by: 'hash' },
     events: { key: 'tenant', by: 'range', bounds: ['g', 'p'] },
   },
 }
+const scheme = LEGACY
 
 const SCHEMA = [
   'CREATE TABLE items (id INTEGER PRIMARY KEY, grp TEXT, n INTEGER, r REAL, s TEXT)',
@@ -41,9 +43,12 @@ function query(db: Database.Database, sql: string, args: readonly SqlValue[]): S
 }
 
 class Sharded {
-  readonly shards = Array.from({ length: scheme.shards }, open)
+  readonly shards: Database.Database[]
+  constructor(readonly scheme: PartitionScheme = LEGACY) {
+    this.shards = Array.from({ length: scheme.shards }, open)
+  }
   run(sql: string, args: SqlValue[] = []): ShardRows {
-    const plan = planStatement(scheme, sql, { positional: args, named: new Map() })
+    const plan = planStatement(this.scheme, sql, { positional: args, named: new Map() })
     switch (plan.kind) {
       case 'one':
         return query(this.shards[plan.shard] as Database.Database, sql, args)
@@ -305,5 +310,28 @@ describe('partitioned tables on three SQLite shards', () => {
       /2 range bounds/,
     )
     expect(schemeProblem({ shards: 0, tables: {} })).toMatch(/positive/)
+  })
+})
+
+describe('the same tables with hash ranges (as a database made now)', () => {
+  const ranged = newScheme(LEGACY)
+  const sharded = new Sharded(ranged)
+  const reference = open()
+  seed(sharded, reference)
+
+  it('spreads the rows over every shard and answers 200 random reads as one database', () => {
+    expect(ranged.tables.items?.bounds).toEqual([1431655765, 2863311530])
+    const counts = sharded.shards.map((db) =>
+      Number(query(db, 'SELECT count(*) FROM items', []).rows[0]?.[0]),
+    )
+    expect(counts.reduce((a, b) => a + b)).toBe(400)
+    expect(counts.every((count) => count > 80)).toBe(true)
+    const rng = random(7)
+    for (let i = 0; i < 200; i++) {
+      const { sql, args, ordered } = randomQuery(rng)
+      expect(rowsOf(sharded.run(sql, args), ordered), sql).toEqual(
+        rowsOf(query(reference, sql, args), ordered),
+      )
+    }
   })
 })

@@ -4,15 +4,26 @@
  * the object, as after a restart, and once re-running a step whose state was not saved, as
  * after a crash). Afterwards the rows equal exactly the acknowledged writes, each on the shard
  * the new map names, none twice; a router holding the old map is fenced; refused requests
- * change nothing. The shard analysis counts a known load exactly.
+ * change nothing. The same for a split of a hash shard (its hash range cut in two), and a
+ * database stored with the old `hash mod N` scheme still routes as before and refuses a split. The shard analysis counts a known load exactly.
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { forgetDatabase, getDatabase, namespaceClient } from '../../workers/databases/catalog'
+import {
+  DATABASE_KIND,
+  type DatabaseConfig,
+  forgetDatabase,
+  getDatabase,
+  namespaceClient,
+} from '../../workers/databases/catalog'
 import { fencedAnswer, partitionedPipeline } from '../../workers/databases/partitioned-hrana'
+import { hashPoint } from '../../workers/databases/partitions/hash-ranges'
 import { shardOfKey } from '../../workers/databases/partitions/scheme'
+import { partitionKeyText } from '../../workers/databases/partitions/values'
 import { CLEANUP_GRACE_MS, DatabaseReshardJob, type JobState } from '../../workers/databases/reshard-job'
 import { readConfig } from '../../workers/platform/config'
+import { hash32 } from '../../workers/platform/hashing'
+import { getResource, updateResource } from '../../workers/platform/registry'
 import { storageNodes } from '../../workers/platform/storage-nodes'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { platformClient } from './support'
@@ -157,6 +168,21 @@ async function checkRows(
   }
   expect(seen.size).toBe(expected.length)
   return fresh
+}
+
+/** A Hrana pipeline of one statement run by a router holding `db` (possibly an old map). */
+function staleRun(db: Awaited<ReturnType<typeof getDatabase>>, sql: string) {
+  const body = JSON.stringify({
+    baton: null,
+    requests: [{ type: 'execute', stmt: { sql } }, { type: 'close' }],
+  })
+  const ctx = { secret: readConfig(env).jwtSecret, db, readOnly: false }
+  return fencedAnswer(() => partitionedPipeline(ctx, body))
+}
+
+const problemOf = async (name: string, token: string, body: unknown) => {
+  const answer = await call(`/v1/databases/${name}/reshard`, { token, body })
+  return { status: answer.status, detail: String(answer.body.detail ?? '') }
 }
 
 describe('online resharding', () => {
@@ -332,5 +358,148 @@ describe('online resharding', () => {
     expect(low.hottestKeys[0]).toEqual({ table: 'events', key: 7, count: 14, error: 0 })
     expect(high.hottestKeys).toHaveLength(3)
     expect(analysis.body.mapVersion).toBe(1)
+  })
+
+  it('splits a hash shard while writes go on: each acknowledged row once, on the shard of its hash range', async () => {
+    const { tenant, token, name, db } = await setup({ events: { key: 'day', by: 'hash' } }, 2)
+    const created = await getDatabase(env, tenant, name)
+    expect(created.partitions?.scheme.tables.events?.bounds).toEqual([2 ** 31])
+    // Shard 1 holds hash points [2^31, 2^32); its split at the midpoint moves [3·2^30, 2^32).
+    const middle = 3 * 2 ** 30
+    const days = Array.from({ length: 400 }, (_, day) => day)
+    const moving = days.filter((day) => hashPoint(day) >= middle)
+    const staying = days.filter((day) => hashPoint(day) >= 2 ** 31 && hashPoint(day) < middle)
+    const home = days.filter((day) => hashPoint(day) < 2 ** 31)
+    const rows = new Map<number, Row>()
+    for (let base = 0; base < 1200; base += 100) {
+      const chunk = Array.from({ length: 100 }, (_, k) => ({
+        id: base + k + 1,
+        day: (base + k) % 400,
+        what: 'seed',
+      }))
+      for (const shard of [0, 1]) {
+        const mine = chunk.filter((r) => (hashPoint(r.day) < 2 ** 31 ? 0 : 1) === shard)
+        await db.execute({
+          sql: `INSERT INTO events (id, day, what) VALUES ${mine.map(() => '(?, ?, ?)').join(', ')}`,
+          args: mine.flatMap((r) => [r.id, r.day, r.what]),
+        })
+      }
+      for (const r of chunk) rows.set(r.id, r)
+    }
+    await checkRows(tenant, name, db, rows)
+    const stale = await getDatabase(env, tenant, name)
+    const before = await call(`/v1/databases/${name}`, { token })
+    for (const at of [2 ** 31, 2 ** 32, 5, 2 ** 31 + 0.5, 'x'])
+      expect((await problemOf(name, token, { split: { shard: 1, at } })).status, String(at)).toBe(400)
+    expect((await problemOf(name, token, { split: { shard: 2 } })).status).toBe(400)
+    expect((await call(`/v1/databases/${name}`, { token })).body.version).toBe(before.body.version)
+
+    const started = await call(`/v1/databases/${name}/reshard`, { token, body: { split: { shard: 1 } } })
+    expect(started.status).toBe(202)
+    const job = started.body.id as string
+    expect((await problemOf(name, token, { split: { shard: 0 } })).status).toBe(409)
+    const pick = (list: number[], id: number) => list[id % list.length] as number
+    const load = writer(db, rows, (id) =>
+      id % 3 === 0 ? pick(home, id) : id % 3 === 1 ? pick(staying, id) : pick(moving, id),
+    )
+    let staleUpdates = 0
+    const staleUpdate = async (phase: string) => {
+      if (phase !== 'cleanup' || staleUpdates > 0) return
+      const victim = [...rows.values()].find((row) => hashPoint(row.day) >= middle) as Row
+      const sql = `UPDATE events SET what = 'stale' WHERE day = ${victim.day} AND id = ${victim.id}`
+      expect((await staleRun(stale, sql)).status).toBe(503)
+      staleUpdates++
+    }
+    const phases = await drive(tenant, name, job, load.burst, staleUpdate)
+    expect(staleUpdates).toBe(1)
+    expect([...phases]).toEqual(
+      expect.arrayContaining(['copy', 'catch-up', 'freeze', 'final-catch-up', 'cutover', 'cleanup']),
+    )
+    expect(load.refused()).toBeGreaterThan(0)
+    const status = await call(`/v1/databases/${name}/reshard/${job}`, { token })
+    expect(status.body).toMatchObject({ phase: 'done', kind: 'split', mapVersion: 2, error: null })
+    expect(status.body.rowsCopied as number).toBeGreaterThanOrEqual(moving.length)
+    const fresh = await checkRows(tenant, name, db, rows)
+    expect(fresh.partitions?.scheme.tables.events?.bounds).toEqual([2 ** 31, middle])
+    expect(fresh.partitions?.scheme.shards).toBe(3)
+
+    // After cutover a moving key is written to the new shard, and nowhere else.
+    const day = moving[0] as number
+    await db.execute({
+      sql: 'INSERT INTO events (id, day, what) VALUES (?, ?, ?)',
+      args: [80_000, day, 'routed'],
+    })
+    const placed = await Promise.all(
+      (fresh.partitions?.shards ?? []).map(async (shard) =>
+        Number(
+          (
+            await namespaceClient(shard.node, shard.namespace).execute(
+              'SELECT count(*) AS n FROM events WHERE id = 80000',
+            )
+          ).rows[0]?.n,
+        ),
+      ),
+    )
+    expect(placed).toEqual([0, 0, 1])
+    // A router still holding map version 1 sends it to the old shard: fenced; a staying key is not.
+    const insert = (id: number, key: number) =>
+      `INSERT INTO events (id, day, what) VALUES (${id}, ${key}, 'stale')`
+    expect((await staleRun(stale, insert(90_001, day))).status).toBe(503)
+    expect(
+      (
+        await partitionedPipeline(
+          { secret: readConfig(env).jwtSecret, db: stale, readOnly: false },
+          JSON.stringify({
+            baton: null,
+            requests: [
+              { type: 'execute', stmt: { sql: insert(90_002, staying[0] as number) } },
+              { type: 'close' },
+            ],
+          }),
+        )
+      ).status,
+    ).toBe(200)
+    expect((await db.execute('SELECT count(*) AS n FROM events WHERE what = ?', ['stale'])).rows[0]?.n).toBe(
+      1,
+    )
+  })
+
+  it('keeps routing a database stored with hash mod N, and refuses to split it or a mixed one (409)', async () => {
+    const { tenant, token, name, db } = await setup({ events: { key: 'day', by: 'hash' } }, 3)
+    const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+    const partitioning = resource.config.partitioning as NonNullable<DatabaseConfig['partitioning']>
+    const legacy = {
+      ...partitioning,
+      scheme: { shards: 3, tables: { events: { key: 'day', by: 'hash' as const } } },
+    }
+    await updateResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, {
+      ...resource.config,
+      partitioning: legacy,
+    })
+    forgetDatabase(tenant, name)
+    for (let id = 1; id <= 40; id++)
+      await db.execute({
+        sql: 'INSERT INTO events (id, day, what) VALUES (?, ?, ?)',
+        args: [id, id * 7, 'x'],
+      })
+    const found = await getDatabase(env, tenant, name)
+    for (const [index, shard] of (found.partitions?.shards ?? []).entries())
+      for (const row of (await namespaceClient(shard.node, shard.namespace).execute('SELECT day FROM events'))
+        .rows)
+        expect(hash32(partitionKeyText(Number(row.day))) % 3).toBe(index)
+    expect((await db.execute('SELECT count(*) AS n FROM events')).rows[0]?.n).toBe(40)
+    const version = (await call(`/v1/databases/${name}`, { token })).body.version
+    const refused = await problemOf(name, token, { split: { shard: 1 } })
+    expect(refused.status).toBe(409)
+    expect(refused.detail).toMatch(/hash mod 3/)
+    expect((await call(`/v1/databases/${name}`, { token })).body.version).toBe(version)
+
+    const mixed = await setup(
+      { events: { key: 'day', by: 'range', bounds: [100] }, users: { key: 'id', by: 'hash' } },
+      2,
+    )
+    const conflict = await problemOf(mixed.name, mixed.token, { split: { shard: 0, at: 50 } })
+    expect(conflict.status).toBe(409)
+    expect(conflict.detail).toMatch(/both range- and hash/)
   })
 })

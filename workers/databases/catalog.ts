@@ -20,7 +20,7 @@ import {
 } from '../platform/registry'
 import { nodeClient, type StorageNode, storageNodes } from '../platform/storage-nodes'
 import { quoteIdentifier } from './changelog'
-import { type PartitionScheme, schemeProblem } from './partitions/scheme'
+import { newScheme, type PartitionScheme, schemeProblem } from './partitions/scheme'
 
 export { quoteIdentifier }
 
@@ -116,10 +116,7 @@ export async function createDatabase(env: Env, tenant: string, name: string, sch
       config,
       ...Array.from({ length: scheme.shards - 1 }, (_, i) => place(`${tenant}/${name}#${i + 1}`)),
     ]
-    const tables = Object.fromEntries(
-      Object.entries(scheme.tables).map(([table, spec]) => [table.toLowerCase(), spec]),
-    )
-    config = { ...config, partitioning: { scheme: { shards: scheme.shards, tables }, shards } }
+    config = { ...config, partitioning: { scheme: newScheme(scheme), shards } }
   }
   return databaseView(await createResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, config))
 }

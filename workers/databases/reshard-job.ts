@@ -53,11 +53,15 @@ import {
 import {
   deleteFenceName,
   fenceStatements,
+  imageMovesSql,
   imageValue,
+  keyColumns,
+  type MovingTable,
   moves,
   placementsAfter,
   type ReshardPlan,
   type ReshardRequest,
+  rowMoves,
 } from './partitions/reshard'
 
 declare global {
@@ -102,7 +106,7 @@ export interface JobState {
   version: number
   phase: Phase
   /** Tables that move (name, columns, partition key). */
-  tables: Array<{ name: string; columns: string[]; key: string | null }>
+  tables: MovingTable[]
   table: number
   cursor: number
   position: number
@@ -259,11 +263,11 @@ export class DatabaseReshardJob extends HostedObject<Env> {
           return
         }
         const rows = await source.execute({
-          sql: `SELECT r.rowid AS rid, ${table.key ? `r.${quoteIdentifier(table.key)}` : 'NULL'} AS k, ${rowImage('r', table.columns)} AS row FROM ${quoteIdentifier(table.name)} AS r WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?`,
+          sql: `SELECT r.rowid AS rid, ${keyColumns(state.plan, table, 'r')}, ${rowImage('r', table.columns)} AS row FROM ${quoteIdentifier(table.name)} AS r WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?`,
           args: [state.cursor, RESHARD_BATCH],
         })
         const statements = rows.rows
-          .filter((row) => moves(state.plan, table.name, row.k as never))
+          .filter((row) => rowMoves(state.plan, table.name, row))
           .flatMap((row) =>
             applyStatements({
               seq: 0,
@@ -286,14 +290,15 @@ export class DatabaseReshardJob extends HostedObject<Env> {
       case 'final-catch-up': {
         const changes = (
           await source.execute({
-            sql: `SELECT seq, tbl, op, rid, old_rid, row FROM ${CHANGES_TABLE} WHERE seq > ? ORDER BY seq LIMIT ?`,
+            sql: `SELECT seq, tbl, op, rid, old_rid, row, ${imageMovesSql(state.plan, state.tables)} AS m FROM ${CHANGES_TABLE} WHERE seq > ? ORDER BY seq LIMIT ?`,
             args: [state.position, RESHARD_BATCH],
           })
-        ).rows as unknown as Change[]
+        ).rows as unknown as Array<Change & { m: number | null }>
         const keyOf = new Map(state.tables.map((t) => [t.name, t.key]))
         const wanted = changes.filter((change) => {
           if (change.tbl === null || !keyOf.has(change.tbl)) return false
           if (change.op === 'D') return true
+          if (change.m !== null) return Number(change.m) === 1
           const key = keyOf.get(change.tbl)
           return moves(state.plan, change.tbl, key ? imageValue(change.row, key) : undefined)
         })
@@ -376,11 +381,11 @@ export class DatabaseReshardJob extends HostedObject<Env> {
       return
     }
     const rows = await source.execute({
-      sql: `SELECT rowid AS rid, ${table.key ? quoteIdentifier(table.key) : 'NULL'} AS k FROM ${quoteIdentifier(table.name)} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+      sql: `SELECT r.rowid AS rid, ${keyColumns(state.plan, table, 'r')} FROM ${quoteIdentifier(table.name)} AS r WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?`,
       args: [state.cursor, RESHARD_BATCH],
     })
     const doomed = rows.rows
-      .filter((row) => moves(state.plan, table.name, row.k as never))
+      .filter((row) => rowMoves(state.plan, table.name, row))
       .map((row) => row.rid as number)
     if (doomed.length > 0) {
       const fence = fenceStatements(state.plan, table.name, 'this key range has moved; retry').at(

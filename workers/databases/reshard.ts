@@ -28,6 +28,7 @@ export async function startReshard(
   const invalid = (path: string, message: string) =>
     new AppError('validation_failed', message, { errors: [{ path, message }] })
   if (typeof plan === 'string') throw invalid(`body/${'split' in request ? 'split' : 'move'}`, plan)
+  if ('conflict' in plan) throw new AppError('conflict', plan.conflict)
   if (plan.scheme.shards > 64) throw invalid('body/split', 'A database has at most 64 shards.')
   if (partitioning.job !== undefined) {
     const running = await reshardStub(env, tenant, name, partitioning.job).status()

@@ -274,8 +274,12 @@ export const databaseRoutes = new Hono<AuthEnv>()
       tags,
       summary: 'Reshard a partitioned database online',
       description:
-        '`{split: {shard, at}}` splits a shard of a range-partitioned database at `at` (keys from `at` up ' +
-        'move to a new shard after it); `{move: {shard, node}}` moves a shard to another storage node. ' +
+        '`{split: {shard, at?}}` splits a shard at `at` (points from `at` up move to a new shard after it): ' +
+        'for range-partitioned tables `at` is a key (required); for hash-partitioned tables, whose shards ' +
+        "own ranges of the key's 32-bit hash, a hash point strictly inside the shard's range (default: its " +
+        'midpoint). A database mixing range and hash tables, or stored with the old `hash mod shards` ' +
+        'scheme, cannot split (409; move the shard instead). `{move: {shard, node}}` moves a shard to ' +
+        'another storage node. ' +
         'Writes go on: rows are copied, the change log caught up, writes to the moving range refused ' +
         'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202).',
       scope: 'databases:write',
