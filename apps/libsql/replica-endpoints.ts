@@ -19,6 +19,8 @@ import Database from 'libsql'
 import { HttpError, sendJson } from './http.ts'
 import { FrameLog } from './replication.ts'
 
+const FIRST_CUT_MS = 5000
+
 export class ReplicaEndpoints {
   private readonly logs = new Map<string, FrameLog>()
   private readonly touched = new Set<string>()
@@ -52,8 +54,9 @@ export class ReplicaEndpoints {
     }
   }
 
-  serve(res: ServerResponse, namespace: string, rest: string): void {
+  async serve(res: ServerResponse, namespace: string, rest: string): Promise<void> {
     const log = this.log(namespace)
+    await firstCut(log)
     if (rest === '/info') {
       sendJson(res, 200, JSON.stringify({ current_generation: log.generation }))
       return
@@ -99,6 +102,22 @@ export class ReplicaEndpoints {
       this.logs.set(namespace, log)
     }
     return log
+  }
+}
+
+/**
+ * A new log's first generation needs one complete checkpoint (its image is the database file): readers
+ * still on older snapshots delay it, so it is retried for up to FIRST_CUT_MS before the request fails.
+ */
+async function firstCut(log: FrameLog): Promise<void> {
+  const deadline = Date.now() + FIRST_CUT_MS
+  for (;;) {
+    try {
+      if (log.generation > 0) return
+    } catch (error) {
+      if (!/busy|locked/i.test(String(error)) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
   }
 }
 

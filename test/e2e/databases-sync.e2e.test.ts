@@ -126,6 +126,41 @@ describe('embedded replicas of platform databases', () => {
     expect(await rows(fresh, 'SELECT * FROM events ORDER BY id')).toEqual(expected)
   }, 180_000)
 
+  it('after a failover, tells an old replica to start again; a re-bootstrapped one follows the new primary', async () => {
+    await createDatabase('ledger')
+    const primary = remote('ledger')
+    await primary.execute('CREATE TABLE entries (id INTEGER PRIMARY KEY, amount INTEGER)')
+    const added = await fetch(`${platform.url}/v1/databases/ledger/replicas`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ synchronous: true }),
+    })
+    expect(added.status).toBe(201)
+    await primary.execute('INSERT INTO entries VALUES (1, 100)')
+    const old = replica('ledger', 'ledger.db')
+    await old.sync()
+    expect(await rows(old, 'SELECT * FROM entries')).toEqual([[1, 100]])
+    const switched = await fetch(`${platform.url}/v1/databases/ledger/failover`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(switched.status).toBe(200)
+    await primary.execute('INSERT INTO entries VALUES (2, 200)')
+    await expect(old.sync()).rejects.toThrow(/REPLICA_RESET_NEEDED/)
+    old.close()
+    for (const suffix of ['', '-info', '-wal', '-shm'])
+      await rm(join(dir, `ledger.db${suffix}`), { force: true })
+    const again = replica('ledger', 'ledger.db')
+    await again.sync()
+    expect(await rows(again, 'SELECT * FROM entries ORDER BY id')).toEqual([
+      [1, 100],
+      [2, 200],
+    ])
+    await again.execute('INSERT INTO entries VALUES (3, 300)')
+    await again.sync()
+    expect(await rows(again, 'SELECT count(*) FROM entries')).toEqual([[3]])
+  })
+
   it('refuses wrong, expired and other tenants’ tokens', async () => {
     await createDatabase('private')
     await remote('private').execute('CREATE TABLE secrets (s TEXT)')

@@ -25,6 +25,7 @@
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
+import { DatabaseParam } from '../../schemas/databases'
 import { type AuthEnv, authenticate } from '../platform/auth/middleware'
 import { hasScope } from '../platform/auth/token'
 import { AppError } from '../platform/errors'
@@ -76,6 +77,7 @@ async function primaryOf(c: SyncContext, name: string) {
   })
   if (!hasScope(principal, 'databases:read') && !hasScope(principal, 'databases:write'))
     throw new SyncError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
+  if (!v.is(DatabaseParam, { db: name })) throw new SyncError(404, 'NOT_FOUND', 'Not a database name.')
   const db: Database = await getDatabase(c.env, principal.tenant, name).catch((error: unknown) => {
     if (error instanceof AppError && error.code === 'not_found')
       throw new SyncError(404, 'NOT_FOUND', `No database named "${name}".`)
