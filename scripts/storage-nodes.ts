@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const NODE_ARGS = ['--embedded-replicas']
+/** `STORAGE_NODES_REPLICA_LOG_FRAMES` shortens the nodes' frame logs (tests that want generations cut). */
+const logFrames = process.env.STORAGE_NODES_REPLICA_LOG_FRAMES
+const NODE_ARGS = ['--embedded-replicas', ...(logFrames ? ['--replica-log-frames', logFrames] : [])]
 
 export interface LocalStorageNodes {
   /** `[{id, url}]` as JSON: the `STORAGE_NODES` setting. */

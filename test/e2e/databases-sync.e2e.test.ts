@@ -2,8 +2,10 @@
  * Embedded replicas of platform databases under `npm run dev`: the official `@libsql/client`
  * (Node build, native libsql) with `url: file:…` and `syncUrl: <platform>/v1/databases/{db}`.
  * sync() pulls frames from the storage node holding the primary, reads stay local, writes are
- * forwarded over the platform's Hrana route; a replica offline for 10,000 writes catches up row by
- * row; wrong, expired and other tenants' tokens and partitioned databases are refused.
+ * forwarded over the platform's Hrana route; a replica offline for 10,000 writes (across generation
+ * cuts: the nodes' frame logs are short here) catches up row by row; after a failover an old replica
+ * is told to start again and a new one follows the new primary; wrong, expired and other tenants'
+ * tokens and partitioned databases are refused.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -21,7 +23,13 @@ let dir: string
 const clients: Client[] = []
 
 beforeAll(async () => {
-  platform = await startPlatform({ JWT_SECRET })
+  // Short frame logs on the storage nodes: the offline replica below crosses generation cuts.
+  process.env.STORAGE_NODES_REPLICA_LOG_FRAMES = '300'
+  try {
+    platform = await startPlatform({ JWT_SECRET })
+  } finally {
+    delete process.env.STORAGE_NODES_REPLICA_LOG_FRAMES
+  }
   token = await platform.token('sync-e2e', ['databases:read', 'databases:write'])
   dir = await mkdtemp(join(tmpdir(), 'edgeblocks-sync-e2e-'))
 })
@@ -56,6 +64,13 @@ const replica = (db: string, file: string, authToken = token) =>
       authToken,
     }),
   )
+
+async function generation(db: string): Promise<number> {
+  const response = await fetch(`${platform.url}/v1/databases/${db}/info`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  return ((await response.json()) as { current_generation: number }).current_generation
+}
 
 async function rows(client: Client, sql: string): Promise<unknown[][]> {
   const result = await client.execute(sql)
@@ -101,6 +116,7 @@ describe('embedded replicas of platform databases', () => {
     await first.sync()
     expect(await rows(first, 'SELECT count(*) FROM events')).toEqual([[1]])
     first.close()
+    const before = await generation('events')
     for (let batch = 0; batch < 100; batch++) {
       const statements = Array.from({ length: 100 }, (_, i) => {
         const id = batch * 100 + i + 1
@@ -114,6 +130,8 @@ describe('embedded replicas of platform databases', () => {
       statements[1] = { sql: 'DELETE FROM events WHERE id = ?', args: [batch * 50] }
       await primary.batch(statements, 'write')
     }
+    // the log was cut (and older generations pruned) while the replica was away
+    expect(await generation('events')).toBeGreaterThan(before)
     const back = replica('events', 'events.db')
     await back.sync()
     const expected = await rows(primary, 'SELECT * FROM events ORDER BY id')
