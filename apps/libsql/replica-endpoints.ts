@@ -24,6 +24,8 @@ const FIRST_CUT_MS = 5000
 export class ReplicaEndpoints {
   private readonly logs = new Map<string, FrameLog>()
   private readonly touched = new Set<string>()
+  /** Namespaces whose log has its first generation (its first cut may have to wait for readers). */
+  private readonly cut = new Set<string>()
 
   constructor(
     private readonly filePath: (namespace: string) => string,
@@ -56,7 +58,10 @@ export class ReplicaEndpoints {
 
   async serve(res: ServerResponse, namespace: string, rest: string): Promise<void> {
     const log = this.log(namespace)
-    await firstCut(log)
+    if (!this.cut.has(namespace)) {
+      await firstCut(log)
+      this.cut.add(namespace)
+    }
     if (rest === '/info') {
       sendJson(res, 200, JSON.stringify({ current_generation: log.generation }))
       return
@@ -113,7 +118,8 @@ async function firstCut(log: FrameLog): Promise<void> {
   const deadline = Date.now() + FIRST_CUT_MS
   for (;;) {
     try {
-      if (log.generation > 0) return
+      log.capture()
+      return
     } catch (error) {
       if (!/busy|locked/i.test(String(error)) || Date.now() > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, 25))
