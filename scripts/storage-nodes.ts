@@ -3,7 +3,9 @@
  * own data directory and port on 127.0.0.1, for the key-value store (and later the
  * databases block). Each node is a real process, so `kill(i)` is a kill -9 and `restart(i)`
  * starts a new process on the same port over the same files, exactly like a crashed
- * server coming back. `setting` is the value for the `STORAGE_NODES` setting.
+ * server coming back. `setting` is the value for the `STORAGE_NODES` setting. Nodes serve
+ * embedded replicas (`--embedded-replicas`), so platform databases can be synced by `syncUrl`
+ * clients; a database gets a frame log only once a replica asks for it.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
@@ -12,6 +14,9 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+/** `STORAGE_NODES_REPLICA_LOG_FRAMES` shortens the nodes' frame logs (tests that want generations cut). */
+const logFrames = process.env.STORAGE_NODES_REPLICA_LOG_FRAMES
+const NODE_ARGS = ['--embedded-replicas', ...(logFrames ? ['--replica-log-frames', logFrames] : [])]
 
 export interface LocalStorageNodes {
   /** `[{id, url}]` as JSON: the `STORAGE_NODES` setting. */
@@ -80,7 +85,7 @@ export async function startStorageNodes(options: {
   for (let i = 0; i < options.count; i++) ports.push(options.ports?.[i] ?? (await freePort()))
   const dirs = ports.map((_, i) => join(options.dataDir, `node-${i}`))
   const children: Array<ChildProcess | undefined> = await Promise.all(
-    ports.map((port, i) => startLibsqlProcess(port, dirs[i] as string)),
+    ports.map((port, i) => startLibsqlProcess(port, dirs[i] as string, NODE_ARGS)),
   )
   const urls = ports.map((port) => `http://127.0.0.1:${port}`)
   const prefix = options.idPrefix ?? 'node'
@@ -98,7 +103,7 @@ export async function startStorageNodes(options: {
     kill,
     async restart(index) {
       await kill(index)
-      children[index] = await startLibsqlProcess(ports[index] as number, dirs[index] as string)
+      children[index] = await startLibsqlProcess(ports[index] as number, dirs[index] as string, NODE_ARGS)
     },
     async stop() {
       await Promise.all(

@@ -24,11 +24,11 @@
 //   the captured frames. A replica that starts generation g at frame 1 therefore ends up with exactly
 //   the primary's pages whatever it held before. Every response ends at a commit frame, so a replica
 //   never holds half a transaction between two pulls.
-// - When a generation's log exceeds maxFrames and the checkpoint was complete, a new generation is cut
-//   (image read from the database file under the write lock) and older logs are deleted. A replica in a
-//   pruned generation is told "end of generation" until it reaches the current one, whose first
-//   transaction (the image) brings it up to date: one small request per generation skipped, then one
-//   full copy.
+// - When a generation's log holds more than maxFrames frames after its image and the checkpoint was
+//   complete, a new generation is cut (image read from the database file under the write lock) and
+//   older logs are deleted. A replica in a pruned generation is told "end of generation" until it
+//   reaches the current one, whose first transaction (the image) brings it up to date: one small
+//   request per generation skipped, then one full copy.
 // Cost: every committed page is written twice (WAL, then log) and fsynced once more per capture; the
 // write lock is held while new frames are copied (writers retry SQLITE_BUSY meanwhile). Page size must
 // be 4096 (the protocol's fixed frame size); other databases are refused.
@@ -147,7 +147,8 @@ export class FrameLog {
       this.position = position
       const row = this.checkpointer.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw(true).get() as number[]
       const complete = Number(row[0]) === 0 && Number(row[1]) === Number(row[2])
-      if (this.meta === undefined || this.logFrames > this.maxFrames) {
+      // frames logged after the image: a database larger than maxFrames pages is not cut on every capture
+      if (this.meta === undefined || this.logFrames - this.meta.imageFrames > this.maxFrames) {
         if (complete) this.cut(w)
         else if (this.meta === undefined) throw new Error('database busy: retry the sync')
       }

@@ -3,7 +3,8 @@
  * statistics) and, at `/v1/databases/{db}/`, Hrana over HTTP (v2 and v3 pipelines, v3
  * cursors) for `@libsql/client` and the libraries built on it. Hrana routes answer in
  * Hrana's error shape; the bearer is a platform token (`databases:write`: any statement;
- * `databases:read`: read-only statements, as the engine judges them).
+ * `databases:read`: read-only statements, as the engine judges them). `@libsql/client` embedded
+ * replicas (`syncUrl`) pull frames from `/v1/databases/{db}/info|export|sync` (sync-routes.ts).
  */
 import { Hono } from 'hono'
 import { Deleted, PageQuery } from '../../schemas/common'
@@ -50,6 +51,7 @@ import { replicatorStub } from './replicator'
 import { reshardStatus, startReshard } from './reshard'
 import { POSITION_HEADER, parsePosition, REPLICA_HEADER } from './routing'
 import { shardAnalysis } from './shards'
+import { databaseSyncRoutes } from './sync-routes'
 
 const tags = ['databases']
 
@@ -349,6 +351,8 @@ export const databaseRoutes = new Hono<AuthEnv>()
       ctx.db.partitions ? fencedAnswer(() => partitionedCursor(ctx, text)) : cursor(ctx, text),
     ),
   )
+  // Embedded replicas' sync protocol (a standard wire too; sync-routes.ts).
+  .route('/', databaseSyncRoutes)
 
 // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
 async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<Response>): Promise<Response> {
