@@ -13,11 +13,12 @@
  *
  * Guarantees: the mapping is a bijection between node generations 1…STRIDE-1 of a namespace and
  * platform generations of that namespace's block; every platform generation fits the client's
- * u32 (at most 4,000,999,999). Cost: one FNV-1a hash of the namespace per request.
+ * u32 (at most 4,200,099,999). Cost: one FNV-1a hash of the namespace per request.
  */
 
-export const GENERATION_STRIDE = 1_000_000
-export const LOG_IDS = 4000
+/** 100,000 generations of 16,384 frames each: about 1.6 billion page writes per log. */
+export const GENERATION_STRIDE = 100_000
+export const LOG_IDS = 42_000
 
 /** 1…LOG_IDS: which block of platform generations a namespace's frame log uses. */
 export function logId(namespace: string): number {
