@@ -146,7 +146,11 @@ describe('partitioned databases', () => {
     }
     expect((await call('/v1/databases/bad', { token })).status).toBe(404)
     const { url, name, token: owner } = await partitionedDatabase()
-    expect((await call(`/v1/databases/${name}/replicas`, { token: owner, body: {} })).status).toBe(409)
+    const synchronous = await call(`/v1/databases/${name}/replicas`, {
+      token: owner,
+      body: { synchronous: true },
+    })
+    expect(synchronous.status).toBe(409)
     const stranger = platformClient(url, await tokenFor(uniqueTenant('other'), ['databases:read']))
     expect((await refusal(stranger.execute('SELECT count(*) FROM orders'))).code).toBe('NOT_FOUND')
   })

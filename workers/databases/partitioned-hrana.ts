@@ -1,7 +1,9 @@
 /**
  * Hrana over HTTP for partitioned databases: the same wire as hrana.ts (pipelines and
  * cursors, platform-signed batons, the read-only check on the home shard), answered by a
- * `PartitionedSession` that routes each statement to its shard (partitions/session.ts).
+ * `PartitionedSession` that routes each statement to its shard (partitions/session.ts). With
+ * read replicas of the shards, reads may be answered by them and every answer carries the
+ * database's position token (shard-reads.ts).
  */
 import { openBaton, signBaton } from './batons'
 import { type Database, forgetDatabase } from './catalog'
@@ -17,7 +19,8 @@ import {
   type SessionState,
 } from './partitions/session'
 import { TrafficTable } from './partitions/traffic'
-import type { HranaRequest } from './routing'
+import { type HranaRequest, POSITION_HEADER, SERVED_BY_HEADER } from './routing'
+import { ShardReads } from './shard-reads'
 
 /** What this isolate's router has sent to each shard (by namespace), for `GET …/shards`. */
 export const routerTraffic = new TrafficTable(60)
@@ -44,7 +47,19 @@ export async function fencedAnswer(run: () => Promise<Response>): Promise<Respon
   }
 }
 
-async function openSession(ctx: ProxyContext, baton: unknown): Promise<PartitionedSession> {
+/** The context of a partitioned database's request: its shard positions and write notifications. */
+export interface PartitionedContext extends ProxyContext {
+  /** The per-shard positions the request carries (routing.ts `parseShardPositions`). */
+  positions?: number[] | undefined
+  /** Called for each shard whose primary ran part of the request, when the shards have replicas. */
+  onShardPrimary?: ((shard: number) => void) | undefined
+}
+
+async function openSession(
+  ctx: PartitionedContext,
+  baton: unknown,
+  reads: ShardReads,
+): Promise<PartitionedSession> {
   const partitions = ctx.db.partitions
   if (partitions === undefined) throw new HranaError(500, 'INTERNAL', 'The database is not partitioned.')
   let state: SessionState = newSessionState()
@@ -54,10 +69,18 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
       throw new HranaError(400, 'BATON_INVALID', 'The baton is not valid for this database.')
     state = JSON.parse(opened) as SessionState
   }
+  let session: PartitionedSession | undefined
   const port = {
     async pipeline(shard: number, shardBaton: string | null, requests: unknown[]) {
+      const inTransaction = session?.state.inTransaction ?? true
+      const served = await reads.fromReplica(shard, shardBaton, requests, inTransaction)
+      if (served) return served
       const db = partitions.shards[shard] as Database
-      const response = await callNode({ ...ctx, db }, 'v3/pipeline', { baton: shardBaton, requests })
+      const primary = reads.forPrimary(shard, requests)
+      const response = await callNode({ ...ctx, db }, 'v3/pipeline', {
+        baton: shardBaton,
+        requests: primary.requests,
+      })
       if (!response.ok) {
         const body = (await response.json().catch(() => ({}))) as { message?: string; code?: string }
         const error = {
@@ -67,6 +90,7 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
         return { baton: null, results: requests.map((): NodeResult => ({ type: 'error', error })) }
       }
       const answer = (await response.json()) as { baton: string | null; results: NodeResult[] }
+      primary.take(answer.results)
       const fence = answer.results.find(
         (result) => result.type === 'error' && result.error.message.includes(FENCE_MARK),
       )
@@ -99,7 +123,19 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
       if (location) routerTraffic.record(location, sql, now, plan.kind === 'one' ? plan.keys : undefined)
     }
   }
-  return new PartitionedSession(partitions.scheme, port, state, observe)
+  session = new PartitionedSession(partitions.scheme, port, state, observe)
+  return session
+}
+
+function newReads(ctx: PartitionedContext, allowReplicas: boolean): ShardReads {
+  const shards = ctx.db.partitions?.shards ?? []
+  return new ShardReads(shards, { replica: ctx.replica, positions: ctx.positions, allowReplicas })
+}
+
+/** Tells the replicators of the shards written to (their alarms then ship the change log). */
+function notifyShards(ctx: PartitionedContext, reads: ShardReads): void {
+  if (!reads.replicated) return
+  for (const shard of reads.touched) ctx.onShardPrimary?.(shard)
 }
 
 async function closeOrSign(
@@ -119,13 +155,14 @@ const answer = (type: string, outcome: Outcome) =>
     ? { type: 'ok', response: { type, result: outcome.ok } }
     : { type: 'error', error: outcome.error }
 
-export async function partitionedPipeline(ctx: ProxyContext, text: string): Promise<Response> {
+export async function partitionedPipeline(ctx: PartitionedContext, text: string): Promise<Response> {
   const body = parseBody(text)
   if (!Array.isArray(body.requests))
     throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
   const requests = body.requests as Array<HranaRequest & Record<string, unknown>>
   await prepare(ctx, requests)
-  const session = await openSession(ctx, body.baton)
+  const reads = newReads(ctx, body.baton === undefined || body.baton === null)
+  const session = await openSession(ctx, body.baton, reads)
   const results: unknown[] = []
   let closed = false
   for (const request of requests) {
@@ -174,19 +211,35 @@ export async function partitionedPipeline(ctx: ProxyContext, text: string): Prom
         })
     }
   }
-  return Response.json({ baton: await closeOrSign(ctx, session, closed), base_url: null, results })
+  const signed = await closeOrSign(ctx, session, closed)
+  const token = await reads.finish(requests, session.autocommit, ctx.db.partitions?.version ?? 1)
+  notifyShards(ctx, reads)
+  const headers: Record<string, string> = { [SERVED_BY_HEADER]: reads.servedBy() }
+  if (token !== undefined) headers[POSITION_HEADER] = token
+  return Response.json(
+    {
+      baton: signed,
+      base_url: null,
+      results,
+      ...(token !== undefined ? { replication_position: token } : {}),
+    },
+    { headers },
+  )
 }
 
 /** v3 cursor: the batch runs whole, then streams as cursor entries. */
-export async function partitionedCursor(ctx: ProxyContext, text: string): Promise<Response> {
+export async function partitionedCursor(ctx: PartitionedContext, text: string): Promise<Response> {
   const body = parseBody(text)
   const batch = body.batch as HranaRequest['batch']
   if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.steps))
     throw new HranaError(400, 'INVALID_REQUEST', '"batch.steps" must be an array.')
   await prepare(ctx, [{ type: 'batch', batch }])
-  const session = await openSession(ctx, body.baton)
+  const reads = newReads(ctx, false)
+  const session = await openSession(ctx, body.baton, reads)
   const { step_results, step_errors } = await session.batch(batch.steps as Array<{ stmt?: HranaStmt }>)
   const lines = [JSON.stringify({ baton: await closeOrSign(ctx, session, false), base_url: null })]
+  await reads.finish([{ type: 'batch', batch }], session.autocommit, ctx.db.partitions?.version ?? 1)
+  notifyShards(ctx, reads)
   for (const [step, result] of step_results.entries()) {
     const error = step_errors[step]
     if (error) lines.push(JSON.stringify({ type: 'step_error', step, error }))

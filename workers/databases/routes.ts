@@ -44,11 +44,17 @@ import {
   nodeById,
 } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
-import { fencedAnswer, partitionedCursor, partitionedPipeline } from './partitioned-hrana'
+import {
+  fencedAnswer,
+  type PartitionedContext,
+  partitionedCursor,
+  partitionedPipeline,
+} from './partitioned-hrana'
 import { createReplica, deleteReplica, getReplica, listReplicas } from './replicas'
 import { replicatorStub } from './replicator'
 import { reshardStatus, startReshard } from './reshard'
-import { POSITION_HEADER, parsePosition, REPLICA_HEADER } from './routing'
+import { POSITION_HEADER, parsePosition, parseShardPositions, REPLICA_HEADER } from './routing'
+import { assertNoShardReplicas } from './shard-replicas'
 import { shardAnalysis } from './shards'
 
 const tags = ['databases']
@@ -117,8 +123,12 @@ export const databaseRoutes = new Hono<AuthEnv>()
     requireScope('databases:write'),
     validate('param', DatabaseParam),
     async function deleteDatabaseRoute(c) {
-      await deleteDatabase(c.env, tenantOf(c), c.req.valid('param').db)
-      await replicatorStub(c.env, tenantOf(c), c.req.valid('param').db).reset()
+      const name = c.req.valid('param').db
+      const shards = (await getDatabase(c.env, tenantOf(c), name)).partitions?.shards.length ?? 0
+      await deleteDatabase(c.env, tenantOf(c), name)
+      await replicatorStub(c.env, tenantOf(c), name).reset()
+      for (let shard = 0; shard < shards; shard++)
+        await replicatorStub(c.env, tenantOf(c), name, shard).reset()
       return c.json({ deleted: true })
     },
   )
@@ -148,7 +158,13 @@ export const databaseRoutes = new Hono<AuthEnv>()
           )
         // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
         const outcomes = []
-        for (const shard of db.partitions.shards) outcomes.push(await applyMigration(shard, input))
+        for (const [index, shard] of db.partitions.shards.entries()) {
+          outcomes.push(await applyMigration(shard, input))
+          if (shard.replicas.length === 0) continue
+          // Each shard's own replication group: its schema change logged before the answer.
+          await captureSchema(backendClient(shard), 'check').catch(() => undefined)
+          await replicatorStub(c.env, db.tenant, db.name, index).notify()
+        }
         return c.json({ id: input.id, applied: outcomes.some((outcome) => outcome.applied) })
       }
       const result = await applyMigration(db, input)
@@ -249,6 +265,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
     async function failoverRoute(c) {
       // The replicator refuses (409) a database without a synchronous replica.
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      if (db.partitions)
+        throw new AppError(
+          'conflict',
+          'Failover of partitioned databases is not served yet (their replicas are asynchronous).',
+        )
       return c.json(await replicatorStub(c.env, db.tenant, db.name).failover())
     },
   )
@@ -287,6 +308,7 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('json', ReshardRequest),
     async function reshardRoute(c) {
       const { db } = c.req.valid('param')
+      await assertNoShardReplicas(c.env, tenantOf(c), db)
       return c.json(await startReshard(c.env, tenantOf(c), db, c.req.valid('json')), 202)
     },
   )
@@ -346,8 +368,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
     ),
   )
 
-// biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
-async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<Response>): Promise<Response> {
+async function hrana(
+  // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
+  c: any,
+  run: (ctx: PartitionedContext, text: string) => Promise<Response>,
+): Promise<Response> {
   try {
     const principal = await authenticate(c.env, c.req.header('authorization')).catch((error: unknown) => {
       throw new HranaError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
@@ -362,9 +387,20 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
       }
       throw error
     })
-    const minPosition = parsePosition(c.req.header(POSITION_HEADER))
+    const header: string | undefined = c.req.header(POSITION_HEADER)
+    const minPosition = db.partitions ? undefined : parsePosition(header)
     if (minPosition === 'invalid') {
       throw new HranaError(400, 'INVALID_REQUEST', `${POSITION_HEADER} must be a non-negative integer.`)
+    }
+    const positions = db.partitions
+      ? parseShardPositions(header, db.partitions.version ?? 1, db.partitions.shards.length)
+      : undefined
+    if (positions === 'invalid') {
+      throw new HranaError(
+        400,
+        'INVALID_REQUEST',
+        `${POSITION_HEADER} must be a position token this database answered with.`,
+      )
     }
     const replica: string | undefined = c.req.query('replica') ?? c.req.header(REPLICA_HEADER)
     const text: string = await c.req.text()
@@ -384,6 +420,12 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
           .notify()
           .catch(() => undefined),
       )
+    const notifyShard = (shard: number) =>
+      c.executionCtx.waitUntil(
+        replicatorStub(c.env, db.tenant, db.name, shard)
+          .notify()
+          .catch(() => undefined),
+      )
     return await run(
       {
         secret: readConfig(c.env).jwtSecret,
@@ -393,6 +435,8 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
         minPosition,
         onPrimary: notify,
         fence,
+        positions,
+        onShardPrimary: notifyShard,
       },
       text,
     )
