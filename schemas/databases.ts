@@ -151,14 +151,21 @@ export const ReplicaView = v.object({
 export const ReplicaList = v.object({ items: v.array(ReplicaView) })
 export type CreateReplicaInput = v.InferOutput<typeof CreateReplicaRequest>
 
-export const FailoverResult = v.object({
+const failoverFields = {
   /** The new epoch: writes routed under an older one are refused. */
   epoch: v.number(),
   /** The storage node of the new primary. */
   node: v.string(),
   /** The promoted replica's log position (covers every acknowledged write). */
   position: v.number(),
-})
+}
+export const FailoverResult = v.union([
+  v.object(failoverFields),
+  /** A partitioned database: each shard failed over, with its own epoch. */
+  v.object({ shards: v.array(v.object({ shard: v.number(), ...failoverFields })) }),
+])
+/** `{}`, or for a partitioned database `{shard}`: switch that shard over now. */
+export const FailoverRequest = v.strictObject({ shard: v.optional(integer(0, 63, 'shard')) })
 
 /** Online resharding of a partitioned database (one job at a time). */
 export const ReshardJobId = v.pipe(v.string(), v.regex(/^j-[0-9a-f]{8}$/, 'A job id: j- and 8 hex digits'))

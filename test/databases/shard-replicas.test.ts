@@ -259,7 +259,7 @@ describe('read replicas of a partitioned database', () => {
       [{ node: 'node-99' }, 400],
       [{ delaySeconds: -1 }, 400],
       [{ extra: 1 }, 400],
-      [{ synchronous: true }, 409],
+      [{ synchronous: true, delaySeconds: 5 }, 400],
       [{ node: shard0 }, 409],
     ] as const) {
       const refused = await call(path, { token: db.token, body })

@@ -7,7 +7,7 @@
  */
 import { openBaton, signBaton } from './batons'
 import { type Database, forgetDatabase } from './catalog'
-import { callNode, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
+import { callNode, EPOCH_HEADER, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
 import type { HranaStmt } from './partitions/hrana-values'
 import { FENCE_MARK } from './partitions/reshard'
 import type { Plan } from './partitions/route'
@@ -20,7 +20,8 @@ import {
 } from './partitions/session'
 import { TrafficTable } from './partitions/traffic'
 import { type HranaRequest, POSITION_HEADER, SERVED_BY_HEADER } from './routing'
-import { ShardReads } from './shard-reads'
+import { NotAcknowledged, ShardReads } from './shard-reads'
+import type { ShardFence } from './shard-replicas'
 
 /** What this isolate's router has sent to each shard (by namespace), for `GET …/shards`. */
 export const routerTraffic = new TrafficTable(60)
@@ -53,6 +54,8 @@ export interface PartitionedContext extends ProxyContext {
   positions?: number[] | undefined
   /** Called for each shard whose primary ran part of the request, when the shards have replicas. */
   onShardPrimary?: ((shard: number) => void) | undefined
+  /** Shards with failover: the epoch of their writes and its acknowledgement. */
+  shardFences?: Record<number, ShardFence> | undefined
 }
 
 async function openSession(
@@ -127,9 +130,24 @@ async function openSession(
   return session
 }
 
+/** The shards' acknowledgement failures as Hrana's 503 `NOT_ACKNOWLEDGED` (as hrana.ts answers them). */
+async function acknowledged<T>(finish: () => Promise<T>): Promise<T> {
+  try {
+    return await finish()
+  } catch (error) {
+    if (!(error instanceof NotAcknowledged)) throw error
+    throw new HranaError(503, 'NOT_ACKNOWLEDGED', `The write was not acknowledged: ${error.message}`)
+  }
+}
+
 function newReads(ctx: PartitionedContext, allowReplicas: boolean): ShardReads {
   const shards = ctx.db.partitions?.shards ?? []
-  return new ShardReads(shards, { replica: ctx.replica, positions: ctx.positions, allowReplicas })
+  return new ShardReads(shards, {
+    replica: ctx.replica,
+    positions: ctx.positions,
+    allowReplicas,
+    fences: ctx.shardFences,
+  })
 }
 
 /** Tells the replicators of the shards written to (their alarms then ship the change log). */
@@ -212,9 +230,13 @@ export async function partitionedPipeline(ctx: PartitionedContext, text: string)
     }
   }
   const signed = await closeOrSign(ctx, session, closed)
-  const token = await reads.finish(requests, session.autocommit, ctx.db.partitions?.version ?? 1)
+  const token = await acknowledged(() =>
+    reads.finish(requests, session.autocommit, ctx.db.partitions?.version ?? 1),
+  )
   notifyShards(ctx, reads)
   const headers: Record<string, string> = { [SERVED_BY_HEADER]: reads.servedBy() }
+  const epochs = reads.epochs()
+  if (epochs !== undefined) headers[EPOCH_HEADER] = epochs
   if (token !== undefined) headers[POSITION_HEADER] = token
   return Response.json(
     {
@@ -238,7 +260,9 @@ export async function partitionedCursor(ctx: PartitionedContext, text: string): 
   const session = await openSession(ctx, body.baton, reads)
   const { step_results, step_errors } = await session.batch(batch.steps as Array<{ stmt?: HranaStmt }>)
   const lines = [JSON.stringify({ baton: await closeOrSign(ctx, session, false), base_url: null })]
-  await reads.finish([{ type: 'batch', batch }], session.autocommit, ctx.db.partitions?.version ?? 1)
+  await acknowledged(() =>
+    reads.finish([{ type: 'batch', batch }], session.autocommit, ctx.db.partitions?.version ?? 1),
+  )
   notifyShards(ctx, reads)
   for (const [step, result] of step_results.entries()) {
     const error = step_errors[step]

@@ -6,6 +6,7 @@
  * `databases:read`: read-only statements, as the engine judges them).
  */
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { Deleted, PageQuery } from '../../schemas/common'
 import {
   CreateDatabaseRequest,
@@ -14,6 +15,7 @@ import {
   DatabaseParam,
   DatabaseStats,
   DatabaseView,
+  FailoverRequest,
   FailoverResult,
   MigrationRequest,
   MigrationResult,
@@ -54,7 +56,7 @@ import { createReplica, deleteReplica, getReplica, listReplicas } from './replic
 import { replicatorStub } from './replicator'
 import { reshardStatus, startReshard } from './reshard'
 import { POSITION_HEADER, parsePosition, parseShardPositions, REPLICA_HEADER } from './routing'
-import { assertNoShardReplicas } from './shard-replicas'
+import { assertNoShardReplicas, failoverShards, fenceShards } from './shard-replicas'
 import { shardAnalysis } from './shards'
 
 const tags = ['databases']
@@ -197,7 +199,10 @@ export const databaseRoutes = new Hono<AuthEnv>()
       description:
         'A copy of the database on another storage node, kept in step from the change log. It starts ' +
         '`catching-up` and becomes `ready` once it holds a complete copy; reads opt in with ' +
-        '`?replica=nearest` (or the `Edgeblocks-Replica` header) on the Hrana URL.',
+        '`?replica=nearest` (or the `Edgeblocks-Replica` header) on the Hrana URL. Of a partitioned ' +
+        "database: a copy of every shard, each on a node other than that shard's primary and kept in step " +
+        "by that shard's own replicator; `shards` lists each copy's node and lag, and the position token " +
+        '(`Edgeblocks-Replication-Position`) holds one position per shard.',
       scope: 'databases:write',
       responses: { 201: { description: 'Created', schema: ReplicaView } },
       problems: [404, 409, 502],
@@ -255,9 +260,16 @@ export const databaseRoutes = new Hono<AuthEnv>()
         'Promotes the replica holding every acknowledged write (the highest position), bumps the epoch so ' +
         'writes routed under the old one are refused, and rebuilds the other copies from it. The platform ' +
         'does the same on its own after consecutive failed health checks of the primary. 409 when the ' +
-        'database has no synchronous replica or none reachable holds every acknowledged write.',
+        'database has no synchronous replica or none reachable holds every acknowledged write. A partitioned ' +
+        'database fails over shard by shard (each its own epoch): `{"shard": i}` switches that shard over now; ' +
+        'without it, every shard with a synchronous replica whose primary does not answer fails over (409 when none).',
       scope: 'databases:write',
-      responses: { 200: { description: 'The new primary', schema: FailoverResult } },
+      responses: {
+        200: {
+          description: 'The new primary (per shard for a partitioned database)',
+          schema: FailoverResult,
+        },
+      },
       problems: [404, 409, 502],
     }),
     requireScope('databases:write'),
@@ -265,11 +277,26 @@ export const databaseRoutes = new Hono<AuthEnv>()
     async function failoverRoute(c) {
       // The replicator refuses (409) a database without a synchronous replica.
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
-      if (db.partitions)
-        throw new AppError(
-          'conflict',
-          'Failover of partitioned databases is not served yet (their replicas are asynchronous).',
-        )
+      const text = await c.req.text()
+      let json: unknown
+      try {
+        json = text.trim() === '' ? {} : JSON.parse(text)
+      } catch {
+        json = undefined
+      }
+      const body = v.safeParse(FailoverRequest, json)
+      if (!body.success)
+        throw new AppError('validation_failed', 'The body must be {} or {"shard": i}.', {
+          errors: body.issues.map((issue) => ({
+            path: `body/${v.getDotPath(issue) ?? ''}`,
+            message: issue.message,
+          })),
+        })
+      if (db.partitions) return c.json(await failoverShards(c.env, db, body.output.shard))
+      if (body.output.shard !== undefined)
+        throw new AppError('validation_failed', 'Only partitioned databases have shards.', {
+          errors: [{ path: 'body/shard', message: 'Not a partitioned database' }],
+        })
       return c.json(await replicatorStub(c.env, db.tenant, db.name).failover())
     },
   )
@@ -298,7 +325,8 @@ export const databaseRoutes = new Hono<AuthEnv>()
         '`{split: {shard, at}}` splits a shard of a range-partitioned database at `at` (keys from `at` up ' +
         'move to a new shard after it); `{move: {shard, node}}` moves a shard to another storage node. ' +
         'Writes go on: rows are copied, the change log caught up, writes to the moving range refused ' +
-        'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202).',
+        'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202). ' +
+        'Refused (409) while the shards have read replicas: remove replicas first.',
       scope: 'databases:write',
       responses: { 202: { description: 'The job, started', schema: ReshardJobView } },
       problems: [404, 409],
@@ -420,6 +448,15 @@ async function hrana(
           .notify()
           .catch(() => undefined),
       )
+    let shardFences: PartitionedContext['shardFences']
+    if (db.partitions) {
+      // Shards with failover: their replicators name each one's primary and epoch.
+      const fenced = await fenceShards(c.env, db).catch((error: unknown) => {
+        throw new HranaError(503, 'UNAVAILABLE', error instanceof Error ? error.message : String(error))
+      })
+      db = fenced.db
+      shardFences = fenced.fences
+    }
     const notifyShard = (shard: number) =>
       c.executionCtx.waitUntil(
         replicatorStub(c.env, db.tenant, db.name, shard)
@@ -437,6 +474,7 @@ async function hrana(
         fence,
         positions,
         onShardPrimary: notifyShard,
+        shardFences,
       },
       text,
     )

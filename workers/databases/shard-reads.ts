@@ -14,6 +14,9 @@
  * answer's token is the component-wise maximum of the request's token and the positions
  * seen, so a client that sends back the last token it got never sees time go backwards.
  *
+ * With failover (a synchronous replica), a shard's writes are acknowledged as a database's
+ * are (failover.ts), under that shard's epoch, before the answer.
+ *
  * Cost: as routing.ts, per shard touched; a statement a replica cannot serve (a write) costs
  * the replica round trip on top of the primary's.
  */
@@ -29,6 +32,7 @@ import {
   takeProbe,
   withPositionProbe,
 } from './routing'
+import type { ShardFence } from './shard-replicas'
 
 export interface ShardReadOptions {
   /** The replica the client asked for (`nearest` or an id), if any. */
@@ -37,7 +41,12 @@ export interface ShardReadOptions {
   positions?: number[] | undefined
   /** Whether replicas may answer at all (a pipeline without a baton). */
   allowReplicas: boolean
+  /** Shards with failover: their epoch and the acknowledgement of their writes (shard-replicas.ts). */
+  fences?: Record<number, ShardFence> | undefined
 }
+
+/** A write a shard's synchronous replicas did not take (failover.ts). */
+export class NotAcknowledged extends Error {}
 
 export class ShardReads {
   private readonly seen: number[] = []
@@ -117,12 +126,33 @@ export class ShardReads {
         }),
       )
     }
+    if (autocommit) {
+      // Each shard with failover answers only once a synchronous replica of it has the changes.
+      for (const shard of this.touched) {
+        const fence = this.options.fences?.[shard]
+        if (!fence) continue
+        const position =
+          this.seen[shard] ?? (await readPosition(backendClient(this.shards[shard] as Database)))
+        await fence.acknowledge(position).catch((error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error)
+          throw new NotAcknowledged(`Shard ${shard}: ${message}`)
+        })
+      }
+    }
     const carried = this.options.positions ?? []
     const positions = this.shards.map((_, i) => {
       const asked = carried[i] ?? 0
       return Math.max(Number.isFinite(asked) ? asked : 0, this.seen[i] ?? 0)
     })
     return encodeShardPositions(version, positions)
+  }
+
+  /** The epochs of the shards with failover this request wrote under (`<shard>:<epoch>`, comma-separated). */
+  epochs(): string | undefined {
+    const fences = Object.entries(this.options.fences ?? {}).filter(([shard]) =>
+      this.touched.has(Number(shard)),
+    )
+    return fences.length ? fences.map(([shard, fence]) => `${shard}:${fence.epoch}`).join(',') : undefined
   }
 
   /** Who answered: `primary`, `replica:<id>`, or several of them (comma-separated). */

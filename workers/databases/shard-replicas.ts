@@ -8,8 +8,10 @@
  * or nothing: a copy that cannot be started undoes the ones started before it, and the
  * registry entry changes once, by compare-and-set, with every shard's copy.
  *
- * Not yet: synchronous replicas (and so failover) of partitioned databases; resharding
- * while replicas exist (refused, `assertNoShardReplicas`). Cost: one checkpoint per shard.
+ * A synchronous replica makes every shard fail over on its own (failover.ts, per shard: its
+ * own epoch, fencing and acknowledgements; `fenceShards` routes a request's writes).
+ * Resharding while replicas exist is refused (`assertNoShardReplicas`). Cost: one
+ * checkpoint per shard; with synchronous replicas, one replicator call per shard per request.
  */
 import type { CreateReplicaInput } from '../../schemas/databases'
 import type { Env } from '../platform/env'
@@ -19,6 +21,7 @@ import { getResource, type Resource, updateResource } from '../platform/registry
 import { storageNodes } from '../platform/storage-nodes'
 import {
   DATABASE_KIND,
+  type Database,
   type DatabaseConfig,
   dropAll,
   forgetDatabase,
@@ -112,11 +115,6 @@ export async function createShardReplicas(
   const partitioning = resource.config.partitioning as Partitioning
   const lists = shardReplicas(partitioning)
   checkReplicaInput(input, lists[0]?.length ?? 0)
-  if (input.synchronous)
-    throw new AppError(
-      'conflict',
-      'Synchronous replicas (failover) of partitioned databases are not served yet: add an asynchronous replica.',
-    )
   if (input.node !== undefined) checkNodeExists(env, input.node)
   await assertNoJob(env, tenant, name, partitioning)
   const id = `r-${crypto.randomUUID().slice(0, 8)}`
@@ -148,7 +146,7 @@ export async function createShardReplicas(
       await startCopy(env, {
         primary: { node: shard.node, namespace: shard.namespace },
         replica: copies[i] as ReplicaConfig,
-        synchronous: false,
+        synchronous: input.synchronous,
         replicator: replicatorStub(env, tenant, name, i),
         database: { tenant, name, shard: i },
       })
@@ -221,4 +219,64 @@ export async function deleteShardReplica(
     await replicatorStub(env, tenant, resource.name, i).detach(id)
     await dropAll(namespaceClient(nodeById(env, copy.node), copy.namespace)).catch(() => undefined)
   }
+}
+
+/** A shard's write fence: the epoch its writes are routed under, and their acknowledgement. */
+export interface ShardFence {
+  epoch: number
+  acknowledge(position: number): Promise<void>
+}
+
+/**
+ * Shards with a synchronous replica: their primary and epoch as their replicator has them
+ * (a failover may have moved them since the catalog was read) and their acknowledgement.
+ */
+export async function fenceShards(
+  env: Env,
+  db: Database,
+): Promise<{ db: Database; fences: Record<number, ShardFence> }> {
+  const partitions = db.partitions
+  const fences: Record<number, ShardFence> = {}
+  if (!partitions?.shards.some((shard) => shard.replicas.some((r) => r.synchronous))) return { db, fences }
+  const shards = await Promise.all(
+    partitions.shards.map(async (shard, i) => {
+      if (!shard.replicas.some((r) => r.synchronous)) return shard
+      const replicator = replicatorStub(env, db.tenant, db.name, i)
+      const route = await replicator.route()
+      fences[i] = {
+        epoch: route.epoch,
+        acknowledge: (position) => replicator.acknowledge(route.epoch, position),
+      }
+      return { ...shard, node: nodeById(env, route.primary.node), namespace: route.primary.namespace }
+    }),
+  )
+  return { db: { ...db, partitions: { ...partitions, shards } }, fences }
+}
+
+/**
+ * `POST …/failover` of a partitioned database: shard `shard` switches over now (as a
+ * database's failover does), or, without it, each shard with a synchronous replica whose
+ * primary does not answer fails over. 409 when no shard was failed over.
+ */
+export async function failoverShards(env: Env, db: Database, shard: number | undefined) {
+  const count = db.partitions?.shards.length ?? 0
+  if (shard !== undefined) {
+    if (shard >= count)
+      throw new AppError('validation_failed', `The database has ${count} shards.`, {
+        errors: [{ path: 'body/shard', message: `At most ${count - 1}` }],
+      })
+    return { shards: [{ shard, ...(await replicatorStub(env, db.tenant, db.name, shard).failover()) }] }
+  }
+  const done: Array<{ shard: number; epoch: number; node: string; position: number }> = []
+  for (let i = 0; i < count; i++) {
+    if (!db.partitions?.shards[i]?.replicas.some((r) => r.synchronous)) continue
+    const result = await replicatorStub(env, db.tenant, db.name, i).failoverIfLost()
+    if (result) done.push({ shard: i, ...result })
+  }
+  if (done.length === 0)
+    throw new AppError(
+      'conflict',
+      'No shard with a synchronous replica has lost its primary; name one to switch over ({"shard": i}).',
+    )
+  return { shards: done }
 }
