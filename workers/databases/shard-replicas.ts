@@ -250,7 +250,12 @@ export async function fenceShards(
       return { ...shard, node: nodeById(env, route.primary.node), namespace: route.primary.namespace }
     }),
   )
-  return { db: { ...db, partitions: { ...partitions, shards } }, fences }
+  // Shard 0 is also the database's own copy (read-only checks, batons).
+  const home = shards[0] as Database
+  return {
+    db: { ...db, node: home.node, namespace: home.namespace, partitions: { ...partitions, shards } },
+    fences,
+  }
 }
 
 /**
