@@ -310,6 +310,28 @@ describe('read replicas of a partitioned database', () => {
     expect((await call(path, { token: db.token, body: {} })).status).toBe(409)
   }, 60_000)
 
+  it('go with their database: deleting it drops every shard copy and idles the replicators', async () => {
+    const db = await partitionedDatabase()
+    await db.client.execute('INSERT INTO orders (id, customer, total) VALUES (1, 1, 10)')
+    await addReplica(db)
+    const copies =
+      (await getDatabase(env, db.tenant, db.name)).partitions?.shards.flatMap((s) => s.replicas) ?? []
+    expect(copies).toHaveLength(SHARDS)
+    expect((await call(`/v1/databases/${db.name}`, { method: 'DELETE', token: db.token })).status).toBe(200)
+    for (const copy of copies) {
+      const tables = await namespaceClient(copy.storage, copy.namespace).execute(
+        "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+      )
+      expect(Number(tables.rows[0]?.n)).toBe(0)
+    }
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const id = env.DATABASE_REPLICATORS.idFromName(`${db.tenant}:database-replicator:${db.name}#${shard}`)
+      expect(await runInDurableObject(env.DATABASE_REPLICATORS.get(id), (object) => object.status())).toEqual(
+        [],
+      )
+    }
+  })
+
   it('keep tenants apart', async () => {
     const db = await partitionedDatabase()
     const replica = await addReplica(db)
