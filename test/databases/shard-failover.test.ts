@@ -5,9 +5,18 @@
  * primary was on it (each its own epoch), every acknowledged write is still there, writes go
  * on; a named shard switches over on request; bad input is refused.
  */
-import { env, SELF } from 'cloudflare:test'
+import { env, runInDurableObject, SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { getDatabase } from '../../workers/databases/catalog'
+import {
+  backendClient,
+  type Database,
+  getDatabase,
+  namespaceClient,
+  nodeById,
+} from '../../workers/databases/catalog'
+import { HranaError } from '../../workers/databases/hrana'
+import { type PartitionedContext, partitionedPipeline } from '../../workers/databases/partitioned-hrana'
+import { readConfig } from '../../workers/platform/config'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { killNode, NODE_IDS, restartNode } from '../kv/support'
 import { platformClient } from './support'
@@ -132,6 +141,56 @@ describe('failover of a partitioned database', () => {
     const after = await getDatabase(env, db.tenant, db.name)
     for (const i of lost) expect(after.partitions?.shards[i]?.node.id).not.toBe(lostNode)
 
+    // The lost node comes back. A stale router (the old map, epoch 1) writing to a failed-over
+    // shard's old primary is refused; the next health check fences that copy and rebuilds it.
+    const shardId = lost[0] as number
+    const replicator = () =>
+      env.DATABASE_REPLICATORS.get(
+        env.DATABASE_REPLICATORS.idFromName(`${db.tenant}:database-replicator:${db.name}#${shardId}`),
+      )
+    const onShard = await backendClient(after.partitions?.shards[shardId] as Database).execute(
+      'SELECT customer FROM w LIMIT 1',
+    )
+    const customer = Number(onShard.rows[0]?.customer)
+    const stale: PartitionedContext = {
+      secret: readConfig(env).jwtSecret,
+      db: before,
+      readOnly: false,
+      shardFences: {
+        [shardId]: {
+          epoch: 1,
+          acknowledge: (position) =>
+            runInDurableObject(replicator(), (object) => object.acknowledge(1, position)),
+        },
+      },
+    }
+    const update = JSON.stringify({
+      baton: null,
+      requests: [
+        { type: 'execute', stmt: { sql: `UPDATE w SET v = v + 1 WHERE customer = ${customer}` } },
+        { type: 'close' },
+      ],
+    })
+    const refused = await partitionedPipeline(stale, update).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(refused).toBeInstanceOf(HranaError)
+    expect((refused as HranaError).code).toBe('NOT_ACKNOWLEDGED')
+    await runInDurableObject(replicator(), (object) => object.alarm())
+    const oldShard = before.partitions?.shards[shardId] as Database
+    const oldCopy = namespaceClient(nodeById(env, lostNode), oldShard.namespace)
+    const role = await oldCopy.execute('SELECT epoch, role FROM _edgeblocks_epoch')
+    expect(role.rows.map((r) => [Number(r.epoch), String(r.role)])).toEqual([[2, 'deposed']])
+    await expect(oldCopy.execute("INSERT INTO _edgeblocks_changes (op, at) VALUES ('I', 0)")).rejects.toThrow(
+      /fenced/,
+    )
+    const rebuilt = await getDatabase(env, db.tenant, db.name)
+    expect(rebuilt.replicas).toEqual([])
+    expect(
+      rebuilt.partitions?.shards[shardId]?.replicas.filter((r) => r.node === lostNode && r.synchronous),
+    ).toHaveLength(1)
+
     // A named shard switches over on request (its primary up): its epoch moves on, nothing lost.
     const other = [0, 1, 2].find((i) => !lost.includes(i)) ?? 0
     const switched = await call(`/v1/databases/${db.name}/failover`, {
@@ -147,7 +206,7 @@ describe('failover of a partitioned database', () => {
       headers: { authorization: `Bearer ${db.token}`, 'content-type': 'application/json' },
       body: insertBody(999_999, 1),
     })
-    expect(write.status).toBe(200)
+    expect(write.status, await write.clone().text()).toBe(200)
     const count = await client.execute('SELECT count(*) AS n FROM w')
     expect(Number(count.rows[0]?.n)).toBe(stored.size + 1)
 

@@ -239,7 +239,7 @@ export class DatabaseReplicator extends ReplicationHost {
     }
     this.setMeta('deposed', JSON.stringify(remaining))
     if (!changed) return
-    const { tenant, name } = JSON.parse(database) as { tenant: string; name: string }
+    const { tenant, name, shard } = JSON.parse(database) as { tenant: string; name: string; shard?: number }
     const replicas = this.replicas().map((r) => ({
       id: r.id,
       node: r.node,
@@ -248,6 +248,6 @@ export class DatabaseReplicator extends ReplicationHost {
       createdAt: this.clock(),
       synchronous: r.synchronous === 1,
     }))
-    await publish(this.env, tenant, name, primary, replicas)
+    await publish(this.env, tenant, name, primary, replicas, shard)
   }
 }
