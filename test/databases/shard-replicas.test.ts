@@ -8,6 +8,7 @@
  * The replicators' runs are driven by calling them (as their alarms do), never by sleeping.
  */
 import { env, runInDurableObject, SELF } from 'cloudflare:test'
+import { createClient } from '@libsql/client/web'
 import { describe, expect, it } from 'vitest'
 import { backendClient, getDatabase, namespaceClient } from '../../workers/databases/catalog'
 import { storageNodes } from '../../workers/platform/storage-nodes'
@@ -309,6 +310,39 @@ describe('read replicas of a partitioned database', () => {
     // While the job runs, no replica can be added.
     expect((await call(path, { token: db.token, body: {} })).status).toBe(409)
   }, 60_000)
+
+  it('leave transactions and writes on the primaries when reads opt in', async () => {
+    const db = await partitionedDatabase()
+    const replica = await addReplica(db)
+    await sync(db)
+    const nearest = createClient({
+      url: db.url,
+      authToken: db.token,
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = new Request(input, init)
+        request.headers.set('edgeblocks-replica', 'nearest')
+        return SELF.fetch(request)
+      },
+    })
+    const tx = await nearest.transaction('write')
+    await tx.execute({ sql: 'INSERT INTO events (day, what) VALUES (?, ?)', args: [3, 'a'] })
+    expect((await tx.execute('SELECT count(*) AS n FROM events WHERE day = 3')).rows[0]?.n).toBe(1)
+    await tx.commit()
+    const undone = await nearest.transaction('write')
+    await undone.execute({ sql: 'INSERT INTO events (day, what) VALUES (?, ?)', args: [4, 'b'] })
+    undone.close()
+    await nearest.execute({
+      sql: 'INSERT INTO orders (id, customer, total) VALUES (?, ?, ?)',
+      args: [1, 1, 5],
+    })
+    const read = await run(db, 'SELECT day FROM events ORDER BY day')
+    expect(read.rows).toEqual([[int(3)]])
+    await sync(db)
+    const fromReplica = await run(db, 'SELECT day FROM events ORDER BY day', { replica: replica.id })
+    expect(fromReplica.servedBy).toBe(`replica:${replica.id}`)
+    expect(fromReplica.rows).toEqual([[int(3)]])
+    expect((await run(db, 'SELECT total FROM orders', { replica: replica.id })).rows).toEqual([[int(5)]])
+  })
 
   it('go with their database: deleting it drops every shard copy and idles the replicators', async () => {
     const db = await partitionedDatabase()

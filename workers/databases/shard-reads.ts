@@ -97,6 +97,9 @@ export class ShardReads {
 
   /** The requests for `shard`'s primary, with a position probe when the database is replicated. */
   forPrimary(shard: number, requests: unknown[]) {
+    // Closing a stream runs nothing to acknowledge (an open transaction rolls back).
+    if ((requests as HranaRequest[]).every((request) => request.type === 'close'))
+      return { requests, take: (_results: unknown[]) => undefined }
     this.touched.add(shard)
     this.servers.add('primary')
     const probe = this.replicated ? withPositionProbe(requests as HranaRequest[], 2) : undefined
