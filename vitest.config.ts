@@ -24,6 +24,7 @@ const NODE_KILLING_TESTS = [
   'test/kv/strong.test.ts',
   'test/kv/rebalance.test.ts',
   'test/databases/failover.test.ts',
+  'test/databases/shard-failover.test.ts',
 ]
 
 /** The Worker under test in workerd, bound to the libSQL server and storage nodes of its project's global setup. */

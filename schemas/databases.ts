@@ -118,7 +118,7 @@ export const CreateReplicaRequest = v.strictObject({
   synchronous: v.optional(v.boolean(), false),
 })
 
-export const ReplicaView = v.object({
+const replicaFields = {
   id: v.string(),
   node: v.string(),
   delaySeconds: v.number(),
@@ -127,7 +127,10 @@ export const ReplicaView = v.object({
   synchronous: v.boolean(),
   /** `catching-up` until the replica holds a complete copy; `ready` once reads may go to it. */
   state: v.picklist(['catching-up', 'ready']),
-  /** The last change (log `seq`) the replica applied; comparable to `Edgeblocks-Replication-Position`. */
+  /**
+   * The last change (log `seq`) the replica applied; comparable to `Edgeblocks-Replication-Position`.
+   * Of a partitioned database: the sum over its shard copies (with `primaryPosition`, so `lagChanges` adds up).
+   */
   position: v.number(),
   primaryPosition: v.number(),
   /** Changes committed on the primary that the replica has not applied. */
@@ -139,19 +142,33 @@ export const ReplicaView = v.object({
   lagP99Ms: v.nullable(v.number()),
   /** The last replication error, while it keeps failing. */
   error: v.nullable(v.string()),
+}
+
+/** A read replica; of a partitioned database, a copy of every shard (sums and worst cases above, each copy in `shards`). */
+export const ReplicaView = v.object({
+  ...replicaFields,
+  /** Partitioned databases: each shard's copy (its node, position against that shard's primary, lag). */
+  shards: v.optional(v.array(v.object({ ...replicaFields, shard: v.number() }))),
 })
 
 export const ReplicaList = v.object({ items: v.array(ReplicaView) })
 export type CreateReplicaInput = v.InferOutput<typeof CreateReplicaRequest>
 
-export const FailoverResult = v.object({
+const failoverFields = {
   /** The new epoch: writes routed under an older one are refused. */
   epoch: v.number(),
   /** The storage node of the new primary. */
   node: v.string(),
   /** The promoted replica's log position (covers every acknowledged write). */
   position: v.number(),
-})
+}
+export const FailoverResult = v.union([
+  v.object(failoverFields),
+  /** A partitioned database: each shard failed over, with its own epoch. */
+  v.object({ shards: v.array(v.object({ shard: v.number(), ...failoverFields })) }),
+])
+/** `{}`, or for a partitioned database `{shard}`: switch that shard over now. */
+export const FailoverRequest = v.strictObject({ shard: v.optional(integer(0, 63, 'shard')) })
 
 /** Online resharding of a partitioned database (one job at a time). */
 export const ReshardJobId = v.pipe(v.string(), v.regex(/^j-[0-9a-f]{8}$/, 'A job id: j- and 8 hex digits'))
@@ -214,7 +231,16 @@ export const ShardAnalysis = v.object({
       hottestKeys: v.array(
         v.object({ table: v.string(), key: v.unknown(), count: v.number(), error: v.number() }),
       ),
-      replicas: v.array(v.object({ id: v.string(), node: v.string(), lagMs: v.number() })),
+      /** The shard's read replicas (each a copy of this shard) and their lag behind this shard's primary. */
+      replicas: v.array(
+        v.object({
+          id: v.string(),
+          node: v.string(),
+          lagMs: v.number(),
+          lagChanges: v.number(),
+          state: v.string(),
+        }),
+      ),
     }),
   ),
   mapVersion: v.number(),

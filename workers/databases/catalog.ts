@@ -47,7 +47,7 @@ export interface DatabaseConfig {
   /** A partitioned database: its scheme and one shard database per shard (shard 0 is the one above). */
   partitioning?: {
     scheme: PartitionScheme
-    shards: Array<{ node: string; namespace: string }>
+    shards: Array<{ node: string; namespace: string; replicas?: ReplicaConfig[] }>
     /** The partition map's version (1 when absent), bumped by each resharding cutover. */
     version?: number
     /** The resharding job under way, if any (one at a time). */
@@ -127,19 +127,18 @@ export async function getDatabase(env: Env, tenant: string, name: string): Promi
   if (cached) return cached.value
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
   const { partitioning } = resource.config
-  const at = (placement: { node: string; namespace: string }): Database => ({
+  const at = (placement: { node: string; namespace: string; replicas?: ReplicaConfig[] }): Database => ({
     tenant,
     name,
     node: nodeById(env, placement.node),
     namespace: placement.namespace,
-    replicas: [],
-  })
-  return cache.set(key, {
-    ...at(resource.config),
-    replicas: (resource.config.replicas ?? []).map((replica) => ({
+    replicas: (placement.replicas ?? []).map((replica) => ({
       ...replica,
       storage: nodeById(env, replica.node),
     })),
+  })
+  return cache.set(key, {
+    ...at(resource.config),
     ...(partitioning
       ? {
           partitions: {
@@ -204,7 +203,9 @@ export async function deleteDatabase(env: Env, tenant: string, name: string): Pr
   await deleteResource(env, tenant, DATABASE_KIND, name)
   cache.delete(`${tenant}\n${name}`)
   await Promise.all((db.partitions?.shards ?? [db]).map((shard) => dropAll(backendClient(shard))))
-  for (const replica of db.replicas) await dropAll(namespaceClient(replica.storage, replica.namespace))
+  for (const copy of [db, ...(db.partitions?.shards ?? [])])
+    for (const replica of copy.replicas)
+      await dropAll(namespaceClient(replica.storage, replica.namespace)).catch(() => undefined)
 }
 
 /** Drops every table and view of a namespace (the node's file stays; the namespace is never reused). */

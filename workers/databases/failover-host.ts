@@ -99,6 +99,21 @@ export class DatabaseReplicator extends ReplicationHost {
     return this.exclusive(() => this.switchOver())
   }
 
+  /** Fails over only when the primary does not answer now (a partitioned database's shards, each in turn). */
+  async failoverIfLost(): Promise<{ epoch: number; node: string; position: number } | undefined> {
+    return this.exclusive(async () => {
+      const primary = this.primary()
+      if (!primary || !this.failoverOn()) return undefined
+      const up = await this.client(primary)
+        .execute('SELECT 1')
+        .then(
+          () => true,
+          () => false,
+        )
+      return up ? undefined : this.switchOver()
+    })
+  }
+
   private async checkHealth(): Promise<void> {
     const primary = this.primary()
     if (!primary) return
@@ -195,8 +210,8 @@ export class DatabaseReplicator extends ReplicationHost {
       for (const r of replicas) this.insertReplica(r, checkpoint.start, checkpoint.end)
     })
     this.samples.clear()
-    const { tenant, name } = JSON.parse(database) as { tenant: string; name: string }
-    await publish(this.env, tenant, name, { node: chosen.node, namespace: chosen.namespace }, replicas)
+    const { tenant, name, shard } = JSON.parse(database) as { tenant: string; name: string; shard?: number }
+    await publish(this.env, tenant, name, { node: chosen.node, namespace: chosen.namespace }, replicas, shard)
     await this.ctx.storage.setAlarm(now)
     return { epoch, node: chosen.node, position: chosen.position }
   }
@@ -224,7 +239,7 @@ export class DatabaseReplicator extends ReplicationHost {
     }
     this.setMeta('deposed', JSON.stringify(remaining))
     if (!changed) return
-    const { tenant, name } = JSON.parse(database) as { tenant: string; name: string }
+    const { tenant, name, shard } = JSON.parse(database) as { tenant: string; name: string; shard?: number }
     const replicas = this.replicas().map((r) => ({
       id: r.id,
       node: r.node,
@@ -233,6 +248,6 @@ export class DatabaseReplicator extends ReplicationHost {
       createdAt: this.clock(),
       synchronous: r.synchronous === 1,
     }))
-    await publish(this.env, tenant, name, primary, replicas)
+    await publish(this.env, tenant, name, primary, replicas, shard)
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Hrana over HTTP for partitioned databases: the same wire as hrana.ts (pipelines and
  * cursors, platform-signed batons, the read-only check on the home shard), answered by a
- * `PartitionedSession` that routes each statement to its shard (partitions/session.ts).
+ * `PartitionedSession` that routes each statement to its shard (partitions/session.ts). With
+ * read replicas of the shards, reads may be answered by them and every answer carries the
+ * database's position token (shard-reads.ts).
  */
 import { openBaton, signBaton } from './batons'
 import { type Database, forgetDatabase } from './catalog'
-import { callNode, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
+import { callNode, EPOCH_HEADER, HranaError, type ProxyContext, parseBody, prepare } from './hrana'
 import type { HranaStmt } from './partitions/hrana-values'
 import { FENCE_MARK } from './partitions/reshard'
 import type { Plan } from './partitions/route'
@@ -17,7 +19,9 @@ import {
   type SessionState,
 } from './partitions/session'
 import { TrafficTable } from './partitions/traffic'
-import type { HranaRequest } from './routing'
+import { type HranaRequest, POSITION_HEADER, SERVED_BY_HEADER } from './routing'
+import { NotAcknowledged, ShardReads } from './shard-reads'
+import type { ShardFence } from './shard-replicas'
 
 /** What this isolate's router has sent to each shard (by namespace), for `GET …/shards`. */
 export const routerTraffic = new TrafficTable(60)
@@ -44,7 +48,21 @@ export async function fencedAnswer(run: () => Promise<Response>): Promise<Respon
   }
 }
 
-async function openSession(ctx: ProxyContext, baton: unknown): Promise<PartitionedSession> {
+/** The context of a partitioned database's request: its shard positions and write notifications. */
+export interface PartitionedContext extends ProxyContext {
+  /** The per-shard positions the request carries (routing.ts `parseShardPositions`). */
+  positions?: number[] | undefined
+  /** Called for each shard whose primary ran part of the request, when the shards have replicas. */
+  onShardPrimary?: ((shard: number) => void) | undefined
+  /** Shards with failover: the epoch of their writes and its acknowledgement. */
+  shardFences?: Record<number, ShardFence> | undefined
+}
+
+async function openSession(
+  ctx: PartitionedContext,
+  baton: unknown,
+  reads: ShardReads,
+): Promise<PartitionedSession> {
   const partitions = ctx.db.partitions
   if (partitions === undefined) throw new HranaError(500, 'INTERNAL', 'The database is not partitioned.')
   let state: SessionState = newSessionState()
@@ -54,10 +72,18 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
       throw new HranaError(400, 'BATON_INVALID', 'The baton is not valid for this database.')
     state = JSON.parse(opened) as SessionState
   }
+  let session: PartitionedSession | undefined
   const port = {
     async pipeline(shard: number, shardBaton: string | null, requests: unknown[]) {
+      const inTransaction = session?.state.inTransaction ?? true
+      const served = await reads.fromReplica(shard, shardBaton, requests, inTransaction)
+      if (served) return served
       const db = partitions.shards[shard] as Database
-      const response = await callNode({ ...ctx, db }, 'v3/pipeline', { baton: shardBaton, requests })
+      const primary = reads.forPrimary(shard, requests)
+      const response = await callNode({ ...ctx, db }, 'v3/pipeline', {
+        baton: shardBaton,
+        requests: primary.requests,
+      })
       if (!response.ok) {
         const body = (await response.json().catch(() => ({}))) as { message?: string; code?: string }
         const error = {
@@ -67,6 +93,7 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
         return { baton: null, results: requests.map((): NodeResult => ({ type: 'error', error })) }
       }
       const answer = (await response.json()) as { baton: string | null; results: NodeResult[] }
+      primary.take(answer.results)
       const fence = answer.results.find(
         (result) => result.type === 'error' && result.error.message.includes(FENCE_MARK),
       )
@@ -99,7 +126,34 @@ async function openSession(ctx: ProxyContext, baton: unknown): Promise<Partition
       if (location) routerTraffic.record(location, sql, now, plan.kind === 'one' ? plan.keys : undefined)
     }
   }
-  return new PartitionedSession(partitions.scheme, port, state, observe)
+  session = new PartitionedSession(partitions.scheme, port, state, observe)
+  return session
+}
+
+/** The shards' acknowledgement failures as Hrana's 503 `NOT_ACKNOWLEDGED` (as hrana.ts answers them). */
+async function acknowledged<T>(finish: () => Promise<T>): Promise<T> {
+  try {
+    return await finish()
+  } catch (error) {
+    if (!(error instanceof NotAcknowledged)) throw error
+    throw new HranaError(503, 'NOT_ACKNOWLEDGED', `The write was not acknowledged: ${error.message}`)
+  }
+}
+
+function newReads(ctx: PartitionedContext, allowReplicas: boolean): ShardReads {
+  const shards = ctx.db.partitions?.shards ?? []
+  return new ShardReads(shards, {
+    replica: ctx.replica,
+    positions: ctx.positions,
+    allowReplicas,
+    fences: ctx.shardFences,
+  })
+}
+
+/** Tells the replicators of the shards written to (their alarms then ship the change log). */
+function notifyShards(ctx: PartitionedContext, reads: ShardReads): void {
+  if (!reads.replicated) return
+  for (const shard of reads.touched) ctx.onShardPrimary?.(shard)
 }
 
 async function closeOrSign(
@@ -119,13 +173,14 @@ const answer = (type: string, outcome: Outcome) =>
     ? { type: 'ok', response: { type, result: outcome.ok } }
     : { type: 'error', error: outcome.error }
 
-export async function partitionedPipeline(ctx: ProxyContext, text: string): Promise<Response> {
+export async function partitionedPipeline(ctx: PartitionedContext, text: string): Promise<Response> {
   const body = parseBody(text)
   if (!Array.isArray(body.requests))
     throw new HranaError(400, 'INVALID_REQUEST', '"requests" must be an array.')
   const requests = body.requests as Array<HranaRequest & Record<string, unknown>>
   await prepare(ctx, requests)
-  const session = await openSession(ctx, body.baton)
+  const reads = newReads(ctx, body.baton === undefined || body.baton === null)
+  const session = await openSession(ctx, body.baton, reads)
   const results: unknown[] = []
   let closed = false
   for (const request of requests) {
@@ -174,19 +229,41 @@ export async function partitionedPipeline(ctx: ProxyContext, text: string): Prom
         })
     }
   }
-  return Response.json({ baton: await closeOrSign(ctx, session, closed), base_url: null, results })
+  const signed = await closeOrSign(ctx, session, closed)
+  const token = await acknowledged(() =>
+    reads.finish(requests, session.autocommit, ctx.db.partitions?.version ?? 1),
+  )
+  notifyShards(ctx, reads)
+  const headers: Record<string, string> = { [SERVED_BY_HEADER]: reads.servedBy() }
+  const epochs = reads.epochs()
+  if (epochs !== undefined) headers[EPOCH_HEADER] = epochs
+  if (token !== undefined) headers[POSITION_HEADER] = token
+  return Response.json(
+    {
+      baton: signed,
+      base_url: null,
+      results,
+      ...(token !== undefined ? { replication_position: token } : {}),
+    },
+    { headers },
+  )
 }
 
 /** v3 cursor: the batch runs whole, then streams as cursor entries. */
-export async function partitionedCursor(ctx: ProxyContext, text: string): Promise<Response> {
+export async function partitionedCursor(ctx: PartitionedContext, text: string): Promise<Response> {
   const body = parseBody(text)
   const batch = body.batch as HranaRequest['batch']
   if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.steps))
     throw new HranaError(400, 'INVALID_REQUEST', '"batch.steps" must be an array.')
   await prepare(ctx, [{ type: 'batch', batch }])
-  const session = await openSession(ctx, body.baton)
+  const reads = newReads(ctx, false)
+  const session = await openSession(ctx, body.baton, reads)
   const { step_results, step_errors } = await session.batch(batch.steps as Array<{ stmt?: HranaStmt }>)
   const lines = [JSON.stringify({ baton: await closeOrSign(ctx, session, false), base_url: null })]
+  await acknowledged(() =>
+    reads.finish([{ type: 'batch', batch }], session.autocommit, ctx.db.partitions?.version ?? 1),
+  )
+  notifyShards(ctx, reads)
   for (const [step, result] of step_results.entries()) {
     const error = step_errors[step]
     if (error) lines.push(JSON.stringify({ type: 'step_error', step, error }))

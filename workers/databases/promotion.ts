@@ -76,17 +76,24 @@ export async function discard(env: Env, copy: Copy): Promise<void> {
   await dropAll(client(env, copy)).catch(() => undefined)
 }
 
-/** Points the catalog at the new primary and replicas (compare-and-set, retried). */
+/**
+ * Points the catalog at the new primary and replicas (compare-and-set, retried): the
+ * database's, or shard `shard`'s of a partitioned database (shard 0 is also the entry's own).
+ */
 export async function publish(
   env: Env,
   tenant: string,
   name: string,
   primary: Copy,
   replicas: ReplicaConfig[],
+  shard?: number,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
-    const created = new Map((resource.config.replicas ?? []).map((r) => [r.id, r.createdAt]))
+    const partitioning = resource.config.partitioning
+    const place = shard === undefined ? undefined : partitioning?.shards[shard]
+    if (shard !== undefined && !place) return
+    const created = new Map(((place ?? resource.config).replicas ?? []).map((r) => [r.id, r.createdAt]))
     const listed = replicas.map((r) => ({
       id: r.id,
       node: r.node,
@@ -95,15 +102,24 @@ export async function publish(
       createdAt: created.get(r.id) ?? r.createdAt,
       ...(r.synchronous ? { synchronous: true } : {}),
     }))
+    const moved = { node: primary.node, namespace: primary.namespace }
+    const config: DatabaseConfig =
+      shard === undefined || !partitioning
+        ? { ...resource.config, ...moved, replicas: listed }
+        : {
+            ...resource.config,
+            ...(shard === 0 ? moved : {}),
+            partitioning: {
+              ...partitioning,
+              shards: partitioning.shards.map((s, i) =>
+                i === shard ? { ...s, ...moved, replicas: listed } : s,
+              ),
+            },
+          }
     try {
-      await updateResource<DatabaseConfig>(
-        env,
-        tenant,
-        DATABASE_KIND,
-        name,
-        { ...resource.config, node: primary.node, namespace: primary.namespace, replicas: listed },
-        { ifVersion: resource.version },
-      )
+      await updateResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name, config, {
+        ifVersion: resource.version,
+      })
       forgetDatabase(tenant, name)
       return
     } catch (error) {

@@ -5,6 +5,8 @@
  * replica's starting position into its namespace, and hands it to the database's replicator,
  * which replays the log into it. It is read (`state: ready`) once it has applied the
  * checkpoint. The replica list lives in the database's registry entry (compare-and-set).
+ * A partitioned database's replica is a copy of every shard, each shard its own replication
+ * group (shard-replicas.ts).
  */
 import { type CreateReplicaInput, MAX_REPLICAS } from '../../schemas/databases'
 import type { Env } from '../platform/env'
@@ -26,8 +28,9 @@ import {
 import { seedReplicaStatements } from './changelog'
 import { primaryStatements } from './failover'
 import { type ReplicaStatus, replicatorStub } from './replicator'
+import { createShardReplicas, deleteShardReplica, listShardReplicas } from './shard-replicas'
 
-function replicaView(replica: ReplicaConfig, status: ReplicaStatus | undefined) {
+export function replicaView(replica: ReplicaConfig, status: ReplicaStatus | undefined) {
   const position = status?.position ?? 0
   return {
     id: replica.id,
@@ -46,14 +49,19 @@ function replicaView(replica: ReplicaConfig, status: ReplicaStatus | undefined) 
   }
 }
 
+/** A 400 unless `node` is a configured storage node. */
+export function checkNodeExists(env: Env, node: string): void {
+  if (!storageNodes(env).some((candidate) => candidate.id === node)) {
+    throw new AppError('validation_failed', `No storage node "${node}".`, {
+      errors: [{ path: 'body/node', message: 'Not a configured storage node' }],
+    })
+  }
+}
+
 function chooseNode(env: Env, resource: Resource<DatabaseConfig>, tenant: string, wanted?: string): string {
   const used = new Set([resource.config.node, ...(resource.config.replicas ?? []).map((r) => r.node)])
   if (wanted !== undefined) {
-    if (!storageNodes(env).some((node) => node.id === wanted)) {
-      throw new AppError('validation_failed', `No storage node "${wanted}".`, {
-        errors: [{ path: 'body/node', message: 'Not a configured storage node' }],
-      })
-    }
+    checkNodeExists(env, wanted)
     if (used.has(wanted)) {
       throw new AppError('conflict', `The storage node "${wanted}" already holds a copy of this database.`)
     }
@@ -66,12 +74,69 @@ function chooseNode(env: Env, resource: Resource<DatabaseConfig>, tenant: string
   return node
 }
 
-export async function createReplica(env: Env, tenant: string, name: string, input: CreateReplicaInput) {
-  const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
-  if (resource.config.partitioning)
-    throw new AppError('conflict', 'Partitioned databases do not have read replicas yet.')
-  const existing = resource.config.replicas ?? []
-  if (existing.length >= MAX_REPLICAS) {
+/** A copy of `primary` to start: seeded from a checkpoint, then handed to the replicator. */
+export interface NewCopy {
+  primary: { node: string; namespace: string }
+  replica: ReplicaConfig
+  synchronous: boolean
+  /** The replicator (the database's, or its shard's) and what it replicates. */
+  replicator: ReturnType<typeof replicatorStub>
+  database: { tenant: string; name: string; shard?: number }
+}
+
+/** Checkpoints the primary, seeds the replica's namespace and attaches it to the replicator. */
+export async function startCopy(env: Env, copy: NewCopy): Promise<void> {
+  const { primary, replica } = copy
+  const unreachable = (error: unknown, which: string) =>
+    new AppError('bad_gateway', `The storage node "${which}" did not answer: ${String(error).slice(0, 200)}`)
+  const source = { node: nodeById(env, primary.node), namespace: primary.namespace }
+  const checkpoint = await captureSchema(backendClient(source), 'checkpoint').catch((error: unknown) => {
+    throw unreachable(error, primary.node)
+  })
+  await namespaceClient(nodeById(env, replica.node), replica.namespace)
+    .batch(seedReplicaStatements(checkpoint.start, checkpoint.end, replica.createdAt), 'write')
+    .catch((error: unknown) => {
+      throw unreachable(error, replica.node)
+    })
+  await copy.replicator.attach(
+    primary,
+    {
+      id: replica.id,
+      node: replica.node,
+      namespace: replica.namespace,
+      delayMs: replica.delayMs,
+      synchronous: copy.synchronous,
+    },
+    checkpoint.start,
+    checkpoint.end,
+    copy.database,
+  )
+  if (copy.synchronous) {
+    // Failover on: the primary's copy holds its epoch and refuses writes once deposed (failover.ts).
+    const { epoch } = await copy.replicator.route()
+    await backendClient(source).batch(primaryStatements(epoch), 'write')
+  }
+}
+
+/** A new replica's configuration on `node` (its id shared by every shard's copy of a partitioned database). */
+export function newReplicaConfig(
+  input: CreateReplicaInput,
+  node: string,
+  id: string,
+  now: number,
+): ReplicaConfig {
+  return {
+    id,
+    node,
+    namespace: `r${crypto.randomUUID().replaceAll('-', '')}`,
+    delayMs: input.delaySeconds * 1000,
+    createdAt: now,
+    ...(input.synchronous ? { synchronous: true } : {}),
+  }
+}
+
+export function checkReplicaInput(input: CreateReplicaInput, existing: number): void {
+  if (existing >= MAX_REPLICAS) {
     throw new AppError('conflict', `A database has at most ${MAX_REPLICAS} replicas.`)
   }
   if (input.synchronous && input.delaySeconds > 0) {
@@ -79,46 +144,23 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
       errors: [{ path: 'body/delaySeconds', message: 'Must be 0 for a synchronous replica' }],
     })
   }
+}
+
+export async function createReplica(env: Env, tenant: string, name: string, input: CreateReplicaInput) {
+  const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+  if (resource.config.partitioning) return createShardReplicas(env, tenant, resource, input)
+  const existing = resource.config.replicas ?? []
+  checkReplicaInput(input, existing.length)
   const node = chooseNode(env, resource, tenant, input.node)
-  const now = Date.now()
-  const replica: ReplicaConfig = {
-    id: `r-${crypto.randomUUID().slice(0, 8)}`,
-    node,
-    namespace: `r${crypto.randomUUID().replaceAll('-', '')}`,
-    delayMs: input.delaySeconds * 1000,
-    createdAt: now,
-    ...(input.synchronous ? { synchronous: true } : {}),
-  }
-  const primary = { node: nodeById(env, resource.config.node), namespace: resource.config.namespace }
-  const unreachable = (error: unknown, which: string) =>
-    new AppError('bad_gateway', `The storage node "${which}" did not answer: ${String(error).slice(0, 200)}`)
-  const checkpoint = await captureSchema(backendClient(primary), 'checkpoint').catch((error: unknown) => {
-    throw unreachable(error, resource.config.node)
-  })
-  await namespaceClient(nodeById(env, node), replica.namespace)
-    .batch(seedReplicaStatements(checkpoint.start, checkpoint.end, now), 'write')
-    .catch((error: unknown) => {
-      throw unreachable(error, node)
-    })
+  const replica = newReplicaConfig(input, node, `r-${crypto.randomUUID().slice(0, 8)}`, Date.now())
   const replicator = replicatorStub(env, tenant, name)
-  await replicator.attach(
-    { node: resource.config.node, namespace: resource.config.namespace },
-    {
-      id: replica.id,
-      node,
-      namespace: replica.namespace,
-      delayMs: replica.delayMs,
-      synchronous: input.synchronous,
-    },
-    checkpoint.start,
-    checkpoint.end,
-    { tenant, name },
-  )
-  if (input.synchronous) {
-    // Failover on: the primary's copy holds its epoch and refuses writes once deposed (failover.ts).
-    const { epoch } = await replicator.route()
-    await backendClient(primary).batch(primaryStatements(epoch), 'write')
-  }
+  await startCopy(env, {
+    primary: { node: resource.config.node, namespace: resource.config.namespace },
+    replica,
+    synchronous: input.synchronous,
+    replicator,
+    database: { tenant, name },
+  })
   try {
     await updateResource<DatabaseConfig>(
       env,
@@ -139,6 +181,7 @@ export async function createReplica(env: Env, tenant: string, name: string, inpu
 
 export async function listReplicas(env: Env, tenant: string, name: string) {
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+  if (resource.config.partitioning) return listShardReplicas(env, tenant, resource)
   const replicas = resource.config.replicas ?? []
   const statuses = replicas.length ? await replicatorStub(env, tenant, name).status() : []
   return {
@@ -160,6 +203,7 @@ export async function getReplica(env: Env, tenant: string, name: string, id: str
 
 export async function deleteReplica(env: Env, tenant: string, name: string, id: string): Promise<void> {
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
+  if (resource.config.partitioning) return deleteShardReplica(env, tenant, resource, id)
   const replicas = resource.config.replicas ?? []
   const replica = replicas.find((r) => r.id === id)
   if (!replica) throw new AppError('not_found', `No replica "${id}" of database "${name}".`)

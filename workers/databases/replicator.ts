@@ -1,5 +1,6 @@
 /**
- * `DatabaseReplicator`: one per database (`<tenant>:database-replicator:<name>`). It pulls the
+ * `DatabaseReplicator`: one per database (`<tenant>:database-replicator:<name>`), and one per
+ * shard of a partitioned database (`…:<name>#<shard>`: each shard its own replication group). It pulls the
  * primary's change log (changelog.ts) in `seq` order and applies it to each read replica in
  * batches of up to `BATCH` changes, each batch one transaction on the replica together with
  * the replica's new position, opened by a guard that rolls the batch back unless the replica
@@ -40,8 +41,9 @@ declare global {
   }
 }
 
-export function replicatorStub(env: Env, tenant: string, database: string) {
-  return objectStub(env.DATABASE_REPLICATORS, tenant, 'database-replicator', database)
+/** The replicator of a database, or of one shard of a partitioned database (`<name>#<shard>`). */
+export function replicatorStub(env: Env, tenant: string, database: string, shard?: number) {
+  return objectStub(env.DATABASE_REPLICATORS, tenant, 'database-replicator', database, shard)
 }
 
 export interface Location {
@@ -134,7 +136,7 @@ export class ReplicationHost extends HostedObject<Env> {
     replica: Location & { id: string; delayMs: number; synchronous?: boolean },
     start: number,
     ready: number,
-    database?: { tenant: string; name: string },
+    database?: { tenant: string; name: string; shard?: number },
   ): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       const known = this.primary()

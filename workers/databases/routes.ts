@@ -7,6 +7,7 @@
  * replicas (`syncUrl`) pull frames from `/v1/databases/{db}/info|export|sync` (sync-routes.ts).
  */
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { Deleted, PageQuery } from '../../schemas/common'
 import {
   CreateDatabaseRequest,
@@ -15,6 +16,7 @@ import {
   DatabaseParam,
   DatabaseStats,
   DatabaseView,
+  FailoverRequest,
   FailoverResult,
   MigrationRequest,
   MigrationResult,
@@ -45,11 +47,17 @@ import {
   nodeById,
 } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
-import { fencedAnswer, partitionedCursor, partitionedPipeline } from './partitioned-hrana'
+import {
+  fencedAnswer,
+  type PartitionedContext,
+  partitionedCursor,
+  partitionedPipeline,
+} from './partitioned-hrana'
 import { createReplica, deleteReplica, getReplica, listReplicas } from './replicas'
 import { replicatorStub } from './replicator'
 import { reshardStatus, startReshard } from './reshard'
-import { POSITION_HEADER, parsePosition, REPLICA_HEADER } from './routing'
+import { POSITION_HEADER, parsePosition, parseShardPositions, REPLICA_HEADER } from './routing'
+import { assertNoShardReplicas, failoverShards, fenceShards } from './shard-replicas'
 import { shardAnalysis } from './shards'
 import { databaseSyncRoutes } from './sync-routes'
 
@@ -119,8 +127,12 @@ export const databaseRoutes = new Hono<AuthEnv>()
     requireScope('databases:write'),
     validate('param', DatabaseParam),
     async function deleteDatabaseRoute(c) {
-      await deleteDatabase(c.env, tenantOf(c), c.req.valid('param').db)
-      await replicatorStub(c.env, tenantOf(c), c.req.valid('param').db).reset()
+      const name = c.req.valid('param').db
+      const shards = (await getDatabase(c.env, tenantOf(c), name)).partitions?.shards.length ?? 0
+      await deleteDatabase(c.env, tenantOf(c), name)
+      await replicatorStub(c.env, tenantOf(c), name).reset()
+      for (let shard = 0; shard < shards; shard++)
+        await replicatorStub(c.env, tenantOf(c), name, shard).reset()
       return c.json({ deleted: true })
     },
   )
@@ -150,7 +162,13 @@ export const databaseRoutes = new Hono<AuthEnv>()
           )
         // a partitioned database: every shard, each all-or-nothing (a retry completes the rest)
         const outcomes = []
-        for (const shard of db.partitions.shards) outcomes.push(await applyMigration(shard, input))
+        for (const [index, shard] of db.partitions.shards.entries()) {
+          outcomes.push(await applyMigration(shard, input))
+          if (shard.replicas.length === 0) continue
+          // Each shard's own replication group: its schema change logged before the answer.
+          await captureSchema(backendClient(shard), 'check').catch(() => undefined)
+          await replicatorStub(c.env, db.tenant, db.name, index).notify()
+        }
         return c.json({ id: input.id, applied: outcomes.some((outcome) => outcome.applied) })
       }
       const result = await applyMigration(db, input)
@@ -183,7 +201,10 @@ export const databaseRoutes = new Hono<AuthEnv>()
       description:
         'A copy of the database on another storage node, kept in step from the change log. It starts ' +
         '`catching-up` and becomes `ready` once it holds a complete copy; reads opt in with ' +
-        '`?replica=nearest` (or the `Edgeblocks-Replica` header) on the Hrana URL.',
+        '`?replica=nearest` (or the `Edgeblocks-Replica` header) on the Hrana URL. Of a partitioned ' +
+        "database: a copy of every shard, each on a node other than that shard's primary and kept in step " +
+        "by that shard's own replicator; `shards` lists each copy's node and lag, and the position token " +
+        '(`Edgeblocks-Replication-Position`) holds one position per shard.',
       scope: 'databases:write',
       responses: { 201: { description: 'Created', schema: ReplicaView } },
       problems: [404, 409, 502],
@@ -241,9 +262,16 @@ export const databaseRoutes = new Hono<AuthEnv>()
         'Promotes the replica holding every acknowledged write (the highest position), bumps the epoch so ' +
         'writes routed under the old one are refused, and rebuilds the other copies from it. The platform ' +
         'does the same on its own after consecutive failed health checks of the primary. 409 when the ' +
-        'database has no synchronous replica or none reachable holds every acknowledged write.',
+        'database has no synchronous replica or none reachable holds every acknowledged write. A partitioned ' +
+        'database fails over shard by shard (each its own epoch): `{"shard": i}` switches that shard over now; ' +
+        'without it, every shard with a synchronous replica whose primary does not answer fails over (409 when none).',
       scope: 'databases:write',
-      responses: { 200: { description: 'The new primary', schema: FailoverResult } },
+      responses: {
+        200: {
+          description: 'The new primary (per shard for a partitioned database)',
+          schema: FailoverResult,
+        },
+      },
       problems: [404, 409, 502],
     }),
     requireScope('databases:write'),
@@ -251,6 +279,26 @@ export const databaseRoutes = new Hono<AuthEnv>()
     async function failoverRoute(c) {
       // The replicator refuses (409) a database without a synchronous replica.
       const db = await getDatabase(c.env, tenantOf(c), c.req.valid('param').db)
+      const text = await c.req.text()
+      let json: unknown
+      try {
+        json = text.trim() === '' ? {} : JSON.parse(text)
+      } catch {
+        json = undefined
+      }
+      const body = v.safeParse(FailoverRequest, json)
+      if (!body.success)
+        throw new AppError('validation_failed', 'The body must be {} or {"shard": i}.', {
+          errors: body.issues.map((issue) => ({
+            path: `body/${v.getDotPath(issue) ?? ''}`,
+            message: issue.message,
+          })),
+        })
+      if (db.partitions) return c.json(await failoverShards(c.env, db, body.output.shard))
+      if (body.output.shard !== undefined)
+        throw new AppError('validation_failed', 'Only partitioned databases have shards.', {
+          errors: [{ path: 'body/shard', message: 'Not a partitioned database' }],
+        })
       return c.json(await replicatorStub(c.env, db.tenant, db.name).failover())
     },
   )
@@ -283,7 +331,8 @@ export const databaseRoutes = new Hono<AuthEnv>()
         'scheme, cannot split (409; move the shard instead). `{move: {shard, node}}` moves a shard to ' +
         'another storage node. ' +
         'Writes go on: rows are copied, the change log caught up, writes to the moving range refused ' +
-        'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202).',
+        'briefly (503 with Retry-After), then the partition map is switched. Answers the job (202). ' +
+        'Refused (409) while the shards have read replicas: remove replicas first.',
       scope: 'databases:write',
       responses: { 202: { description: 'The job, started', schema: ReshardJobView } },
       problems: [404, 409],
@@ -293,6 +342,7 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('json', ReshardRequest),
     async function reshardRoute(c) {
       const { db } = c.req.valid('param')
+      await assertNoShardReplicas(c.env, tenantOf(c), db)
       return c.json(await startReshard(c.env, tenantOf(c), db, c.req.valid('json')), 202)
     },
   )
@@ -354,8 +404,11 @@ export const databaseRoutes = new Hono<AuthEnv>()
   // Embedded replicas' sync protocol (a standard wire too; sync-routes.ts).
   .route('/', databaseSyncRoutes)
 
-// biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
-async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<Response>): Promise<Response> {
+async function hrana(
+  // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
+  c: any,
+  run: (ctx: PartitionedContext, text: string) => Promise<Response>,
+): Promise<Response> {
   try {
     const principal = await authenticate(c.env, c.req.header('authorization')).catch((error: unknown) => {
       throw new HranaError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
@@ -370,9 +423,20 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
       }
       throw error
     })
-    const minPosition = parsePosition(c.req.header(POSITION_HEADER))
+    const header: string | undefined = c.req.header(POSITION_HEADER)
+    const minPosition = db.partitions ? undefined : parsePosition(header)
     if (minPosition === 'invalid') {
       throw new HranaError(400, 'INVALID_REQUEST', `${POSITION_HEADER} must be a non-negative integer.`)
+    }
+    const positions = db.partitions
+      ? parseShardPositions(header, db.partitions.version ?? 1, db.partitions.shards.length)
+      : undefined
+    if (positions === 'invalid') {
+      throw new HranaError(
+        400,
+        'INVALID_REQUEST',
+        `${POSITION_HEADER} must be a position token this database answered with.`,
+      )
     }
     const replica: string | undefined = c.req.query('replica') ?? c.req.header(REPLICA_HEADER)
     const text: string = await c.req.text()
@@ -392,6 +456,21 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
           .notify()
           .catch(() => undefined),
       )
+    let shardFences: PartitionedContext['shardFences']
+    if (db.partitions) {
+      // Shards with failover: their replicators name each one's primary and epoch.
+      const fenced = await fenceShards(c.env, db).catch((error: unknown) => {
+        throw new HranaError(503, 'UNAVAILABLE', error instanceof Error ? error.message : String(error))
+      })
+      db = fenced.db
+      shardFences = fenced.fences
+    }
+    const notifyShard = (shard: number) =>
+      c.executionCtx.waitUntil(
+        replicatorStub(c.env, db.tenant, db.name, shard)
+          .notify()
+          .catch(() => undefined),
+      )
     return await run(
       {
         secret: readConfig(c.env).jwtSecret,
@@ -401,6 +480,9 @@ async function hrana(c: any, run: (ctx: ProxyContext, text: string) => Promise<R
         minPosition,
         onPrimary: notify,
         fence,
+        positions,
+        onShardPrimary: notifyShard,
+        shardFences,
       },
       text,
     )

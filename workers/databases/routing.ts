@@ -178,3 +178,31 @@ export function parsePosition(header: string | undefined): number | undefined | 
   if (header === undefined || header === '') return undefined
   return /^\d{1,15}$/.test(header.trim()) ? Number(header.trim()) : 'invalid'
 }
+
+/**
+ * A partitioned database's replication position: one log position per shard, under the
+ * partition map's version, as one opaque token (`<version>:<p0>.<p1>…`) in the same header
+ * and Hrana field as a database's single position.
+ */
+export function encodeShardPositions(version: number, positions: number[]): string {
+  return `${version}:${positions.join('.')}`
+}
+
+/**
+ * The per-shard positions a token asks for: undefined without a token, 'invalid' when it is
+ * malformed. A token of another partition map (or shard count) cannot be compared, so every
+ * shard then answers from its primary (positions of Infinity).
+ */
+export function parseShardPositions(
+  header: string | undefined,
+  version: number,
+  shards: number,
+): number[] | undefined | 'invalid' {
+  if (header === undefined || header === '') return undefined
+  const match = /^(\d{1,9}):(\d{1,15}(?:\.\d{1,15}){0,63})$/.exec(header.trim())
+  if (!match) return 'invalid'
+  const positions = (match[2] as string).split('.').map(Number)
+  if (Number(match[1]) !== version || positions.length !== shards)
+    return Array.from({ length: shards }, () => Number.POSITIVE_INFINITY)
+  return positions
+}
