@@ -172,7 +172,9 @@ export class Executor {
     const statement = onlyStatement(sql)
     return this.withBusyRetry(stream, () => {
       const conn = this.connectionFor(stream)
-      const stmt = this.dbs.prepare(conn, sql)
+      // Prepared afresh, not from the connection's cache: a cached statement still lists the
+      // columns of the schema it was prepared on until it is stepped again.
+      const stmt = conn.db.prepare(sql)
       const cols = stmt.reader ? stmt.columns().map((c) => ({ name: c.name, decltype: c.type })) : []
       const readonly = statement.isExplain || explainIsReadonly(conn, statement.text)
       const params = statement.params.names.map((name) => ({ name }))
@@ -196,10 +198,12 @@ export class Executor {
         : (this.changes(conn)[1] ?? null)
       return { colsJson: '[]', rowsJson: [], affectedRowCount: info.changes, lastInsertRowid: rowid }
     }
-    const cols: Column[] = stmt.columns().map((c) => ({ name: c.name, decltype: c.type }))
     const rowsJson = statement.hasReturning
       ? this.atomically(conn, () => this.collectRows(conn, sql, stmt, args, wantRows, budget, true, false))
       : this.collectRows(conn, sql, stmt, args, wantRows, budget, false, statement.isExplain)
+    // Read after running: a cached statement is re-prepared by its first step when another
+    // connection changed the schema, and only then lists the current columns (e.g. of `SELECT *`).
+    const cols: Column[] = stmt.columns().map((c) => ({ name: c.name, decltype: c.type }))
     if (!statement.hasReturning)
       return { colsJson: encodeCols(cols), rowsJson, affectedRowCount: 0, lastInsertRowid: null }
     const [changes, rowid] = this.changes(conn)
