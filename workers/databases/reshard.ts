@@ -1,8 +1,9 @@
 /**
  * Starting and reading resharding jobs (the job itself: reshard-job.ts). A job is admitted
  * only when the request fits the current map (partitions/reshard.ts) and no other job runs on
- * the database: the job id is written into the registry entry by compare-and-set, so two
- * concurrent requests cannot both start one. A refused request changes nothing.
+ * the database and its shards have no read replicas: the job id is written into the registry
+ * entry by compare-and-set, so two concurrent requests (or a replica added meanwhile) cannot
+ * both succeed. A refused request changes nothing.
  */
 import type * as v from 'valibot'
 import type { ReshardRequest as ReshardBody } from '../../schemas/databases'
@@ -13,6 +14,7 @@ import { storageNodes } from '../platform/storage-nodes'
 import { DATABASE_KIND, type DatabaseConfig, forgetDatabase } from './catalog'
 import { planReshard } from './partitions/reshard'
 import { type JobState, reshardStub } from './reshard-job'
+import { assertNoShardReplicas } from './shard-replicas'
 
 export async function startReshard(
   env: Env,
@@ -24,6 +26,7 @@ export async function startReshard(
   const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
   const partitioning = resource.config.partitioning
   if (!partitioning) throw new AppError('conflict', 'Only partitioned databases can be resharded.')
+  assertNoShardReplicas(partitioning)
   const plan = planReshard(partitioning.scheme, request)
   const invalid = (path: string, message: string) =>
     new AppError('validation_failed', message, { errors: [{ path, message }] })

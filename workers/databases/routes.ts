@@ -57,7 +57,7 @@ import { createReplica, deleteReplica, getReplica, listReplicas } from './replic
 import { replicatorStub } from './replicator'
 import { reshardStatus, startReshard } from './reshard'
 import { POSITION_HEADER, parsePosition, parseShardPositions, REPLICA_HEADER } from './routing'
-import { assertNoShardReplicas, failoverShards, fenceShards } from './shard-replicas'
+import { failoverShards, fenceShards } from './shard-replicas'
 import { shardAnalysis } from './shards'
 import { databaseSyncRoutes } from './sync-routes'
 
@@ -342,7 +342,6 @@ export const databaseRoutes = new Hono<AuthEnv>()
     validate('json', ReshardRequest),
     async function reshardRoute(c) {
       const { db } = c.req.valid('param')
-      await assertNoShardReplicas(c.env, tenantOf(c), db)
       return c.json(await startReshard(c.env, tenantOf(c), db, c.req.valid('json')), 202)
     },
   )

@@ -17,7 +17,7 @@ import type { CreateReplicaInput } from '../../schemas/databases'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
 import { ConsistentHashRing } from '../platform/hashing'
-import { getResource, type Resource, updateResource } from '../platform/registry'
+import { type Resource, updateResource } from '../platform/registry'
 import { storageNodes } from '../platform/storage-nodes'
 import {
   DATABASE_KIND,
@@ -75,11 +75,13 @@ async function assertNoJob(env: Env, tenant: string, name: string, partitioning:
     )
 }
 
-/** Refuses (409) to reshard a database whose shards have replicas. */
-export async function assertNoShardReplicas(env: Env, tenant: string, name: string): Promise<void> {
-  const resource = await getResource<DatabaseConfig>(env, tenant, DATABASE_KIND, name)
-  const partitioning = resource.config.partitioning
-  if (partitioning && shardReplicas(partitioning).some((list) => list.length > 0))
+/**
+ * Refuses (409) to reshard a database whose shards have replicas. Called by `startReshard` on
+ * the registry entry its compare-and-set then writes, so a replica added meanwhile makes the
+ * job's admission fail instead of slipping past the check.
+ */
+export function assertNoShardReplicas(partitioning: Partitioning): void {
+  if (shardReplicas(partitioning).some((list) => list.length > 0))
     throw new AppError(
       'conflict',
       'The shards of this database have read replicas: remove replicas first (DELETE …/replicas/{id}), then reshard.',
