@@ -29,7 +29,13 @@ import {
   nodeById,
   type ReplicaConfig,
 } from './catalog'
-import { checkNodeExists, checkReplicaInput, newReplicaConfig, replicaView, startCopy } from './replicas'
+import {
+  checkNodeExists,
+  checkReplicaInput,
+  newReplicaConfig,
+  replicaView,
+  startCopy,
+} from './replica-copies'
 import { type ReplicaStatus, replicatorStub } from './replicator'
 import { reshardStub } from './reshard-job'
 
