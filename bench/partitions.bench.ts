@@ -6,14 +6,14 @@
  * 1. The same 2,000 rows in an unpartitioned database and in databases of 2, 4 and 8 shards;
  *    per database a pinned point read (one shard), a scattered `count(*)`/`sum()` and a
  *    scattered `ORDER BY … LIMIT 10`. Ratios are against the unpartitioned database's query.
- * 2. Resharding: a split of a 2-shard range-partitioned database's upper shard (half its rows
- *    move) while a client keeps writing, in rows moved per second from the request to cutover;
- *    the baseline is a plain copy of the same rows by a client (a scatter read, then 500-row
- *    INSERTs into another database) in the same run.
+ * 2. Resharding: a split of shard 1 of a 2-shard range-partitioned database and of a 2-shard
+ *    hash-partitioned one (about a quarter of the rows move each) while a client keeps writing,
+ *    in rows moved per second from the request to cutover; the baseline is a plain copy of as
+ *    many rows by a client (a read, then 500-row INSERTs into another database).
  */
 import { type Client, createClient, type InStatement } from '@libsql/client'
 import { startPlatform } from '../scripts/platform-process'
-import { type PartitionScheme, shardOfKey } from '../workers/databases/partitions/scheme'
+import { newScheme, type PartitionScheme, shardOfKey } from '../workers/databases/partitions/scheme'
 import { formatNumber, type LoadResult, loadRow, printTable, runLoad } from './harness'
 
 const CONCURRENCY = 8
@@ -42,10 +42,12 @@ try {
     await client.execute(
       'CREATE TABLE items (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL, n INTEGER NOT NULL)',
     )
-    const table = scheme?.tables.items
+    // Grouped by shard as the platform routes them (it stores hash schemes with even hash ranges).
+    const stored = scheme && newScheme(scheme)
+    const table = stored?.tables.items
     const byShard = new Map<number, number[]>()
     for (let id = 1; id <= rows; id++) {
-      const shard = scheme && table ? shardOfKey(scheme, table, id) : 0
+      const shard = stored && table ? shardOfKey(stored, table, id) : 0
       byShard.set(shard, [...(byShard.get(shard) ?? []), id])
     }
     const statements: InStatement[] = []
@@ -91,20 +93,17 @@ try {
     rows,
   )
 
-  // Resharding: rows 1..RESHARD_ROWS over shards [.., half) and [half, ..); the upper one splits at 3/4.
+  // Resharding. Baseline: a plain client copy of a quarter of the rows. Then two online splits
+  // under a writer: the upper shard of a 2-shard range database at 3/4 of the keys, and shard 1
+  // of a 2-shard hash database at the midpoint of its hash range (each moves about a quarter).
   const half = RESHARD_ROWS / 2
-  const range: PartitionScheme = {
-    shards: 2,
-    tables: { items: { key: 'id', by: 'range', bounds: [half + 1] } },
-  }
-  const source = await open('split-me', RESHARD_ROWS, range)
-  const copyTarget = await open('copy-target', 0)
   const moving = RESHARD_ROWS / 4
-
+  const copySource = await open('copy-source', RESHARD_ROWS)
+  const copyTarget = await open('copy-target', 0)
   const copyStart = performance.now()
-  const read = await source.execute({
+  const read = await copySource.execute({
     sql: 'SELECT id, grp, n FROM items WHERE id > ? ORDER BY id',
-    args: [half + moving],
+    args: [RESHARD_ROWS - moving],
   })
   for (let at = 0; at < read.rows.length; at += 500) {
     const chunk = read.rows.slice(at, at + 500)
@@ -113,54 +112,60 @@ try {
       args: chunk.flatMap((row) => [row.id, row.grp, row.n] as number[]),
     })
   }
-  const copySeconds = (performance.now() - copyStart) / 1000
+  const copyRate = read.rows.length / ((performance.now() - copyStart) / 1000)
 
-  let writing = true
-  let written = 0
-  let refused = 0
-  const writer = (async () => {
-    for (let id = RESHARD_ROWS + 1; writing; id++) {
-      try {
-        await source.execute({ sql: 'INSERT INTO items (id, grp, n) VALUES (?, 0, 0)', args: [id] })
-        written++
-      } catch {
-        refused++
+  /** Splits shard 1 of `name` while a client writes; rows moved per second from the request to cutover. */
+  const measureSplit = async (name: string, scheme: PartitionScheme, split: Record<string, unknown>) => {
+    const source = await open(name, RESHARD_ROWS, scheme)
+    let writing = true
+    let written = 0
+    let refused = 0
+    const writer = (async () => {
+      for (let id = RESHARD_ROWS + 1; writing; id++) {
+        try {
+          await source.execute({ sql: 'INSERT INTO items (id, grp, n) VALUES (?, 0, 0)', args: [id] })
+          written++
+        } catch {
+          refused++
+        }
       }
+    })()
+    const job = await api(`/v1/databases/${name}/reshard`, { split })
+    let status = job
+    while (status.cutoverAt === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      status = await api(`/v1/databases/${name}/reshard/${job.id as string}`)
     }
-  })()
-  const job = await api('/v1/databases/split-me/reshard', { split: { shard: 1, at: half + 1 + moving } })
-  let status = job
-  while (status.cutoverAt === null) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    status = await api(`/v1/databases/split-me/reshard/${job.id as string}`)
+    writing = false
+    await writer
+    const moved = status.rowsCopied as number
+    const rate = moved / (((status.cutoverAt as number) - (job.createdAt as number)) / 1000)
+    const frozenMs = (status.cutoverAt as number) - (status.frozenAt as number)
+    return {
+      subject: `${name}: ${written} writes beside it (${refused} refused while frozen), ${formatNumber(status.changesCaughtUp as number)} changes caught up, frozen ${formatNumber(frozenMs)} ms`,
+      rows: moved,
+      'rows/s': rate,
+      'vs baseline': `${(rate / copyRate).toFixed(2)}×`,
+    }
   }
-  const reshardSeconds = ((status.cutoverAt as number) - (job.createdAt as number)) / 1000
-  writing = false
-  await writer
-  const copied = read.rows.length
-  const copyRate = copied / copySeconds
-  const moved = status.rowsCopied as number
-  const reshardRate = moved / reshardSeconds
-  const frozenMs = (status.cutoverAt as number) - (status.frozenAt as number)
+  const rangeSplit = await measureSplit(
+    'range-split',
+    { shards: 2, tables: { items: { key: 'id', by: 'range', bounds: [half + 1] } } },
+    { shard: 1, at: half + 1 + moving },
+  )
+  const hashSplit = await measureSplit('hash-split', hash(2), { shard: 1 })
   printTable(
-    `Online split: ${moving} of ${RESHARD_ROWS} rows move to a new shard (rows/s, ratio vs a plain client copy)`,
+    `Online split of shard 1 of ${RESHARD_ROWS} rows (rows/s from request to cutover, ratio vs a plain client copy)`,
     [
       {
-        subject: 'plain copy (scatter read + 500-row INSERTs)',
-        rows: copied,
+        subject: 'plain copy (a read + 500-row INSERTs)',
+        rows: read.rows.length,
         'rows/s': copyRate,
         'vs baseline': '1.00× (baseline)',
       },
-      {
-        subject: `online split, ${written} writes beside it (${refused} refused while frozen)`,
-        rows: moved,
-        'rows/s': reshardRate,
-        'vs baseline': `${(reshardRate / copyRate).toFixed(2)}×`,
-      },
+      rangeSplit,
+      hashSplit,
     ],
-  )
-  console.log(
-    `changes caught up: ${formatNumber(status.changesCaughtUp as number)}; writes to the moving range frozen for ${formatNumber(frozenMs)} ms (freeze to cutover)\n`,
   )
 } catch (error) {
   console.error(error)
