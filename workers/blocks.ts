@@ -24,6 +24,7 @@ import { sentryIngestRoutes } from './monitoring/errors/ingest-routes'
 import { otlpMetricsRoutes } from './monitoring/otlp/routes'
 import { monitoringRoutes } from './monitoring/routes'
 import type { Env } from './platform/env'
+import type { HostTarget } from './platform/host-target'
 import { pubsubRoutes } from './pubsub/routes'
 import { queueRoutes } from './queue/routes'
 import { ratelimitRoutes } from './ratelimit/routes'
@@ -63,16 +64,6 @@ export interface Block {
 export function blockForPath(path: string): Block | undefined {
   const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`)
   return BLOCKS.find((b) => under(b.path) || (b.protocolRoutes ?? []).some((p) => under(p.path)))
-}
-
-export interface HostTarget {
-  kind: string
-  serve: (
-    request: Request,
-    env: Env,
-    ctx: ExecutionContext,
-    target: { tenant: string; name: string },
-  ) => Promise<Response>
 }
 
 export const BLOCKS: Block[] = [

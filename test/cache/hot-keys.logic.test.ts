@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type Replication, runPipeline } from '../../workers/cache/cluster'
+import { runPipeline } from '../../workers/cache/cluster'
+import type { Replication } from '../../workers/cache/cluster-client'
 import { HotKeys } from '../../workers/cache/hot-keys'
 import { LocalCluster } from '../../workers/cache/local-cluster'
 import { replicaNodes } from '../../workers/cache/placement'

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { type ClientContext, inCidr, type RoutingPolicy, selectRecords } from '../../workers/dns/policy'
+import { type ClientContext, inCidr, selectRecords } from '../../workers/dns/policy'
 import { parseContent } from '../../workers/dns/records'
+import type { RoutingPolicy } from '../../workers/dns/routing-policy'
 import { parseIpv4 } from '../../workers/dns/wire/text'
 import { TYPE } from '../../workers/dns/wire/types'
 import type { RRset } from '../../workers/dns/zone'

@@ -14,31 +14,12 @@
  * - SCAN walks node 0, 1, … in each node's hash order; the cursor is node·2^32 + position.
  * Costs: one ring lookup (O(log(N·vnodes))) per key; one node call per node per segment.
  */
+
+import type { NodeClient, Replication } from './cluster-client'
 import { CROSSSLOT, keysOf, lookupCommand, type Outcome, RedisError, type Reply } from './commands'
 import { dropCopies, replicatedGet } from './hot-keys'
 import type { NodeStats } from './keyspace'
 import { nodeOf } from './placement'
-
-export interface NodeClient {
-  /** Runs commands on node `node` in order, as one synchronous batch. */
-  run(node: number, commands: string[][]): Promise<Outcome[]>
-  stats(node: number): Promise<NodeStats>
-  /** A replica's copy of a hot key (hot-keys.ts), or null. */
-  readCopy(node: number, key: string): Promise<string | null>
-  /** Stores (or, with null, drops) a replica's copy until `expiresAt`. */
-  storeCopy(node: number, key: string, value: string | null, expiresAt: number): Promise<void>
-}
-
-/** Hot-key read replication for a request (hot-keys.ts); absent or replicas 1: off. */
-export interface Replication {
-  replicas: number
-  ttlMs: number
-  /** Counts a read of the key and says whether it is hot. */
-  observe: (key: string) => boolean
-  isHot: (key: string) => boolean
-  random: () => number
-  now: () => number
-}
 
 const CLUSTER_WIDE = new Set(['PING', 'ECHO', 'DBSIZE', 'FLUSHDB', 'SCAN', 'INFO'])
 const FAN_OUT = new Set(['MGET', 'MSET', 'DEL', 'UNLINK', 'EXISTS'])

@@ -11,7 +11,7 @@
  * is stale by at most `ttlMs` after a write made through another isolate. Costs: one Map
  * entry per recently read key (at most `maxTracked`, oldest dropped first).
  */
-import type { NodeClient, Replication } from './cluster'
+import type { NodeClient, Replication } from './cluster-client'
 import type { Outcome } from './commands'
 import { replicaNodes } from './placement'
 

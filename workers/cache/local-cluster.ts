@@ -3,7 +3,7 @@
  * gives the cluster, with an injected clock and coin. The logic tests and the benchmark
  * run the real command path through it without Durable Objects.
  */
-import type { NodeClient } from './cluster'
+import type { NodeClient } from './cluster-client'
 import { executeAll, newContext, type Outcome } from './commands'
 import { Leases } from './commands/leases'
 import type { EvictionPolicyName } from './eviction'

@@ -12,7 +12,7 @@
  * mirrored by write-through; use write-behind to capture every string change.
  */
 import type { BackingConfig, BackingSource, Change } from './backing'
-import type { NodeClient } from './cluster'
+import type { NodeClient } from './cluster-client'
 import type { Outcome } from './commands'
 import { nodeOf } from './placement'
 

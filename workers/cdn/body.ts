@@ -9,9 +9,9 @@
  * no read-ahead); a later slice of another version errors the stream, never mixes bytes.
  */
 import type { ObjectBucket } from '../platform/ports'
-import type { SliceResult, Variant } from './object'
 import type { ByteRange } from './ranges'
 import { sliceBounds, sliceKey, slicesOverlapping } from './slices'
+import type { SliceResult, Variant } from './variant'
 
 /** A slice could not be had: the origin has another version now, or failed. */
 export class SliceUnavailable extends Error {

@@ -11,8 +11,8 @@ import type { Env } from '../platform/env'
 import { edgeCache, objectBucket } from '../platform/ports'
 import { withoutHopByHop } from '../platform/proxy'
 import { secondaryKey, usability } from './freshness'
-import type { Variant } from './object'
 import type { CdnSite } from './site-object'
+import type { Variant } from './variant'
 
 export const EDGE_MAX_BYTES = 32 * 1024 * 1024
 const META = 'edgeblocks-edge-meta'

@@ -20,9 +20,9 @@ import type { Env } from '../platform/env'
 import { HostedObject } from '../platform/hosted-object'
 import { objectBucket } from '../platform/ports'
 import { objectStub } from '../platform/tenancy'
-import { freshenHeaders, freshnessLifetime, type SiteCachePolicy, secondaryKey, storable } from './freshness'
+import { freshenHeaders, freshnessLifetime, secondaryKey, storable } from './freshness'
 import { responseTags } from './keys'
-import { callOrigin, type OriginAnswer, type OriginCall } from './origin'
+import { callOrigin, type OriginAnswer } from './origin'
 import { type KeyAnswer, serveKey } from './shield'
 import {
   firstSlice,
@@ -34,6 +34,7 @@ import {
   storedKeys,
   wholeHeaders,
 } from './slices'
+import type { FillResult, KeyCall, SliceResult, Variant } from './variant'
 
 declare global {
   namespace Cloudflare {
@@ -46,38 +47,6 @@ declare global {
 /** Bodies without a Content-Length are read whole to store them; above this they are not stored. */
 export const MAX_UNSIZED_BODY_BYTES = 16 * 1024 * 1024
 
-export interface Variant {
-  secondary: string
-  vary: string
-  status: number
-  headers: Array<[string, string]>
-  requestTime: number
-  responseTime: number
-  lifetime: number
-  bodyKey: string
-  size: number
-  seq: number
-  tags: string[]
-  host: string
-  path: string
-  /** Slice size when the body is stored in slices under `bodyKey` (slices.ts); absent when whole. */
-  slice?: number
-}
-
-/** What fetching one slice did: stored (or already there), the origin changed version, or it failed. */
-export type SliceResult = 'stored' | 'changed' | 'failed'
-
-export type FillResult =
-  | {
-      kind: 'stored'
-      variant: Variant
-      fwdStatus: number
-      /** The origin's `Set-Cookie` fields: for the request that reached it only, never stored. */
-      setCookie?: string[]
-    }
-  | { kind: 'pass'; answer: OriginAnswer }
-  | { kind: 'error'; status: 502 | 504; detail: string }
-
 export type WireAnswer =
   | Exclude<KeyAnswer, { kind: 'response' }>
   | (Omit<Extract<KeyAnswer, { kind: 'response' }>, 'response' | 'kind'> & {
@@ -86,17 +55,6 @@ export type WireAnswer =
       headers: Array<[string, string]>
       body: ReadableStream | null
     })
-
-export interface KeyCall extends OriginCall {
-  tenant: string
-  site: string
-  key: string
-  /** The client's request headers (Vary, Cache-Control, conditionals). */
-  requestHeaders: Array<[string, string]>
-  policy: SiteCachePolicy
-  /** The site's slice size (slices.ts), or null for whole objects. */
-  sliceBytes: number | null
-}
 
 export class CdnKey extends HostedObject<Env> {
   private readonly sql: SqlStorage

@@ -7,7 +7,20 @@
  */
 
 import { type Usability, usability } from './freshness'
-import type { CdnKey, FillResult, KeyCall, Variant } from './object'
+import type { OriginAnswer } from './origin'
+import type { FillResult, KeyCall, Variant } from './variant'
+
+/** What the shield needs of the key's object (object.ts `CdnKey`). */
+export interface KeyHost {
+  variants(): Variant[]
+  match(requestHeaders: Array<[string, string]>): Variant | undefined
+  purgeEffect(call: KeyCall, variant: Variant): Promise<'none' | 'soft' | 'hard'>
+  fill(call: KeyCall, conditional?: Variant): Promise<FillResult>
+  fits(result: FillResult, requestHeaders: Array<[string, string]>): boolean
+  isFilling(): boolean
+  origin(call: KeyCall): Promise<OriginAnswer>
+  refresh(call: KeyCall, variant: Variant): void
+}
 
 export interface CacheStatusFields {
   hit?: boolean
@@ -50,7 +63,7 @@ function fromVariant(
   }
 }
 
-export async function serveKey(host: CdnKey, call: KeyCall): Promise<KeyAnswer> {
+export async function serveKey(host: KeyHost, call: KeyCall): Promise<KeyAnswer> {
   const requestHeaders = new Headers(call.requestHeaders)
   let variant = host.match(call.requestHeaders)
   let soft = false

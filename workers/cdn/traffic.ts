@@ -21,9 +21,10 @@ import { type EdgeHit, edgeLookup, edgeStore } from './edge-tier'
 import { cacheStatus, invalidates } from './freshness'
 import { cacheKey } from './keys'
 import { siteSettings, siteStub } from './manage'
-import type { KeyCall, Variant, WireAnswer } from './object'
+import type { WireAnswer } from './object'
 import { callOrigin, type OriginCall } from './origin'
 import { type ByteRange, ifRangeHolds, notModified, parseRange } from './ranges'
+import type { KeyCall, Variant } from './variant'
 
 const originFailure = (status: 502 | 504, detail: string) =>
   new AppError(status === 504 ? 'timeout' : 'bad_gateway', detail)

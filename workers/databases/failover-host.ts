@@ -13,6 +13,14 @@ import { FAILURES_TO_FAIL_OVER, HEALTH_INTERVAL_MS, pickCandidate, primaryStatem
 import { depose, discard, promote, publish, replicaPosition, seedReplica } from './promotion'
 import { type ReplicaRow, ReplicationHost, type Route } from './replicator'
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      DATABASE_REPLICATORS: DurableObjectNamespace<DatabaseReplicator>
+    }
+  }
+}
+
 export class DatabaseReplicator extends ReplicationHost {
   override async alarm(): Promise<void> {
     const failover = this.failoverOn()

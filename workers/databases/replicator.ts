@@ -31,17 +31,11 @@ import {
   POSITION_SQL,
   REPLICA_TABLE,
 } from './changelog'
-import type { DatabaseReplicator } from './failover-host'
 
-declare global {
-  namespace Cloudflare {
-    interface Env {
-      DATABASE_REPLICATORS: DurableObjectNamespace<DatabaseReplicator>
-    }
-  }
-}
-
-/** The replicator of a database, or of one shard of a partitioned database (`<name>#<shard>`). */
+/**
+ * The replicator of a database, or of one shard of a partitioned database (`<name>#<shard>`);
+ * its binding is declared with its class in failover-host.ts.
+ */
 export function replicatorStub(env: Env, tenant: string, database: string, shard?: number) {
   return objectStub(env.DATABASE_REPLICATORS, tenant, 'database-replicator', database, shard)
 }

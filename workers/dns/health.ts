@@ -3,7 +3,7 @@
  * with a 5 s timeout; healthy when the status is from 200 to `expectStatusBelow`.
  * Only address records (A, AAAA) can be checked; anything else counts as healthy.
  */
-import type { HealthCheck } from './policy'
+import type { HealthCheck } from './routing-policy'
 import { TYPE } from './wire/types'
 
 export const HEALTH_TIMEOUT_MS = 5000

@@ -13,9 +13,9 @@
  * Cost for the platform's own hostnames: a scan of the URL's host and a set lookup, nothing else.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import type { HostTarget } from '../blocks'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import type { HostTarget } from '../platform/host-target'
 import { clientInfo, resolver, serverPorts } from './doh'
 import { closestZone } from './manage'
 import { INTERNAL_DOMAIN, type ResolverPorts } from './resolver'

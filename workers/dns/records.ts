@@ -11,7 +11,7 @@
 import type * as v from 'valibot'
 import { DNS_LIMITS, type RRsetPatch, type RRsetView as RRsetViewSchema } from '../../schemas/dns'
 import { AppError, type FieldError } from '../platform/errors'
-import type { RecordAttributes, RoutingPolicy } from './policy'
+import type { RecordAttributes, RoutingPolicy } from './routing-policy'
 import { isAtOrBelow, lowerName, NameError, sameName } from './wire/names'
 import { formatRdata, parseRdata } from './wire/rdata'
 import { PresentationError, tokenize } from './wire/text'

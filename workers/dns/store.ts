@@ -5,8 +5,9 @@
  * RDATA is re-parsed from the canonical text when the zone loads. Every statement is
  * parameterized; callers wrap changes in one `transactionSync`.
  */
-import type { RoutingPolicy } from './policy'
+
 import { parseContent, rrsetKey } from './records'
+import type { RoutingPolicy } from './routing-policy'
 import type { RRset } from './zone'
 
 interface RRsetRow extends Record<string, SqlStorageValue> {

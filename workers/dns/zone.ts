@@ -3,7 +3,7 @@
  * exists (owners and the empty non-terminals between them and the apex, RFC 4592 §2.2.2),
  * so a lookup is one map access and existence is one set lookup.
  */
-import type { RoutingPolicy } from './policy'
+import type { RoutingPolicy } from './routing-policy'
 import { ancestorsOf, isAtOrBelow, lowerName } from './wire/names'
 import { TYPE } from './wire/types'
 

@@ -30,6 +30,14 @@ interface SseConnection {
   writer: WritableStreamDefaultWriter<Uint8Array>
 }
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      KV_FEEDS: DurableObjectNamespace<KvFeed>
+    }
+  }
+}
+
 export class KvFeed extends HostedObject<Env> {
   private readonly sql: SqlStorage
   private readonly sse = new Set<SseConnection>()

@@ -21,6 +21,14 @@ import type { ConflictPolicy, Version } from './versions'
 const BATCH = 200
 const BACKOFF = { baseMs: 1_000, capMs: 60_000 }
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      KV_HINTS: DurableObjectNamespace<KvHints>
+    }
+  }
+}
+
 export class KvHints extends HostedObject<Env> {
   private readonly sql: SqlStorage
 

@@ -21,6 +21,14 @@ import type { KeySpec } from './coordinator'
 import { majority, readKey, type WriteRequest, writeKey } from './operations'
 import { coordinatorDeps } from './service'
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      KV_LEADERS: DurableObjectNamespace<KvLeader>
+    }
+  }
+}
+
 export class KvLeader extends HostedObject<Env> {
   private readonly tails = new Map<string, Promise<unknown>>()
 

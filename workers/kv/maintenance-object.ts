@@ -27,6 +27,14 @@ interface PendingRebalance {
   dueAt: number
 }
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      KV_MAINTENANCE: DurableObjectNamespace<KvMaintenance>
+    }
+  }
+}
+
 export class KvMaintenance extends HostedObject<Env> {
   private running: Promise<unknown> | undefined
 

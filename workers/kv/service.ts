@@ -12,10 +12,6 @@ import { coordinateWrite, ensureSchema, readVersions, storeVersions } from './re
 declare global {
   namespace Cloudflare {
     interface Env {
-      KV_HINTS: DurableObjectNamespace<import('./hints-object').KvHints>
-      KV_LEADERS: DurableObjectNamespace<import('./leader-object').KvLeader>
-      KV_MAINTENANCE: DurableObjectNamespace<import('./maintenance-object').KvMaintenance>
-      KV_FEEDS: DurableObjectNamespace<import('./feed-object').KvFeed>
       /** Per-request timeout of one storage node call, in ms (default 2000). */
       KV_NODE_TIMEOUT_MS?: string
     }

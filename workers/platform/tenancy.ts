@@ -4,7 +4,7 @@
  * name an object or a row of tenant B. Object names follow `<tenant>:<kind>:<name>#<shard>`.
  */
 import type { Context } from 'hono'
-import type { AuthEnv } from './auth/middleware'
+import type { AuthEnv } from './auth/auth-env'
 import { AppError } from './errors'
 import { hostedStub } from './hosted-object'
 

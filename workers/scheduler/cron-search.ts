@@ -10,7 +10,7 @@
  * calendar checks) for at most one 400-year Gregorian cycle and resolves a handful of
  * wall times per candidate day (a few `Intl` calls each).
  */
-import type { CronExpression } from './cron'
+import type { CronExpression } from './cron-expression'
 import { instantOfWallTime, wallTimeAt } from './timezone'
 
 const SECOND = 1000

@@ -1,6 +1,6 @@
 /**
- * Cron expressions: parsing. Matching dates and finding the next run time in an IANA time
- * zone are in cron-search.ts.
+ * Cron expressions: parsing into the form of cron-expression.ts. Matching dates and finding
+ * the next run time in an IANA time zone are in cron-search.ts.
  *
  * Syntax: five fields `minute hour day-of-month month day-of-week`, or six with a leading
  * `second` field (as cron-parser reads them). Each field is a list of `*`, `n`, `a-b`,
@@ -20,37 +20,12 @@
  * Cost: linear in the expression's length, plus one scan of 28 years of dates to reject
  * expressions that never match.
  */
+import type { CronExpression, DayRule } from './cron-expression'
 import { matchesSomeDate } from './cron-search'
 
+export type { CronExpression } from './cron-expression'
+
 export const CRON_MAX_LENGTH = 256
-
-export interface CronExpression {
-  readonly source: string
-  readonly seconds: readonly number[]
-  readonly minutes: readonly number[]
-  readonly hours: readonly number[]
-  /** Index 1–12. */
-  readonly months: readonly boolean[]
-  readonly days: DayRule
-}
-
-interface DayRule {
-  /** Index 1–31. */
-  daysOfMonth: boolean[]
-  /** `L` is 0, `L-3` is 3. */
-  daysBeforeLast: number[]
-  /** `15W` is 15. */
-  nearestWeekdayTo: number[]
-  lastWeekdayOfMonth: boolean
-  /** Index 0–6, Sunday 0. */
-  weekdays: boolean[]
-  /** `5L`: the last Friday. */
-  lastOfWeekday: number[]
-  /** `5#3`: the third Friday. */
-  nthWeekday: Array<{ weekday: number; nth: number }>
-  dayOfMonthStar: boolean
-  dayOfWeekStar: boolean
-}
 
 export type CronParseResult = { ok: true; cron: CronExpression } | { ok: false; error: string }
 

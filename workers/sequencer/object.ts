@@ -64,6 +64,15 @@ interface StoredState {
 
 const randomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length))
 
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** One object per tenant and generator or clock name. */
+      SEQUENCER: DurableObjectNamespace<SequencerObject>
+    }
+  }
+}
+
 export class SequencerObject extends HostedObject<Env> {
   readonly #ranges = new RangeAllocator()
   #rangeLease: Promise<void> | undefined

@@ -1,5 +1,6 @@
 /**
- * The sequencer's bindings and settings, and the names of its objects.
+ * The sequencer's bindings and settings, and the names of its objects (the `SEQUENCER`
+ * binding is declared with its class in object.ts).
  *
  * `SNOWFLAKE_EPOCH_MS` (optional, Unix ms, default 2024-01-01T00:00:00Z) is timestamp 0 of
  * Snowflake IDs. Fix it before the first ID: a generator refuses to issue under a changed
@@ -9,14 +10,11 @@
 import type { Env } from '../platform/env'
 import { objectStub } from '../platform/tenancy'
 import type { GeneratorIdRegistry } from './id-registry'
-import type { SequencerObject } from './object'
 import { DEFAULT_SNOWFLAKE_EPOCH_MS } from './snowflake'
 
 declare global {
   namespace Cloudflare {
     interface Env {
-      /** One object per tenant and generator or clock name. */
-      SEQUENCER: DurableObjectNamespace<SequencerObject>
       /** One generator-ID registry per tenant. */
       SEQUENCER_IDS: DurableObjectNamespace<GeneratorIdRegistry>
       SNOWFLAKE_EPOCH_MS?: string

@@ -7,8 +7,8 @@
  */
 import { type Labels, seriesKey } from '../series'
 import type { Expr, VectorMatching } from './ast'
-import type { Sample } from './evaluate'
 import { PromQLError } from './parser'
+import type { Sample } from './sample'
 
 /** The labels without the metric name. */
 export const withoutName = (labels: Labels): Labels => {

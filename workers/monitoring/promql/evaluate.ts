@@ -21,13 +21,9 @@ import {
   type Range,
 } from './functions'
 import { AGGREGATIONS, PromQLError } from './parser'
+import type { Sample } from './sample'
 
 export const LOOKBACK_MS = 5 * 60_000
-
-export interface Sample {
-  labels: Labels
-  value: number
-}
 
 export type Value =
   | { type: 'scalar'; value: number }

@@ -18,7 +18,7 @@
  */
 import { RULES_LIMITS, type SilenceMatcher } from '../../../schemas/monitoring-rules'
 import { anchored } from '../promql/ast'
-import type { Sample } from '../promql/evaluate'
+import type { Sample } from '../promql/sample'
 import { type Labels, seriesKey } from '../series'
 import type { AlertingRule } from './rule-file'
 import { compileTemplate, expandTemplate } from './template'

@@ -8,15 +8,13 @@ import type { MiddlewareHandler } from 'hono'
 import { readConfig } from '../config'
 import type { Env } from '../env'
 import { AppError } from '../errors'
+import type { AuthEnv } from './auth-env'
 import { isRevoked } from './revocation'
 import { redeemTicket } from './tickets'
 import { hasScope, type Principal, SCOPE_PATTERN, verifyToken } from './token'
 
-export interface AuthVariables {
-  principal: Principal
-}
-
-export type AuthEnv = { Bindings: Env; Variables: AuthVariables }
+/** Re-exported so routes take the env type from where they take `requireScope`. */
+export type { AuthEnv, AuthVariables } from './auth-env'
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/
 
