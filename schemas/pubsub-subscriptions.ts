@@ -5,12 +5,12 @@
  * is here (limits in PUBSUB_LIMITS of pubsub.ts), so it shows in the OpenAPI document.
  */
 import * as v from 'valibot'
-import { isWebhookSecret } from '../workers/platform/delivery'
 import type { AttributeFilter } from '../workers/pubsub/filter'
 import { FORMATS } from '../workers/pubsub/formats'
 import { integer, ResourceName } from './common'
 import { StreamTicketQuery } from './platform'
 import { AttributeValue, PUBSUB_LIMITS, PubsubMessageSchema, Timestamp, text } from './pubsub'
+import { isWebhookSecret } from './webhook-secret'
 
 // ---- Filters
 

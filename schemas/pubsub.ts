@@ -5,9 +5,9 @@
  * in the OpenAPI document.
  */
 import * as v from 'valibot'
-import { isBase64 } from '../workers/platform/encoding'
 import { ATTRIBUTE_NAME } from '../workers/pubsub/cloudevents'
 import { utf8Length } from '../workers/pubsub/messages'
+import { isBase64 } from './base64'
 import { integer, ResourceName } from './common'
 import { HeaderSafeText, headerSafe } from './text'
 
