@@ -1,4 +1,4 @@
-/** Schemas every block shares: resource names, cursors, page sizes. Bounds live here. */
+/** Schemas every block shares: resource names, cursors, page sizes, durations. Bounds live here. */
 import * as v from 'valibot'
 
 /** Resource names: 1–128 characters of letters, digits, `.`, `_`, `-`; starting with a letter or digit. */
@@ -66,3 +66,15 @@ export const integer = (min: number, max: number, what: string) =>
     v.minValue(min, `${what}: at least ${min}`),
     v.maxValue(max, `${what}: at most ${max}`),
   )
+
+const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+/** A duration: a whole number and a unit, `ms`, `s`, `m`, `h` or `d` (e.g. `500ms`, `60s`, `1h`). */
+export const DURATION_PATTERN = /^(\d{1,10})(ms|s|m|h|d)$/
+
+/** `"60s"` → 60000 (ms); undefined when `text` is not a duration. */
+export function parseDurationMs(text: string): number | undefined {
+  const match = DURATION_PATTERN.exec(text)
+  if (!match?.[1] || !match[2]) return undefined
+  return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS]
+}

@@ -4,8 +4,8 @@
  * webhook format, signed per Standard Webhooks) and silences (Alertmanager's matcher shape).
  */
 import * as v from 'valibot'
-import { isWebhookSecret } from '../workers/platform/delivery'
 import { integer } from './common'
+import { isWebhookSecret } from './webhook-secret'
 
 export const RULES_LIMITS = {
   /** Largest rule file (YAML text). */

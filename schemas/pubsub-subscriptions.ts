@@ -5,14 +5,25 @@
  * is here (limits in PUBSUB_LIMITS of pubsub.ts), so it shows in the OpenAPI document.
  */
 import * as v from 'valibot'
-import { isWebhookSecret } from '../workers/platform/delivery'
-import type { AttributeFilter } from '../workers/pubsub/filter'
-import { FORMATS } from '../workers/pubsub/formats'
 import { integer, ResourceName } from './common'
 import { StreamTicketQuery } from './platform'
 import { AttributeValue, PUBSUB_LIMITS, PubsubMessageSchema, Timestamp, text } from './pubsub'
+import { isWebhookSecret } from './webhook-secret'
 
 // ---- Filters
+
+/** An attribute filter: leaves test one attribute, `and`/`or`/`not` combine them. */
+export type AttributeFilter =
+  | { attribute: string; equals: string }
+  | { attribute: string; prefix: string }
+  | { attribute: string; exists: boolean }
+  | { and: AttributeFilter[] }
+  | { or: AttributeFilter[] }
+  | { not: AttributeFilter }
+
+/** What a subscriber receives: the Pub/Sub message, or its CloudEvent in structured or binary mode. */
+export const FORMATS = ['raw', 'cloudevents-structured', 'cloudevents-binary'] as const
+export type DeliveryFormat = (typeof FORMATS)[number]
 
 const AttributeName = text(1, PUBSUB_LIMITS.maxAttributeKeyLength)
 const leafFilters = [

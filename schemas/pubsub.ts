@@ -5,11 +5,12 @@
  * in the OpenAPI document.
  */
 import * as v from 'valibot'
-import { isBase64 } from '../workers/platform/encoding'
-import { ATTRIBUTE_NAME } from '../workers/pubsub/cloudevents'
-import { utf8Length } from '../workers/pubsub/messages'
+import { isBase64 } from './base64'
 import { integer, ResourceName } from './common'
-import { HeaderSafeText, headerSafe } from './text'
+import { HeaderSafeText, headerSafe, utf8Length } from './text'
+
+/** A CloudEvents context attribute name: lowercase letters and digits. */
+export const ATTRIBUTE_NAME = /^[a-z0-9]{1,64}$/
 
 const KiB = 1024
 const MiB = 1024 * KiB

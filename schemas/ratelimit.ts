@@ -1,8 +1,34 @@
 /** Schemas of the rate limiter's routes: policies, checks, key resets. Every input is bounded here. */
 import * as v from 'valibot'
-import { DURATION_PATTERN, parseDurationMs } from '../workers/platform/config'
-import { ALGORITHMS, BUCKET_ALGORITHMS, POLICY_BOUNDS } from '../workers/ratelimit/decision'
-import { ResourceName } from './common'
+import { DURATION_PATTERN, parseDurationMs, ResourceName } from './common'
+
+/**
+ * The rate-limiting algorithms and the bounds that keep their whole-number arithmetic exact
+ * (every state stays under 2^50; see workers/ratelimit/decision.ts).
+ */
+export const ALGORITHMS = [
+  'token-bucket',
+  'leaky-bucket',
+  'fixed-window',
+  'sliding-window-log',
+  'sliding-window-counter',
+  'gcra',
+] as const
+
+export type Algorithm = (typeof ALGORITHMS)[number]
+
+/** The algorithms that admit bursts up to a bucket size (`burst`) and refill at `limit / period`. */
+export const BUCKET_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['token-bucket', 'leaky-bucket', 'gcra'])
+
+export const POLICY_BOUNDS = {
+  /** Largest `limit` and `burst`, in cost units. */
+  maxLimit: 1_000_000,
+  /** The sliding log stores one entry per admitted request, so its limit is smaller. */
+  maxLogLimit: 1_000,
+  /** Shortest and longest period, in ms (1 ms to 7 days). */
+  minPeriodMs: 1,
+  maxPeriodMs: 7 * 24 * 3600 * 1000,
+} as const
 
 export const MAX_KEYS_PER_CHECK = 16
 

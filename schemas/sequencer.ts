@@ -1,7 +1,55 @@
 /** Schemas of the sequencer: ID batches, Snowflake decoding, Lamport and hybrid logical clocks. */
 import * as v from 'valibot'
-import { decodeHlc, MAX_HLC_LOGICAL, MAX_HLC_WALL_MS, MAX_LAMPORT } from '../workers/sequencer/clocks'
-import { parseSnowflake } from '../workers/sequencer/snowflake'
+
+// ---- The formats and bounds the clocks and Snowflake IDs share with their routes
+
+export const MAX_LAMPORT = Number.MAX_SAFE_INTEGER
+
+export interface HlcTimestamp {
+  /** The largest physical time (Unix ms) this clock has seen. */
+  wallMs: number
+  /** Events counted within `wallMs`. */
+  logical: number
+}
+
+export const MAX_HLC_WALL_MS = 2 ** 48 - 1
+export const MAX_HLC_LOGICAL = 2 ** 32 - 1
+
+const HLC_PATTERN = /^(\d{15})-(\d{10})$/
+
+/** `<wall 15>-<logical 10>` to the timestamp, or undefined when the text is not one. */
+export function decodeHlc(text: string): HlcTimestamp | undefined {
+  const match = HLC_PATTERN.exec(text)
+  if (!match) return undefined
+  const timestamp = { wallMs: Number(match[1]), logical: Number(match[2]) }
+  return isHlcTimestamp(timestamp) ? timestamp : undefined
+}
+
+export function isHlcTimestamp(value: HlcTimestamp): boolean {
+  return (
+    Number.isInteger(value.wallMs) &&
+    value.wallMs >= 0 &&
+    value.wallMs <= MAX_HLC_WALL_MS &&
+    Number.isInteger(value.logical) &&
+    value.logical >= 0 &&
+    value.logical <= MAX_HLC_LOGICAL
+  )
+}
+
+/** The Snowflake layout: 41 bits of milliseconds, 10 of generator ID, 12 of sequence. */
+export const TIMESTAMP_BITS = 41
+export const GENERATOR_ID_BITS = 10
+export const SEQUENCE_BITS = 12
+export const MAX_SNOWFLAKE = (1n << BigInt(TIMESTAMP_BITS + GENERATOR_ID_BITS + SEQUENCE_BITS)) - 1n
+
+/** The ID in a decimal string (as JSON carries it), or undefined if it is not one. */
+export function parseSnowflake(text: string): bigint | undefined {
+  if (!/^[0-9]{1,19}$/.test(text)) return undefined
+  const id = BigInt(text)
+  return id <= MAX_SNOWFLAKE ? id : undefined
+}
+
+// ---- Requests
 
 export const GENERATOR_KINDS = ['snowflake', 'uuidv7', 'ulid', 'range'] as const
 export const MAX_IDS_PER_REQUEST = 10_000

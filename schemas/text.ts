@@ -9,6 +9,13 @@
  */
 import * as v from 'valibot'
 
+const encoder = new TextEncoder()
+
+/** The length of the text in UTF-8 bytes. */
+export function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength
+}
+
 /** Whether the string has no lone surrogate (a `String.prototype.isWellFormed` that runs everywhere). */
 export function isWellFormedText(text: string): boolean {
   for (let i = 0; i < text.length; i++) {

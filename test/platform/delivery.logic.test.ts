@@ -1,10 +1,10 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
+import { isWebhookSecret } from '../../schemas/webhook-secret'
 import {
   backoffDelayMs,
   deliver,
   describeFetchFailure,
-  isWebhookSecret,
   newWebhookSecret,
   signWebhook,
 } from '../../workers/platform/delivery'

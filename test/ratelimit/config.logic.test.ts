@@ -1,6 +1,7 @@
 /** The gateway's settings in the platform configuration: parsed, validated, defaulted. */
 import { describe, expect, it } from 'vitest'
-import { parseDurationMs, readConfig } from '../../workers/platform/config'
+import { parseDurationMs } from '../../schemas/common'
+import { readConfig } from '../../workers/platform/config'
 import type { Env } from '../../workers/platform/env'
 
 const secrets = { JWT_SECRET: 'x'.repeat(32), ROOT_KEY: 'y'.repeat(16) }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { canonicalTimeZone } from '../../schemas/scheduler'
 import { type CronExpression, parseCron } from '../../workers/scheduler/cron'
 import { matchesDate } from '../../workers/scheduler/cron-search'
-import { canonicalTimeZone, instantOfWallTime, offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
+import { instantOfWallTime, offsetAt, wallTimeAt } from '../../workers/scheduler/timezone'
 import { randomInt, seededRandom } from '../support/seeded'
 import {
   matchesWall,

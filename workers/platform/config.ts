@@ -4,6 +4,7 @@
  * misbehaving later. The README's configuration table mirrors `SETTINGS`.
  */
 import * as v from 'valibot'
+import { parseDurationMs } from '../../schemas/common'
 import { TENANT_PATTERN } from '../../schemas/platform'
 import type { Env } from './env'
 
@@ -17,18 +18,6 @@ export const positiveInteger = (fallback: number, min: number, max: number) =>
     v.minValue(min),
     v.maxValue(max),
   )
-
-const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
-
-/** A duration: a whole number and a unit, `ms`, `s`, `m`, `h` or `d` (e.g. `500ms`, `60s`, `1h`). */
-export const DURATION_PATTERN = /^(\d{1,10})(ms|s|m|h|d)$/
-
-/** `"60s"` → 60000 (ms); undefined when `text` is not a duration. */
-export function parseDurationMs(text: string): number | undefined {
-  const match = DURATION_PATTERN.exec(text)
-  if (!match?.[1] || !match[2]) return undefined
-  return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS]
-}
 
 /** A rate limit setting: `limit` requests per `periodMs` (bursts up to `limit`), or `'off'`. */
 export type RateSetting = { limit: number; periodMs: number } | 'off'

@@ -12,23 +12,12 @@
  *   failed attempt. At-least-once: callers keep the work until an attempt succeeds and
  *   dead-letter it after their last retry, never drop it.
  */
-import { base64ToBytes, bytesToBase64 } from './encoding'
-
-export const WEBHOOK_SECRET_PREFIX = 'whsec_'
-
-function secretKeyBytes(secret: string): Uint8Array | undefined {
-  return secret.startsWith(WEBHOOK_SECRET_PREFIX)
-    ? base64ToBytes(secret.slice(WEBHOOK_SECRET_PREFIX.length))
-    : undefined
-}
+import { WEBHOOK_SECRET_PREFIX, webhookSecretBytes } from '../../schemas/webhook-secret'
+import { bytesToBase64 } from './encoding'
 
 /** A new random secret in the Standard Webhooks format (24 random bytes). */
 export function newWebhookSecret(): string {
   return WEBHOOK_SECRET_PREFIX + bytesToBase64(crypto.getRandomValues(new Uint8Array(24)))
-}
-
-export function isWebhookSecret(secret: string): boolean {
-  return (secretKeyBytes(secret)?.length ?? 0) >= 16
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>()
@@ -36,7 +25,7 @@ const keyCache = new Map<string, Promise<CryptoKey>>()
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret)
   if (!key) {
-    const raw = secretKeyBytes(secret)
+    const raw = webhookSecretBytes(secret)
     if (!raw) throw new Error('The webhook secret is not "whsec_" followed by base64')
     key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
     if (keyCache.size > 1000) keyCache.clear()

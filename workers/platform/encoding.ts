@@ -2,6 +2,7 @@
  * Base64url (RFC 4648 §5, unpadded) for opaque cursors and receipt handles, and standard
  * base64 (§4, padded) for message payloads and webhook signatures.
  */
+import { isBase64 } from '../../schemas/base64'
 
 export function bytesToBase64url(bytes: Uint8Array): string {
   let binary = ''
@@ -38,13 +39,6 @@ export function base64urlToText(text: string): string | undefined {
 export function bytesToBase64(bytes: Uint8Array): string {
   const url = bytesToBase64url(bytes).replace(/-/g, '+').replace(/_/g, '/')
   return url + '='.repeat((4 - (url.length % 4)) % 4)
-}
-
-const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-/** Whether the text is standard, padded base64. */
-export function isBase64(text: string): boolean {
-  return STANDARD_BASE64.test(text)
 }
 
 /** Standard padded base64 to bytes; undefined when the text is not base64. */

@@ -21,6 +21,7 @@
  * Cost: linear in the event size.
  */
 
+import { ATTRIBUTE_NAME } from '../../schemas/pubsub'
 import { base64ToBytes, bytesToBase64 } from '../platform/encoding'
 import type { MessageDraft, StoredMessage } from './messages'
 import { textBytes, toPubsubMessage, utf8OrUndefined } from './messages'
@@ -30,8 +31,6 @@ export const STRUCTURED_MEDIA_TYPE = 'application/cloudevents+json'
 export const BATCH_MEDIA_TYPE = 'application/cloudevents-batch+json'
 export const MESSAGE_PUBLISHED_TYPE = 'edgeblocks.pubsub.v1.messagePublished'
 
-/** A context attribute name: lowercase letters and digits. */
-export const ATTRIBUTE_NAME = /^[a-z0-9]{1,64}$/
 const REQUIRED = ['specversion', 'id', 'source', 'type'] as const
 const ATTRIBUTE_PREFIX = 'ce-'
 const MAX_VALUE_LENGTH = 1024

@@ -13,13 +13,9 @@
  * `maxConditions` nodes and `maxDepth` levels (`filterShape` measures both).
  */
 
-export type AttributeFilter =
-  | { attribute: string; equals: string }
-  | { attribute: string; prefix: string }
-  | { attribute: string; exists: boolean }
-  | { and: AttributeFilter[] }
-  | { or: AttributeFilter[] }
-  | { not: AttributeFilter }
+import type { AttributeFilter } from '../../schemas/pubsub-subscriptions'
+
+export type { AttributeFilter }
 
 export type Attributes = Readonly<Record<string, string>>
 

@@ -14,6 +14,7 @@
  * retried push has the body its signature covers and receivers can compare deliveries.
  * Cost: one base64 or JSON encoding of the message per rendering.
  */
+import type { DeliveryFormat } from '../../schemas/pubsub-subscriptions'
 import {
   binaryHeaders,
   type EventOrigin,
@@ -22,9 +23,6 @@ import {
   toStructured,
 } from './cloudevents'
 import { type PubsubMessage, type StoredMessage, toPubsubMessage, utf8OrUndefined } from './messages'
-
-export const FORMATS = ['raw', 'cloudevents-structured', 'cloudevents-binary'] as const
-export type DeliveryFormat = (typeof FORMATS)[number]
 
 /** A message as pull responses and stream frames carry it. */
 export type RenderedMessage = { message: PubsubMessage } | { event: Record<string, unknown> }

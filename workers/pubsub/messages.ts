@@ -11,6 +11,7 @@
  * every byte string (platform/encoding's standard base64).
  * Cost: linear in the message size.
  */
+import { utf8Length } from '../../schemas/text'
 import { bytesToBase64 } from '../platform/encoding'
 
 export interface MessageDraft {
@@ -50,10 +51,6 @@ export interface PublishResult {
 }
 
 const encoder = new TextEncoder()
-
-export function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength
-}
 
 export function messageSize(draft: Pick<MessageDraft, 'data' | 'attributes' | 'orderingKey'>): number {
   let size = draft.data.byteLength + (draft.orderingKey ? utf8Length(draft.orderingKey) : 0)

@@ -5,8 +5,7 @@
  * left by a deleted subscription can never be mistaken for a new one's.
  * Cost: one primary-key statement per call; the records are read once when the object starts.
  */
-import type { AttributeFilter } from './filter'
-import type { DeliveryFormat } from './formats'
+import type { AttributeFilter, DeliveryFormat } from '../../schemas/pubsub-subscriptions'
 
 export type SubscriptionType = 'pull' | 'push' | 'streaming'
 

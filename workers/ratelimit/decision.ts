@@ -6,32 +6,12 @@
  * cost units (a request of `cost: 3` spends 3). Every algorithm keeps its state in whole
  * numbers scaled so that refilling is an integer per millisecond (e.g. the token bucket counts
  * token·ms), and every bound below keeps those integers under 2^50, so no decision is ever
- * off by a rounding error: the guarantees in the doc blocks hold to the unit.
+ * off by a rounding error: the guarantees in the doc blocks hold to the unit. The algorithm
+ * names and those bounds are defined with the policy schema (schemas/ratelimit.ts).
  */
+import { type Algorithm, BUCKET_ALGORITHMS } from '../../schemas/ratelimit'
 
-export const ALGORITHMS = [
-  'token-bucket',
-  'leaky-bucket',
-  'fixed-window',
-  'sliding-window-log',
-  'sliding-window-counter',
-  'gcra',
-] as const
-
-export type Algorithm = (typeof ALGORITHMS)[number]
-
-/** The algorithms that admit bursts up to a bucket size (`burst`) and refill at `limit / period`. */
-export const BUCKET_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['token-bucket', 'leaky-bucket', 'gcra'])
-
-export const POLICY_BOUNDS = {
-  /** Largest `limit` and `burst`, in cost units. */
-  maxLimit: 1_000_000,
-  /** The sliding log stores one entry per admitted request, so its limit is smaller. */
-  maxLogLimit: 1_000,
-  /** Shortest and longest period, in ms (1 ms to 7 days). */
-  minPeriodMs: 1,
-  maxPeriodMs: 7 * 24 * 3600 * 1000,
-} as const
+export { ALGORITHMS, type Algorithm, BUCKET_ALGORITHMS, POLICY_BOUNDS } from '../../schemas/ratelimit'
 
 export interface RatePolicy {
   algorithm: Algorithm

@@ -20,12 +20,11 @@
  * Cost: linear in the expression's length, plus one scan of 28 years of dates to reject
  * expressions that never match.
  */
+import { CRON_MAX_LENGTH } from '../../schemas/scheduler'
 import type { CronExpression, DayRule } from './cron-expression'
 import { matchesSomeDate } from './cron-search'
 
 export type { CronExpression } from './cron-expression'
-
-export const CRON_MAX_LENGTH = 256
 
 export type CronParseResult = { ok: true; cron: CronExpression } | { ok: false; error: string }
 

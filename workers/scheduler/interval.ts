@@ -5,11 +5,10 @@
  *
  * Bounds: at least `MIN_INTERVAL_SECONDS` (1 s: one Durable Object alarm a second is
  * cheap; anything finer is a loop, not a schedule) and at most `MAX_INTERVAL_SECONDS`
- * (366 days). Cost: O(1) arithmetic per next run.
+ * (366 days), both in schemas/scheduler.ts. Cost: O(1) arithmetic per next run.
  */
 
-export const MIN_INTERVAL_SECONDS = 1
-export const MAX_INTERVAL_SECONDS = 366 * 24 * 3600
+export { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../../schemas/scheduler'
 
 export interface IntervalSpec {
   everySeconds: number

@@ -1,15 +1,16 @@
 /**
  * Checks and conversions the scheduler's routes share: the target URL rule (https, or
  * plain http to loopback only when SCHEDULER_ALLOW_INSECURE_LOOPBACK=true), the request
- * hash behind `Idempotency-Key`, and a validated schedule request turned into its spec.
+ * hash behind `Idempotency-Key`, the cron expression of a schedule request (parsed here, the
+ * schema bounds only its length), and a validated schedule request turned into its spec.
  */
 
-import type { CreateScheduleInput, TargetInput } from '../../schemas/scheduler'
+import { type CreateScheduleInput, canonicalTimeZone, type TargetInput } from '../../schemas/scheduler'
 import { sha256Hex } from '../platform/encoding'
 import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
+import { parseCron } from './cron'
 import type { ScheduleSpec } from './schedule-store'
-import { canonicalTimeZone } from './timezone'
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
@@ -27,6 +28,16 @@ export function checkTarget(env: Env, target: TargetInput, path = 'body/target/u
           'Targets must use https (plain http only to 127.0.0.1 / localhost with SCHEDULER_ALLOW_INSECURE_LOOPBACK=true)',
       },
     ],
+  })
+}
+
+/** 400 (the validation problem of the request body) unless the cron expression parses. */
+export function checkCron(cron: string | undefined, path = 'body/cron'): void {
+  if (cron === undefined) return
+  const parsed = parseCron(cron)
+  if (parsed.ok) return
+  throw new AppError('validation_failed', 'The request body is invalid.', {
+    errors: [{ path, message: `Invalid cron expression: ${parsed.error}` }],
   })
 }
 

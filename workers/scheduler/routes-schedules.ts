@@ -14,7 +14,7 @@ import { createResource, deleteResource, getResource, listResources } from '../p
 import { tenantOf } from '../platform/tenancy'
 import { validate } from '../platform/validation'
 import { scheduleStub } from './object'
-import { checkTarget, scheduleSpecOf } from './route-helpers'
+import { checkCron, checkTarget, scheduleSpecOf } from './route-helpers'
 import type { ScheduleSpec } from './schedule-store'
 
 const tags = ['scheduler']
@@ -44,6 +44,7 @@ export const scheduleRoutes = new Hono<AuthEnv>()
     async function createSchedule(c) {
       const tenant = tenantOf(c)
       const input = c.req.valid('json')
+      checkCron(input.cron)
       checkTarget(c.env, input.target)
       const spec = scheduleSpecOf(input, Date.now())
       await createResource<ScheduleSpec>(c.env, tenant, KIND, input.name, spec)

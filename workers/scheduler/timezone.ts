@@ -47,19 +47,6 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
 }
 
 /**
- * The canonical name of an IANA time zone (`Intl`'s spelling), or undefined when the
- * runtime does not know it. Offsets like `+05:00` are not time zones here.
- */
-export function canonicalTimeZone(name: string): string | undefined {
-  if (!/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(name)) return undefined
-  try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone
-  } catch {
-    return undefined
-  }
-}
-
-/**
  * The wall-clock time (see above) at `instantMs` in `timeZone`, truncated to the second.
  * `format` is read by its digit groups (month, day, year, hour, minute, second in en-US);
  * it is several times cheaper than `formatToParts`, which stays as the fallback.

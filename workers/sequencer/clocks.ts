@@ -18,10 +18,18 @@
  *   before b exactly when V(a) < V(b) componentwise; neither ≤ the other means concurrent.
  *   Cost: one entry per node that ever wrote; compare and merge are O(nodes).
  */
+import { type HlcTimestamp, MAX_HLC_LOGICAL, MAX_HLC_WALL_MS, MAX_LAMPORT } from '../../schemas/sequencer'
+
+export {
+  decodeHlc,
+  type HlcTimestamp,
+  isHlcTimestamp,
+  MAX_HLC_LOGICAL,
+  MAX_HLC_WALL_MS,
+  MAX_LAMPORT,
+} from '../../schemas/sequencer'
 
 // ---------------------------------------------------------------- Lamport timestamps
-
-export const MAX_LAMPORT = Number.MAX_SAFE_INTEGER
 
 /** A local or send event: the next timestamp. */
 export function lamportTick(current: number): number {
@@ -38,15 +46,6 @@ export function lamportReceive(current: number, seen: number): number {
 
 // ---------------------------------------------------------------- Hybrid logical clocks
 
-export interface HlcTimestamp {
-  /** The largest physical time (Unix ms) this clock has seen. */
-  wallMs: number
-  /** Events counted within `wallMs`. */
-  logical: number
-}
-
-export const MAX_HLC_WALL_MS = 2 ** 48 - 1
-export const MAX_HLC_LOGICAL = 2 ** 32 - 1
 export const HLC_ZERO: HlcTimestamp = { wallMs: 0, logical: 0 }
 
 /** Thrown by `hlcReceive` when a remote timestamp is too far ahead of physical time. */
@@ -96,29 +95,9 @@ export function hlcReceive(
   return checked(wallMs, logical)
 }
 
-const HLC_PATTERN = /^(\d{15})-(\d{10})$/
-
 /** A fixed-width string whose lexicographic order is the timestamp order: `<wall 15>-<logical 10>`. */
 export function encodeHlc(timestamp: HlcTimestamp): string {
   return `${String(timestamp.wallMs).padStart(15, '0')}-${String(timestamp.logical).padStart(10, '0')}`
-}
-
-export function decodeHlc(text: string): HlcTimestamp | undefined {
-  const match = HLC_PATTERN.exec(text)
-  if (!match) return undefined
-  const timestamp = { wallMs: Number(match[1]), logical: Number(match[2]) }
-  return isHlcTimestamp(timestamp) ? timestamp : undefined
-}
-
-export function isHlcTimestamp(value: HlcTimestamp): boolean {
-  return (
-    Number.isInteger(value.wallMs) &&
-    value.wallMs >= 0 &&
-    value.wallMs <= MAX_HLC_WALL_MS &&
-    Number.isInteger(value.logical) &&
-    value.logical >= 0 &&
-    value.logical <= MAX_HLC_LOGICAL
-  )
 }
 
 // ---------------------------------------------------------------- Vector clocks

@@ -22,16 +22,21 @@
  * before IDs run ahead of the clock; 1,024 generators; 2^41 ms ≈ 69.7 years after the epoch.
  */
 
-export const TIMESTAMP_BITS = 41
-export const GENERATOR_ID_BITS = 10
-export const SEQUENCE_BITS = 12
+import { GENERATOR_ID_BITS, MAX_SNOWFLAKE, SEQUENCE_BITS, TIMESTAMP_BITS } from '../../schemas/sequencer'
+
+export {
+  GENERATOR_ID_BITS,
+  MAX_SNOWFLAKE,
+  parseSnowflake,
+  SEQUENCE_BITS,
+  TIMESTAMP_BITS,
+} from '../../schemas/sequencer'
 
 export const MAX_GENERATOR_ID = 2 ** GENERATOR_ID_BITS - 1
 export const MAX_SEQUENCE = 2 ** SEQUENCE_BITS - 1
 /** The largest number of milliseconds after the epoch an ID can carry. */
 export const MAX_ELAPSED_MS = 2 ** TIMESTAMP_BITS - 1
 /** The largest ID: 2^63 - 1. */
-export const MAX_SNOWFLAKE = (1n << BigInt(TIMESTAMP_BITS + GENERATOR_ID_BITS + SEQUENCE_BITS)) - 1n
 
 /** The default epoch: 2024-01-01T00:00:00Z. */
 export const DEFAULT_SNOWFLAKE_EPOCH_MS = Date.UTC(2024, 0, 1)
@@ -86,13 +91,6 @@ export function decodeSnowflake(id: bigint, epochMs = DEFAULT_SNOWFLAKE_EPOCH_MS
     generatorId: Math.floor(low / GENERATOR_SHIFT),
     sequence: low % GENERATOR_SHIFT,
   }
-}
-
-/** The ID in a decimal string (as JSON carries it), or undefined if it is not one. */
-export function parseSnowflake(text: string): bigint | undefined {
-  if (!/^[0-9]{1,19}$/.test(text)) return undefined
-  const id = BigInt(text)
-  return id <= MAX_SNOWFLAKE ? id : undefined
 }
 
 /**
