@@ -13,7 +13,7 @@ import { HranaError, type ProxyContext, pipeline } from '../../workers/databases
 import { readConfig } from '../../workers/platform/config'
 import { call } from '../helpers'
 import { killNode, NODE_IDS, restartNode } from '../kv/support'
-import { newDatabase, platformClient } from './support'
+import { Conditions, newDatabase, platformClient } from './support'
 
 type Db = Awaited<ReturnType<typeof newDatabase>>
 
@@ -47,22 +47,6 @@ function insertBody(k: string, v: number) {
       { type: 'close' },
     ],
   })
-}
-
-/** Promises that resolve when a condition on the load's counters holds (checked after every write). */
-class Conditions {
-  private pending: Array<{ holds: () => boolean; resolve: () => void }> = []
-  until(holds: () => boolean): Promise<void> {
-    if (holds()) return Promise.resolve()
-    return new Promise((resolve) => this.pending.push({ holds, resolve }))
-  }
-  check(): void {
-    this.pending = this.pending.filter((p) => {
-      if (!p.holds()) return true
-      p.resolve()
-      return false
-    })
-  }
 }
 
 describe('failover', () => {

@@ -8,10 +8,10 @@
 import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { call, tokenFor, uniqueTenant } from '../helpers'
-import { newDatabase, platformClient } from './support'
+import { type HranaValue, newDatabase, platformClient, runStatement } from './support'
 
 type Db = Awaited<ReturnType<typeof newDatabase>>
-type Value = { type: string; value?: unknown; base64?: string }
+type Value = HranaValue
 
 async function sync(db: Db): Promise<void> {
   const id = env.DATABASE_REPLICATORS.idFromName(`${db.tenant}:database-replicator:${db.name}`)
@@ -24,37 +24,17 @@ async function addReplica(db: Db, body: Record<string, unknown> = {}) {
   return created.body as { id: string; node: string; state: string }
 }
 
-/** One statement over raw Hrana, so the replication headers can be seen. */
+/** One statement over raw Hrana, its replication position as a number (a single database's). */
 async function run(
   db: Db,
   sql: string,
   options: { replica?: string; position?: number; args?: Value[] } = {},
 ) {
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${db.token}`,
-    'content-type': 'application/json',
-  }
-  if (options.position !== undefined) headers['edgeblocks-replication-position'] = String(options.position)
-  const query = options.replica ? `?replica=${options.replica}` : ''
-  const response = await fetchWorker(`${db.url}v3/pipeline${query}`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      baton: null,
-      requests: [{ type: 'execute', stmt: { sql, args: options.args ?? [] } }, { type: 'close' }],
-    }),
-  })
-  const body = (await response.json()) as {
-    results: Array<{ type: string; response?: { result: { rows: Value[][] } }; error?: unknown }>
-    replication_position?: number
-  }
-  const result = body.results[0]
-  if (result?.type !== 'ok') throw new Error(`${sql}: ${JSON.stringify(body)}`)
+  const answer = await runStatement(db, sql, options)
   return {
-    rows: result.response?.result.rows ?? [],
-    position: Number(response.headers.get('edgeblocks-replication-position')),
-    servedBy: response.headers.get('edgeblocks-served-by'),
-    field: body.replication_position,
+    ...answer,
+    position: Number(answer.position),
+    field: answer.field as number | undefined,
   }
 }
 

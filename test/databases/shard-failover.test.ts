@@ -19,7 +19,7 @@ import { type PartitionedContext, partitionedPipeline } from '../../workers/data
 import { readConfig } from '../../workers/platform/config'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 import { killNode, NODE_IDS, restartNode } from '../kv/support'
-import { platformClient } from './support'
+import { Conditions, platformClient } from './support'
 
 async function partitionedDatabase() {
   const tenant = uniqueTenant('sfo')
@@ -55,21 +55,6 @@ function insertBody(customer: number, v: number) {
       { type: 'close' },
     ],
   })
-}
-
-class Conditions {
-  private pending: Array<{ holds: () => boolean; resolve: () => void }> = []
-  until(holds: () => boolean): Promise<void> {
-    if (holds()) return Promise.resolve()
-    return new Promise((resolve) => this.pending.push({ holds, resolve }))
-  }
-  check(): void {
-    this.pending = this.pending.filter((p) => {
-      if (!p.holds()) return true
-      p.resolve()
-      return false
-    })
-  }
 }
 
 describe('failover of a partitioned database', () => {

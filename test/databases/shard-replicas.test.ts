@@ -13,11 +13,11 @@ import { describe, expect, it } from 'vitest'
 import { backendClient, getDatabase, namespaceClient } from '../../workers/databases/catalog'
 import { storageNodes } from '../../workers/platform/storage-nodes'
 import { call, tokenFor, uniqueTenant } from '../helpers'
-import { platformClient } from './support'
+import { type HranaValue, platformClient, runStatement } from './support'
 
 const SHARDS = 3
 type Db = Awaited<ReturnType<typeof partitionedDatabase>>
-type Value = { type: string; value?: unknown }
+type Value = HranaValue
 
 async function partitionedDatabase() {
   const tenant = uniqueTenant('sdb')
@@ -67,40 +67,14 @@ async function addReplica(db: Db, body: Record<string, unknown> = {}) {
   return created.body as { id: string; shards: ShardCopy[] }
 }
 
-/** One statement over raw Hrana, so the replication headers can be seen. */
+/** One statement over raw Hrana, its replication position as the token text. */
 async function run(
   db: Db,
   sql: string,
   options: { replica?: string; position?: string; args?: Value[] } = {},
 ) {
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${db.token}`,
-    'content-type': 'application/json',
-  }
-  if (options.position !== undefined) headers['edgeblocks-replication-position'] = options.position
-  const response = await SELF.fetch(
-    `${db.url}v3/pipeline${options.replica ? `?replica=${options.replica}` : ''}`,
-    {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        baton: null,
-        requests: [{ type: 'execute', stmt: { sql, args: options.args ?? [] } }, { type: 'close' }],
-      }),
-    },
-  )
-  const body = (await response.json()) as {
-    results: Array<{ type: string; response?: { result: { rows: Value[][] } } }>
-    replication_position?: string
-  }
-  const result = body.results[0]
-  if (result?.type !== 'ok') throw new Error(`${sql}: ${JSON.stringify(body)}`)
-  return {
-    rows: result.response?.result.rows ?? [],
-    position: response.headers.get('edgeblocks-replication-position') ?? '',
-    servedBy: response.headers.get('edgeblocks-served-by'),
-    field: body.replication_position,
-  }
+  const answer = await runStatement(db, sql, options)
+  return { ...answer, field: answer.field as string | undefined }
 }
 
 const int = (n: number): Value => ({ type: 'integer', value: String(n) })
