@@ -10,8 +10,9 @@ import { Hono } from 'hono'
 import { type AuthEnv, authenticate } from '../platform/auth/middleware'
 import { hasScope } from '../platform/auth/token'
 import { readConfig } from '../platform/config'
+import type { Env } from '../platform/env'
 import { AppError } from '../platform/errors'
-import { getDatabase, nodeById } from './catalog'
+import { type Database, getDatabase, nodeById } from './catalog'
 import { cursor, HranaError, hranaErrorResponse, type ProxyContext, pipeline } from './hrana'
 import {
   fencedAnswer,
@@ -45,25 +46,36 @@ export const databaseHranaRoutes = new Hono<AuthEnv>()
     ),
   )
 
+/** The caller of a database wire route (Hrana, the sync protocol): 401 or 403 in Hrana's shape. */
+export async function wireCaller(env: Env, authorization: string | undefined) {
+  const principal = await authenticate(env, authorization).catch((error: unknown) => {
+    throw new HranaError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
+  })
+  const canWrite = hasScope(principal, 'databases:write')
+  if (!canWrite && !hasScope(principal, 'databases:read')) {
+    throw new HranaError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
+  }
+  return { principal, canWrite }
+}
+
+/** The tenant's database `name`: 404 in Hrana's shape when it has none (another tenant's name too). */
+export async function wireDatabase(env: Env, tenant: string, name: string): Promise<Database> {
+  return await getDatabase(env, tenant, name).catch((error: unknown) => {
+    if (error instanceof AppError && error.code === 'not_found') {
+      throw new HranaError(404, 'NOT_FOUND', `No database named "${name}".`)
+    }
+    throw error
+  })
+}
+
 async function hrana(
   // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
   c: any,
   run: (ctx: PartitionedContext, text: string) => Promise<Response>,
 ): Promise<Response> {
   try {
-    const principal = await authenticate(c.env, c.req.header('authorization')).catch((error: unknown) => {
-      throw new HranaError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
-    })
-    const canWrite = hasScope(principal, 'databases:write')
-    if (!canWrite && !hasScope(principal, 'databases:read')) {
-      throw new HranaError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
-    }
-    let db = await getDatabase(c.env, principal.tenant, c.req.param('db')).catch((error: unknown) => {
-      if (error instanceof AppError && error.code === 'not_found') {
-        throw new HranaError(404, 'NOT_FOUND', `No database named "${c.req.param('db')}".`)
-      }
-      throw error
-    })
+    const { principal, canWrite } = await wireCaller(c.env, c.req.header('authorization'))
+    let db = await wireDatabase(c.env, principal.tenant, c.req.param('db'))
     const header: string | undefined = c.req.header(POSITION_HEADER)
     const minPosition = db.partitions ? undefined : parsePosition(header)
     if (minPosition === 'invalid') {

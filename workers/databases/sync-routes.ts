@@ -26,12 +26,12 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { DatabaseParam } from '../../schemas/databases'
-import { type AuthEnv, authenticate } from '../platform/auth/middleware'
-import { hasScope } from '../platform/auth/token'
-import { AppError } from '../platform/errors'
+import type { AuthEnv } from '../platform/auth/middleware'
 import { describe } from '../platform/openapi'
 import type { StorageNode } from '../platform/storage-nodes'
-import { type Database, getDatabase, NODE_TIMEOUT_MS, namespaceUrl, nodeById } from './catalog'
+import { NODE_TIMEOUT_MS, namespaceUrl, nodeById } from './catalog'
+import { HranaError, hranaErrorResponse } from './hrana'
+import { wireCaller, wireDatabase } from './hrana-routes'
 import { replicatorStub } from './replicator'
 import { nodePath, parseSyncPath, platformGeneration, type SyncPath } from './sync-wire'
 
@@ -39,21 +39,11 @@ const tags = ['databases']
 /** A new replica's database file may be large: its transfer gets longer than one statement. */
 const EXPORT_TIMEOUT_MS = 120_000
 
-class SyncError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-function errorResponse(error: SyncError): Response {
-  return Response.json(
-    { error: error.message, message: error.message, code: error.code },
-    { status: error.status, ...(error.status === 401 ? { headers: { 'WWW-Authenticate': 'Bearer' } } : {}) },
-  )
+/** Hrana's error shape, which the client reads on this wire too, with the challenge on a 401. */
+function errorResponse(error: HranaError): Response {
+  const response = hranaErrorResponse(error)
+  if (error.status === 401) response.headers.set('WWW-Authenticate', 'Bearer')
+  return response
 }
 
 const SyncInfo = v.object({ current_generation: v.pipe(v.number(), v.integer()) })
@@ -72,19 +62,11 @@ interface SyncContext {
 
 /** The primary's node and namespace for the caller's database. */
 async function primaryOf(c: SyncContext, name: string) {
-  const principal = await authenticate(c.env, c.req.header('authorization')).catch((error: unknown) => {
-    throw new SyncError(401, 'UNAUTHORIZED', error instanceof Error ? error.message : 'Unauthorized.')
-  })
-  if (!hasScope(principal, 'databases:read') && !hasScope(principal, 'databases:write'))
-    throw new SyncError(403, 'FORBIDDEN', 'This token has neither "databases:read" nor "databases:write".')
-  if (!v.is(DatabaseParam, { db: name })) throw new SyncError(404, 'NOT_FOUND', 'Not a database name.')
-  const db: Database = await getDatabase(c.env, principal.tenant, name).catch((error: unknown) => {
-    if (error instanceof AppError && error.code === 'not_found')
-      throw new SyncError(404, 'NOT_FOUND', `No database named "${name}".`)
-    throw error
-  })
+  const { principal } = await wireCaller(c.env, c.req.header('authorization'))
+  if (!v.is(DatabaseParam, { db: name })) throw new HranaError(404, 'NOT_FOUND', 'Not a database name.')
+  const db = await wireDatabase(c.env, principal.tenant, name)
   if (db.partitions)
-    throw new SyncError(
+    throw new HranaError(
       409,
       'PARTITIONED',
       `"${name}" is partitioned over ${db.partitions.shards.length} shards; an embedded replica is one ` +
@@ -94,7 +76,7 @@ async function primaryOf(c: SyncContext, name: string) {
   const route = await replicatorStub(c.env, db.tenant, db.name)
     .route()
     .catch((error: unknown) => {
-      throw new SyncError(503, 'UNAVAILABLE', error instanceof Error ? error.message : String(error))
+      throw new HranaError(503, 'UNAVAILABLE', error instanceof Error ? error.message : String(error))
     })
   return { node: nodeById(c.env, route.primary.node), namespace: route.primary.namespace }
 }
@@ -106,12 +88,12 @@ async function callNode(node: StorageNode, url: string, timeoutMs: number): Prom
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch {
-    throw new SyncError(503, 'UNAVAILABLE', `The storage node "${node.id}" did not answer.`)
+    throw new HranaError(503, 'UNAVAILABLE', `The storage node "${node.id}" did not answer.`)
   }
 }
 
-function resetNeeded(generation: number): SyncError {
-  return new SyncError(
+function resetNeeded(generation: number): HranaError {
+  return new HranaError(
     409,
     'REPLICA_RESET_NEEDED',
     `Generation ${generation} belongs to an earlier copy of this database (it failed over, or was deleted ` +
@@ -141,7 +123,7 @@ async function serve(c: SyncContext, name: string, path: SyncPath): Promise<Resp
   const generation = (g: unknown) => {
     const shown = typeof g === 'number' ? platformGeneration(namespace, g) : undefined
     if (shown === undefined)
-      throw new SyncError(
+      throw new HranaError(
         409,
         'GENERATIONS_EXHAUSTED',
         'This database has no embedded-replica generation left.',
@@ -159,20 +141,24 @@ async function serve(c: SyncContext, name: string, path: SyncPath): Promise<Resp
     throw resetNeeded(path.generation) // a generation this node never had: another copy's
   }
   if (upstream.status === 404 && path.kind === 'export')
-    throw new SyncError(404, 'NOT_FOUND', `Generation ${path.generation} is not the current one; sync again.`)
+    throw new HranaError(
+      404,
+      'NOT_FOUND',
+      `Generation ${path.generation} is not the current one; sync again.`,
+    )
   if (upstream.status === 404)
-    throw new SyncError(503, 'NOT_SERVED', `The storage node "${node.id}" does not serve embedded replicas.`)
+    throw new HranaError(503, 'NOT_SERVED', `The storage node "${node.id}" does not serve embedded replicas.`)
   const reason = typeof body.error === 'string' ? body.error : `status ${upstream.status}`
-  throw new SyncError(503, 'UNAVAILABLE', `The storage node "${node.id}" failed: ${reason}`)
+  throw new HranaError(503, 'UNAVAILABLE', `The storage node "${node.id}" failed: ${reason}`)
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any Hono context of this sub-app
 async function answer(c: any, path: SyncPath | undefined): Promise<Response> {
   try {
-    if (path === undefined) throw new SyncError(404, 'NOT_FOUND', 'Not a path of the sync protocol.')
+    if (path === undefined) throw new HranaError(404, 'NOT_FOUND', 'Not a path of the sync protocol.')
     return await serve(c, c.req.param('db'), path)
   } catch (error) {
-    if (error instanceof SyncError) return errorResponse(error)
+    if (error instanceof HranaError) return errorResponse(error)
     throw error
   }
 }
