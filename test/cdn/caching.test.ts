@@ -1,5 +1,6 @@
 // RFC 9111 behaviour through a site, against a counting node:http origin: what reached the origin and what the client got.
 import { describe, expect, it } from 'vitest'
+import { openGate } from '../lb/support'
 import { cacheStatusOf, cdnClient, q } from './support'
 
 const json = async (r: Response) => (await r.json()) as { count: number; headers: Record<string, string> }
@@ -110,17 +111,33 @@ describe('validation and staleness', () => {
     expect(await cdn.originCount('/c')).toBe(1)
   })
 
-  it('serves stale while revalidating in the background (RFC 5861)', async () => {
-    const cdn = await cdnClient()
+  it('serves stale while revalidating in the background (RFC 5861): the stale answer completes while the refresh is held', async () => {
+    // The origin shapes its answer by query; `gate` and `h-age` stay out of the key.
+    const cdn = await cdnClient({ cacheKey: { query: 'exclude', queryParams: ['gate', 'h-age'] } })
+    const size = 2 * 1024 * 1024
+    const cc = { 'cache-control': 'max-age=60, stale-while-revalidate=600' }
     // Age 100 > max-age 60: stale from the start, within stale-while-revalidate.
-    const path = `/swr${q({ 'cache-control': 'max-age=60, stale-while-revalidate=600', age: '100' })}`
-    await (await cdn.get(path)).text()
-    const stale = await cdn.get(path)
+    const stalePath = `/bytes/${size}${q({ ...cc, age: '100' })}`
+    const first = await cdn.get(stalePath)
+    expect(cacheStatusOf(first)).toMatchObject({ fwd: 'uri-miss', stored: true })
+    await first.arrayBuffer()
+    // The refresh's origin response stops after its first MiB until the gate opens: were the
+    // refresh in the foreground, this stale answer could not complete.
+    const gate = crypto.randomUUID()
+    const stale = await cdn.get(`/bytes/${size}${q(cc, { gate })}`)
     expect(cacheStatusOf(stale)).toMatchObject({ hit: true, detail: 'stale-while-revalidate' })
     expect(Number(cacheStatusOf(stale).ttl)).toBeLessThan(0)
-    await stale.text()
-    while ((await cdn.originCount('/swr')) < 2) await scheduler.wait(10)
-    expect(await cdn.originCount('/swr')).toBe(2)
+    expect((await stale.arrayBuffer()).byteLength).toBe(size)
+    while ((await cdn.originCount(`/bytes/${size}`)) < 2) await scheduler.wait(10)
+    await openGate(gate)
+    // Once the refresh is stored (no Age this time), requests are fresh hits again.
+    for (let fresh = false; !fresh; ) {
+      const response = await cdn.get(stalePath)
+      await response.arrayBuffer()
+      fresh =
+        cacheStatusOf(response).hit === true && cacheStatusOf(response).detail !== 'stale-while-revalidate'
+    }
+    expect(await cdn.originCount(`/bytes/${size}`)).toBe(2)
   })
 
   it('serves stale when the origin is down within stale-if-error, else a 502 problem', async () => {

@@ -1,5 +1,6 @@
 // Purges (URL, prefix, tag, host, everything; soft and hard) reach the shield when the call returns; bad purges change nothing.
 import { describe, expect, it } from 'vitest'
+import { sha256Hex } from '../../workers/platform/encoding'
 import { cacheStatusOf, cdnClient, q } from './support'
 
 const cached = (tags = '') =>
@@ -51,6 +52,32 @@ describe('purge', () => {
     expect(await hit(cdn, paths[2] as string)).toBe(false)
     await cdn.purge({ everything: true })
     for (const path of paths) expect(await hit(cdn, path)).toBe(false)
+    // Each purge cost exactly one new origin request per purged response, nothing for the others.
+    expect([
+      await cdn.originCount('/img/1'),
+      await cdn.originCount('/img/2'),
+      await cdn.originCount('/css/site'),
+    ]).toEqual([3, 3, 3])
+  })
+
+  it('soft purge keeps stale-if-error serving when the origin is down; hard purge leaves a 502', async () => {
+    const cdn = await cdnClient()
+    const sie = (tag: string) => q({ 'cache-control': 'max-age=600, stale-if-error=600', 'cache-tag': tag })
+    const [soft, hard] = [`/sie-soft${sie('s')}`, `/sie-hard${sie('h')}`]
+    await warm(cdn, [soft, hard])
+    const body = await (await cdn.get(soft)).text()
+    await cdn.purge({ tags: ['s'], soft: true })
+    await cdn.purge({ tags: ['h'] })
+    await cdn.origin.down()
+    const stale = await cdn.get(soft)
+    expect(stale.status).toBe(200)
+    expect(cacheStatusOf(stale)).toMatchObject({ hit: true, fwd: 'stale', detail: 'stale-if-error' })
+    expect(await stale.text()).toBe(body)
+    const gone = await cdn.get(hard)
+    expect(gone.status).toBe(502)
+    expect(cacheStatusOf(gone)).toMatchObject({ fwd: 'miss' })
+    await gone.text()
+    expect([await cdn.originCount('/sie-soft'), await cdn.originCount('/sie-hard')]).toEqual([1, 1])
   })
 
   it('soft purge marks stale: served while revalidating, then fresh again', async () => {
@@ -91,9 +118,30 @@ describe('purge', () => {
     expect(((await (fromEdge as Response).json()) as { count: number }).count).toBe(1)
     await cdn.purge({ tags: ['e'] })
     const after = await cdn.get(path)
-    expect(cacheStatusOf(after)).toMatchObject({ fwd: 'uri-miss', stored: true })
+    expect(cacheStatusOf(after)).toMatchObject({ fwd: 'miss', stored: true })
     await after.text()
     expect(await cdn.originCount('/edge')).toBe(2)
+  })
+
+  it('answers from the shield when the edge tier is cold: no origin request', async () => {
+    const cdn = await cdnClient()
+    const path = `/cold${cached()}`
+    await warm(cdn, [path])
+    let key = ''
+    for (let i = 0; i < 50 && !key; i++) {
+      const response = await cdn.get(path)
+      await response.text()
+      if (cacheStatusOf(response).detail === 'edge') key = String(cacheStatusOf(response).key)
+    }
+    expect(key).not.toBe('')
+    // This location's edge copy disappears (evicted, or another location): the shield answers.
+    const edgeUrl = `https://edge-cache.edgeblocks.internal/${cdn.tenant}/${cdn.site}/${await sha256Hex(key)}`
+    expect(await caches.default.delete(edgeUrl)).toBe(true)
+    const fromShield = await cdn.get(path)
+    expect(cacheStatusOf(fromShield)).toMatchObject({ hit: true })
+    expect(cacheStatusOf(fromShield).detail).toBeUndefined()
+    expect(((await fromShield.json()) as { count: number }).count).toBe(1)
+    expect(await cdn.originCount('/cold')).toBe(1)
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [

@@ -101,8 +101,9 @@ describe('sites', () => {
 
   it('counts hits, misses, bytes and top keys', async () => {
     const cdn = await cdnClient({ cacheEverything: true })
-    for (let i = 0; i < 4; i++) await (await cdn.get('/popular')).text()
-    await (await cdn.get('/rare')).text()
+    const sizes: number[] = []
+    for (let i = 0; i < 4; i++) sizes.push((await (await cdn.get('/popular')).arrayBuffer()).byteLength)
+    const rare = (await (await cdn.get('/rare')).arrayBuffer()).byteLength
     await cdn.origin.down()
     await (await cdn.get('/down')).text()
     let stats = (await call<Record<string, unknown>>(`/v1/cdn/sites/${cdn.site}/stats`, { token: cdn.token }))
@@ -120,7 +121,11 @@ describe('sites', () => {
       originRequests: 3,
       originErrors: 1,
     })
-    expect(stats.bytesFromCache as number).toBeGreaterThan(0)
+    const popular = sizes[0] as number
+    expect(new Set(sizes)).toEqual(new Set([popular]))
+    expect(stats.bytesFromCache).toBe(3 * popular)
+    expect(stats.bytesFromOrigin).toBe(popular + rare)
+    expect(await cdn.originCount('/popular')).toBe(1)
     expect((stats.topKeys as Array<{ key: string; requests: number }>)[0]).toEqual({
       key: 'edge.test/popular',
       requests: 4,
@@ -175,6 +180,24 @@ describe('hostname routing and isolation', () => {
       (await call(`/v1/cdn/sites/${a.site}/stats`, { token: await tokenFor('cdn-nobody', ['cdn:read']) }))
         .status,
     ).toBe(404)
+    // A load balancer of another tenant is not an origin: it does not exist for this one.
+    await call('/v1/lb/pools/only-a', {
+      method: 'PUT',
+      token: a.token,
+      body: { origins: [{ name: 'x', url: a.origin.url }] },
+    })
+    const lb = await call('/v1/lb/balancers/only-a', {
+      method: 'PUT',
+      token: a.token,
+      body: { pools: ['only-a'] },
+    })
+    expect(lb.status).toBe(201)
+    const borrowed = await call('/v1/cdn/sites/borrow', {
+      method: 'PUT',
+      token: b.token,
+      body: { originBalancer: 'only-a' },
+    })
+    expect(borrowed.status).toBe(400)
     await b.purge({ everything: true })
     const still = await a.get('/same')
     expect(cacheStatusOf(still).hit).toBe(true)

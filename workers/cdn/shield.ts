@@ -24,7 +24,7 @@ export interface KeyHost {
 
 export interface CacheStatusFields {
   hit?: boolean
-  fwd?: 'miss' | 'stale' | 'uri-miss' | 'vary-miss' | 'bypass'
+  fwd?: 'miss' | 'stale' | 'request' | 'uri-miss' | 'vary-miss' | 'bypass'
   fwdStatus?: number
   stored?: boolean
   ttl?: number
@@ -63,13 +63,36 @@ function fromVariant(
   }
 }
 
+/**
+ * RFC 9211 `fwd`: `request` when the stored response was fresh but the request's directives
+ * (no-cache, max-age, min-fresh) refused it; `stale` when it was stale; `miss` when a purge
+ * removed it; `vary-miss` when other variants of the key are stored; else `uri-miss`.
+ */
+function forwardReason(
+  variant: Variant | undefined,
+  use: Usability | undefined,
+  soft: boolean,
+  purged: boolean,
+  otherVariants: boolean,
+): NonNullable<CacheStatusFields['fwd']> {
+  if (variant && use) {
+    const unasked = usability(new Headers(variant.headers), variant, new Headers(), Date.now(), soft)
+    return unasked.use === 'fresh' ? 'request' : 'stale'
+  }
+  if (purged) return 'miss'
+  return otherVariants ? 'vary-miss' : 'uri-miss'
+}
+
 export async function serveKey(host: KeyHost, call: KeyCall): Promise<KeyAnswer> {
   const requestHeaders = new Headers(call.requestHeaders)
   let variant = host.match(call.requestHeaders)
   let soft = false
+  /** A stored response was found but a hard purge removed it. */
+  let purged = false
   if (variant) {
     const effect = await host.purgeEffect(call, variant)
-    if (effect === 'hard') variant = undefined
+    purged = effect === 'hard'
+    if (purged) variant = undefined
     soft = effect === 'soft'
   }
   const known = host.variants()
@@ -101,7 +124,7 @@ export async function serveKey(host: KeyHost, call: KeyCall): Promise<KeyAnswer>
   const initiator = !host.isFilling()
   const result: FillResult = await host.fill(call, variant)
   const now = Date.now()
-  const fwd = variant ? 'stale' : known.length > 0 ? 'vary-miss' : 'uri-miss'
+  const fwd = forwardReason(variant, use, soft, purged, known.length > 0)
   if (result.kind === 'stored' && host.fits(result, call.requestHeaders)) {
     const detail = initiator ? undefined : 'collapsed'
     const answer = fromVariant(

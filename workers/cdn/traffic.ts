@@ -29,6 +29,13 @@ import type { KeyCall, Variant } from './variant'
 const originFailure = (status: 502 | 504, detail: string) =>
   new AppError(status === 504 ? 'timeout' : 'bad_gateway', detail)
 
+/** A 502/504 problem for a failed origin, with this cache's `Cache-Status` entry (every response carries one). */
+function failureResponse(status: 502 | 504, detail: string, path: string, cacheStatusValue: string) {
+  const problem = problemResponse(originFailure(status, detail), path)
+  problem.headers.append('cache-status', cacheStatusValue)
+  return problem
+}
+
 export interface SiteServeOptions {
   path: string
   search: string
@@ -188,15 +195,19 @@ export async function serveSite(
   const sites = siteStub(env, target.tenant, target.name)
   if (site.originBucket && (await bucketAccess(env, target.tenant, site.originBucket)) !== 'public-read') {
     // Nothing is delivered, from any tier, once the bucket is no longer public-read.
-    return problemResponse(
+    const problem = problemResponse(
       new AppError('forbidden', `The bucket "${site.originBucket}" of this site is not public-read.`),
       url.pathname,
     )
+    problem.headers.append('cache-status', cacheStatus({ detail: 'bucket not public-read' }))
+    return problem
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const answer = await callOrigin(env, ctx, call, undefined, request.body)
-    if (answer.kind === 'failed')
-      return problemResponse(originFailure(answer.status, answer.detail), url.pathname)
+    if (answer.kind === 'failed') {
+      const value = cacheStatus({ fwd: 'bypass', detail: 'method' })
+      return failureResponse(answer.status, answer.detail, url.pathname, value)
+    }
     const { response } = answer
     if (invalidates(request.method, response.status)) {
       const urls = [keyUrl.toString()]
@@ -251,11 +262,11 @@ export async function serveSite(
       result = await respond(answer.variant, answer.age)
     } catch (error) {
       if (!(error instanceof SliceUnavailable)) throw error
-      if (error.reason === 'failed') return problemResponse(originFailure(502, error.message), url.pathname)
+      if (error.reason === 'failed') return failureResponse(502, error.message, url.pathname, status)
       // The origin has another version: the variant was dropped, so this fills the key again.
       answer = (await stub.serve(keyCall)) as WireAnswer
       status = cacheStatus({ ...answer.status, key })
-      if (answer.kind !== 'variant') return problemResponse(originFailure(502, error.message), url.pathname)
+      if (answer.kind !== 'variant') return failureResponse(502, error.message, url.pathname, status)
       result = await respond(answer.variant, answer.age)
     }
     for (const cookie of answer.setCookie ?? []) result.response.headers.append('set-cookie', cookie)
@@ -273,9 +284,7 @@ export async function serveSite(
       bytes: Number(headers.get('content-length') ?? 0),
     }
   } else {
-    const problem = problemResponse(originFailure(answer.httpStatus, answer.detail), url.pathname)
-    problem.headers.append('cache-status', status)
-    result = { response: problem, bytes: 0 }
+    result = { response: failureResponse(answer.httpStatus, answer.detail, url.pathname, status), bytes: 0 }
   }
   const hit = answer.kind === 'variant' && answer.status.hit === true
   ctx.waitUntil(
