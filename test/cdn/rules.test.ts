@@ -222,3 +222,30 @@ describe('cache key rules', () => {
     ).toBe(3)
   })
 })
+
+describe('unsafe methods (RFC 9111 §4.4)', () => {
+  it('invalidate their URL and a same-host Location when they succeed, nothing when they fail', async () => {
+    const cdn = await cdnClient({ cacheEverything: true })
+    const hit = async (path: string) => {
+      const response = await cdn.get(path)
+      await response.text()
+      return cacheStatusOf(response).hit === true
+    }
+    for (const path of ['/doc', '/list', '/other']) await (await cdn.get(path)).text()
+    const failed = await cdn.get('/doc?status=500', { method: 'DELETE' })
+    expect(failed.status).toBe(500)
+    expect(cacheStatusOf(failed)).toMatchObject({ fwd: 'bypass', 'fwd-status': '500' })
+    await failed.text()
+    expect(await hit('/doc')).toBe(true)
+    const location = `h-location=${encodeURIComponent('/other')}`
+    const created = await cdn.get(`/list?status=201&${location}`, { method: 'POST', body: 'x' })
+    expect(created.status).toBe(201)
+    expect(((await created.json()) as { bodyBytes: number }).bodyBytes).toBe(1)
+    expect([await hit('/list'), await hit('/other'), await hit('/doc')]).toEqual([false, false, true])
+    expect([
+      await cdn.originCount('/doc'),
+      await cdn.originCount('/list'),
+      await cdn.originCount('/other'),
+    ]).toEqual([2, 3, 2])
+  })
+})
