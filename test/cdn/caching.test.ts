@@ -8,7 +8,9 @@ const json = async (r: Response) => (await r.json()) as { count: number; headers
 describe('freshness and storage', () => {
   it('stores a max-age response: miss then hit, with Age, Cache-Status and one origin request', async () => {
     const cdn = await cdnClient()
-    const path = `/a${q({ 'cache-control': 'max-age=60' })}`
+    // The origin's Date a minute ahead: no apparent age however slow the machine, so ttl is exactly 60.
+    const date = new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000).toUTCString()
+    const path = `/a${q({ 'cache-control': 'max-age=60', date })}`
     const first = await cdn.get(path)
     expect(first.status).toBe(200)
     expect(cacheStatusOf(first)).toMatchObject({
@@ -64,10 +66,12 @@ describe('freshness and storage', () => {
 
   it('caches responses without freshness for the default TTL when the site caches everything', async () => {
     const cdn = await cdnClient({ cacheEverything: true, defaultTtlSeconds: 120 })
-    const first = await cdn.get('/plain')
+    // The origin's Date a minute ahead, so no apparent age: ttl is exactly the default.
+    const path = `/plain${q({ date: new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000).toUTCString() })}`
+    const first = await cdn.get(path)
     expect(cacheStatusOf(first)).toMatchObject({ stored: true, ttl: '120' })
     await first.text()
-    await (await cdn.get('/plain')).text()
+    await (await cdn.get(path)).text()
     expect(await cdn.originCount('/plain')).toBe(1)
   })
 
@@ -177,6 +181,21 @@ describe('validation and staleness', () => {
     expect(cacheStatusOf(after).hit).toBeUndefined()
     await after.text()
     expect(await cdn.originCount('/doc')).toBe(3)
+  })
+})
+
+describe('HEAD', () => {
+  it('fills a cold key with a GET, answers the HEAD without a body, and a later GET from the cache', async () => {
+    const cdn = await cdnClient()
+    const path = `/cold-head${q({ 'cache-control': 'max-age=60' })}`
+    const head = await cdn.get(path, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(cacheStatusOf(head)).toMatchObject({ fwd: 'uri-miss', stored: true })
+    expect(await head.text()).toBe('')
+    const get = await cdn.get(path)
+    expect(cacheStatusOf(get).hit).toBe(true)
+    expect(((await get.json()) as { method: string }).method).toBe('GET')
+    expect(await cdn.originCount('/cold-head')).toBe(1)
   })
 })
 

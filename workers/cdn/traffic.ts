@@ -274,6 +274,7 @@ export async function serveSite(
     if (ttl > 0 && answer.status.detail !== 'stale-if-error')
       ctx.waitUntil(edgeStore(env, tier, answer.variant, ttl))
   } else if (answer.kind === 'passed') {
+    if (request.method === 'HEAD') await answer.body?.cancel()
     const headers = withoutHopByHop(new Headers(answer.headers))
     headers.append('cache-status', status)
     result = {
