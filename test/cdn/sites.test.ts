@@ -154,12 +154,16 @@ describe('hostname routing and isolation', () => {
     }
     const privatePath = `/auth${q({ 'cache-control': 'max-age=60' })}`
     const publicPath = `/pub${q({ 'cache-control': 'public, max-age=60' })}`
+    // RFC 9111 §3.5: public, s-maxage and must-revalidate let a shared cache store it.
+    const sMaxAgePath = `/smax${q({ 'cache-control': 's-maxage=60' })}`
+    const revalidatePath = `/mrv${q({ 'cache-control': 'max-age=60, must-revalidate' })}`
     for (let i = 0; i < 2; i++) {
-      await get(privatePath)
-      await get(publicPath)
+      for (const path of [privatePath, publicPath, sMaxAgePath, revalidatePath]) await get(path)
     }
     expect(await cdn.originCount('/auth')).toBe(2)
     expect(await cdn.originCount('/pub')).toBe(1)
+    expect(await cdn.originCount('/smax')).toBe(1)
+    expect(await cdn.originCount('/mrv')).toBe(1)
     expect(cacheStatusOf(await get(publicPath)).key).toBe(
       'shop.example/pub?h-cache-control=public%2C+max-age%3D60',
     )
