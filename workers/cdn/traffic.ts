@@ -204,10 +204,8 @@ export async function serveSite(
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     const answer = await callOrigin(env, ctx, call, undefined, request.body)
-    if (answer.kind === 'failed') {
-      const value = cacheStatus({ fwd: 'bypass', detail: 'method' })
-      return failureResponse(answer.status, answer.detail, url.pathname, value)
-    }
+    const bypass = cacheStatus({ fwd: 'bypass', detail: 'method' })
+    if (answer.kind === 'failed') return failureResponse(answer.status, answer.detail, url.pathname, bypass)
     const { response } = answer
     if (invalidates(request.method, response.status)) {
       const urls = [keyUrl.toString()]
