@@ -132,6 +132,7 @@ describe('public-read buckets through the CDN', () => {
     await s3(keys, `/${bucket}`, { method: 'PUT', query: { acl: '' }, headers: { 'x-amz-acl': 'private' } })
     const refused = await get('files', '/docs/hello.txt')
     expect(refused.status).toBe(403)
+    expect(refused.headers.get('cache-status')).toBe('edgeblocks; detail="bucket not public-read"')
     expect(((await refused.json()) as { detail: string }).detail).toContain('not public-read')
     expect((await put('files', { originBucket: bucket })).status).toBe(400)
   })

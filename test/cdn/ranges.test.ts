@@ -64,4 +64,19 @@ describe('ranges', () => {
     expect((await changed.arrayBuffer()).byteLength).toBe(1000)
     expect(await cdn.originCount('/bytes/1000')).toBe(1)
   })
+
+  it('checks If-Range against the stored Last-Modified date: equal → 206, other → 200 whole', async () => {
+    const cdn = await cdnClient({ cacheEverything: true })
+    const lm = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toUTCString()
+    const path = `/bytes/500?lm=${encodeURIComponent(lm)}`
+    await (await cdn.get(path)).arrayBuffer()
+    const same = await cdn.get(path, { headers: { range: 'bytes=10-19', 'if-range': lm } })
+    expect(same.status).toBe(206)
+    expectPattern(new Uint8Array(await same.arrayBuffer()), 10)
+    const older = new Date(Date.parse(lm) - 1000).toUTCString()
+    const other = await cdn.get(path, { headers: { range: 'bytes=10-19', 'if-range': older } })
+    expect(other.status).toBe(200)
+    expectPattern(new Uint8Array(await other.arrayBuffer()), 0)
+    expect(await cdn.originCount('/bytes/500')).toBe(1)
+  })
 })
