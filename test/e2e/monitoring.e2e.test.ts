@@ -241,7 +241,7 @@ describe("the platform's own /metrics", () => {
     // promtool exits non-zero on any problem (lint findings included); promtool queries with POST.
     execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
     expect(text).toMatch(
-      /edgeblocks_http_requests_total\{isolate="[0-9a-f]+",route="\/v1\/monitoring\/prometheus\/api\/v1\/query",method="POST",code="200"\} \d+/,
+      /edgeblocks_http_requests_total\{isolate="[0-9a-f]+",route="\/v1\/monitoring\/prometheus\/api\/v1\/query",method="POST",code="200",tenant_class="standard"\} \d+/,
     )
     expect(text).toContain('# TYPE edgeblocks_http_request_duration_seconds histogram')
     // The remote-writes and queries above called the metric shards and read tokens from libSQL.
