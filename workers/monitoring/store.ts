@@ -32,6 +32,7 @@ const SCHEMA = [
 export const CHUNK_SAMPLES = 120
 
 export interface WriteLimits {
+  /** New series this shard may hold. */
   maxSeries: number
   outOfOrderMs: number
 }
