@@ -139,9 +139,17 @@ export class MetricShard extends HostedObject<Env> {
     )
   }
 
-  /** Label sets of the series matching any of the matcher sets (all series when none given). */
-  async labelSets(sets: Matcher[][]): Promise<Labels[]> {
-    const all = this.store.allSeries()
+  /**
+   * Label sets of the series matching any of the matcher sets (all series when none given),
+   * only those with samples or rollup buckets in `window` when one is given.
+   */
+  async labelSets(sets: Matcher[][], window?: { from: number; to: number }): Promise<Labels[]> {
+    let all = this.store.allSeries()
+    if (window) {
+      const raw = this.store.seriesWithSamples(window.from, window.to)
+      const rolled = this.rollups.seriesWithBuckets(window.from, window.to)
+      all = all.filter((s) => raw.has(s.id) || rolled.has(s.id))
+    }
     if (sets.length === 0) return all.map((s) => s.labels)
     const seen = new Set<number>()
     const out: Labels[] = []

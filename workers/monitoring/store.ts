@@ -189,6 +189,19 @@ export class MetricStore {
       .map((r) => ({ id: r.id, maxT: r.max_t }))
   }
 
+  /** Ids of the series with raw samples in [from, to] (a sealed chunk counts when it overlaps). */
+  seriesWithSamples(from: number, to: number): Set<number> {
+    const rows = this.sql.exec<{ id: number }>(
+      `SELECT series_id AS id FROM head WHERE t BETWEEN ? AND ?
+       UNION SELECT series_id AS id FROM chunks WHERE max_t >= ? AND min_t <= ?`,
+      from,
+      to,
+      from,
+      to,
+    )
+    return new Set(rows.toArray().map((r) => r.id))
+  }
+
   /** Every series (labels only), for matching. */
   allSeries(): Array<{ id: number; labels: Labels }> {
     return this.sql
