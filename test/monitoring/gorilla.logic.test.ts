@@ -29,10 +29,9 @@ describe('Gorilla chunks', () => {
   it('stores realistic scrapes in under 2 bytes per sample', () => {
     // One scraped /metrics page over 30 minutes: 15 s scrapes stamped the way Prometheus
     // stamps them (a scrape within 2 ms of its schedule takes the scheduled time; here one in
-    // ten lands 3–10 ms off), and the series such a
-    // page holds — request counters by route (bursty, sometimes
-    // idle), a latency histogram's cumulative buckets, a memory gauge moving in 4 KiB pages,
-    // a queue depth, constants (up, build info) — from a seeded generator.
+    // ten lands 3–10 ms off), and the series such a page holds — request counters by route
+    // (bursty, sometimes idle), a latency histogram's cumulative buckets, a memory gauge moving
+    // in 4 KiB pages, a queue depth, constants (up, build info) — from a seeded generator.
     let seed = 7
     const random = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
