@@ -229,6 +229,16 @@ describe('Prometheus remote-write and query API', () => {
     expect(files.body.data.result).toEqual([
       { metric: { __name__: 'disk_files', job: 'batch', path: '/var/tmp' }, value: [T0 / 1000, '3'] },
     ])
+    const slashJob = await SELF.fetch(`http://edge.test${BASE}/metrics/job@base64/${b64('etl/nightly')}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+      body: `rows_loaded 42 ${T0}\n`,
+    })
+    expect(slashJob.status).toBe(204)
+    const rows = await call<Api>(`${BASE}/api/v1/query?query=rows_loaded&time=${T0 / 1000}`, { token })
+    expect(rows.body.data.result).toEqual([
+      { metric: { __name__: 'rows_loaded', job: 'etl/nightly' }, value: [T0 / 1000, '42'] },
+    ])
     const badBase64 = await SELF.fetch(`http://edge.test${BASE}/metrics/job/batch/path@base64/%25%25`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}` },

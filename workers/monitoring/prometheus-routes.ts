@@ -142,14 +142,14 @@ const labelValues: Handler = async (c, p) => {
 }
 
 /**
- * A push's grouping labels from its path: `job` and `/label/value` pairs, where
- * `/label@base64/<base64url>` carries a value that holds a `/` or is empty (pushgateway's
- * rule). Throws `SampleError` on a bad pair.
+ * A push's grouping labels from its path, `job/<job>{/label/value}` after `/metrics/`, where
+ * `label@base64/<base64url>` (`job@base64` too) carries a value that holds a `/` or is empty
+ * (pushgateway's rule). Path parameters arrive percent-decoded. Throws `SampleError` on a bad
+ * pair.
  */
-export function groupingLabels(job: string, rest: string): Labels {
-  // Path parameters arrive percent-decoded already.
-  const grouping: Labels = { job }
-  const parts = rest.split('/').filter((p) => p !== '')
+export function groupingLabels(path: string): Labels {
+  const grouping: Labels = {}
+  const parts = path.split('/').filter((p) => p !== '')
   if (parts.length % 2 !== 0) throw new SampleError('grouping labels must be /label/value pairs')
   for (let i = 0; i < parts.length; i += 2) {
     const name = parts[i] as string
@@ -159,17 +159,44 @@ export function groupingLabels(job: string, rest: string): Labels {
       continue
     }
     const text = raw.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '')
-    let value: string
     try {
-      value = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
+      grouping[name.slice(0, -7)] = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
         Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0)),
       )
     } catch {
       throw new SampleError(`invalid base64 value for grouping label ${name.slice(0, -7)}`)
     }
-    grouping[name.slice(0, -7)] = value
   }
+  if (!grouping.job) throw new SampleError('a push needs a non-empty job')
   return grouping
+}
+
+const pushSpec = () =>
+  describe({
+    wire: 'prometheus',
+    tags,
+    summary: 'Push samples in the text exposition format (pushgateway style)',
+    description:
+      'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
+      'every series (`/label@base64/<base64url>`, and `/metrics/job@base64/<base64url>`, for a value with ' +
+      'a `/`; `=` for an empty one). Samples without a timestamp take the time of the push.',
+    scope: 'monitoring:write',
+    responses: { 204: { description: 'Stored' } },
+    problems: [413],
+  })
+
+/** The push handler; `jobLabel` is `job` or `job@base64`, as the route's path has it. */
+function pushHandler(jobLabel: 'job' | 'job@base64') {
+  return async function push(c: Context<AuthEnv>) {
+    try {
+      const path = `${jobLabel}/${c.req.param('job')}/${c.req.param('grouping') ?? ''}`
+      const grouping = groupingLabels(path)
+      const text = new TextDecoder().decode(await c.req.arrayBuffer())
+      return await store(c, parseExposition(text, Date.now(), grouping))
+    } catch (error) {
+      return promError(error)
+    }
+  }
 }
 
 export const prometheusRoutes = new Hono<AuthEnv>()
@@ -223,26 +250,14 @@ export const prometheusRoutes = new Hono<AuthEnv>()
   .on(
     ['PUT', 'POST'],
     '/metrics/job/:job/:grouping{.*}?',
-    describe({
-      wire: 'prometheus',
-      tags,
-      summary: 'Push samples in the text exposition format (pushgateway style)',
-      description:
-        'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
-        'every series (`/label@base64/<base64url>` for a value with a `/`, or `=` for an empty one). ' +
-        'Samples without a timestamp take the time of the push.',
-      scope: 'monitoring:write',
-      responses: { 204: { description: 'Stored' } },
-      problems: [413],
-    }),
+    pushSpec(),
     requireScope('monitoring:write'),
-    async function push(c) {
-      try {
-        const grouping = groupingLabels(c.req.param('job'), c.req.param('grouping') ?? '')
-        const text = new TextDecoder().decode(await c.req.arrayBuffer())
-        return await store(c, parseExposition(text, Date.now(), grouping))
-      } catch (error) {
-        return promError(error)
-      }
-    },
+    pushHandler('job'),
+  )
+  .on(
+    ['PUT', 'POST'],
+    '/metrics/job@base64/:job/:grouping{.*}?',
+    pushSpec(),
+    requireScope('monitoring:write'),
+    pushHandler('job@base64'),
   )
