@@ -67,6 +67,26 @@ export const RetentionView = v.object({
   rollup1hSeconds: v.number(),
 })
 
+/** A tenant's own series limit: at most the platform's, at least one series per shard. */
+export const SeriesLimitInput = v.strictObject({
+  maxSeries: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(MONITORING_LIMITS.shards),
+    v.maxValue(MONITORING_LIMITS.maxSeries),
+  ),
+})
+
+export const SeriesLimitView = v.object({
+  /** New series past this many are refused (400). */
+  maxSeries: v.number(),
+  /** Each shard's share, `ceil(maxSeries / shards)`: a shard refuses new series past it. */
+  perShard: v.number(),
+  shards: v.number(),
+  /** Series stored now, over all shards. */
+  series: v.number(),
+})
+
 export const RETENTION_BOUNDS = { minMs: 3_600_000, maxMs: 10 * 365 * 86_400_000 } as const
 
 // OTLP/HTTP metrics JSON (opentelemetry-proto's JSON mapping): the fields the translation

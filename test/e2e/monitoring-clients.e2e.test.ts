@@ -1,7 +1,8 @@
 /**
  * The monitoring block with real clients: the OpenTelemetry metrics SDK exporting over
  * OTLP/HTTP (cumulative and delta temporality) to `POST /v1/metrics`, and the dashboard page
- * in Chromium charting a query and listing a firing alert.
+ * in Chromium charting a query, listing a firing alert and the top error issues with their
+ * stack traces.
  */
 import {
   AggregationTemporalityPreference,
@@ -121,7 +122,7 @@ describe('OpenTelemetry metrics SDK → OTLP/HTTP', () => {
 })
 
 describe('the dashboard page in Chromium', () => {
-  it('charts a query over time and lists the firing alert', async () => {
+  it('charts a query over time and lists the firing alert and the top error issues with stack traces', async () => {
     const now = Math.floor(Date.now() / 60_000) * 60_000
     const times = Array.from({ length: 50 }, (_, i) => now - (50 - i) * 60_000)
     const body = encodeRemoteWrite(
@@ -168,6 +169,44 @@ describe('the dashboard page in Chromium', () => {
     }
     expect(firing).toBe(true)
 
+    // An error issue with a stack trace, sent to a project's Sentry envelope endpoint.
+    const project = (await (
+      await fetch(`${platform.url}/v1/monitoring/projects`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'dashboard-web' }),
+      })
+    ).json()) as { id: string; keys: Array<{ publicKey: string }> }
+    const frame = (fn: string, lineno: number) => ({
+      filename: 'https://app.example/static/cart.js',
+      function: fn,
+      lineno,
+      colno: 7,
+      in_app: true,
+    })
+    const event = JSON.stringify({
+      platform: 'javascript',
+      exception: {
+        values: [
+          {
+            type: 'TypeError',
+            value: 'cart.items is undefined',
+            stacktrace: { frames: [frame('onCheckout', 12), frame('totalOf', 40)] },
+          },
+        ],
+      },
+    })
+    const envelope = [
+      '{}',
+      JSON.stringify({ type: 'event', length: new TextEncoder().encode(event).length }),
+      event,
+    ].join('\n')
+    const sent = await fetch(
+      `${platform.url}/api/${project.id}/envelope/?sentry_key=${project.keys[0]?.publicKey}&sentry_version=7`,
+      { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8' }, body: envelope },
+    )
+    expect(sent.status).toBe(200)
+
     const page = await fetch(`${platform.url}/v1/monitoring/dashboard`)
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'")
     const browser = await launchChromium()
@@ -176,8 +215,7 @@ describe('the dashboard page in Chromium', () => {
       const problems: string[] = []
       tab.on('pageerror', (error) => problems.push(String(error)))
       tab.on('console', (m) => {
-        // A 404 for the error issues (when that API is absent) is logged by Chromium; anything else is a problem.
-        if (m.type() === 'error' && !m.text().includes('404')) problems.push(m.text())
+        if (m.type() === 'error') problems.push(m.text())
       })
       tab.on('request', (r) => {
         if (!r.url().startsWith(platform.url)) problems.push(`external request ${r.url()}`)
@@ -195,8 +233,17 @@ describe('the dashboard page in Chromium', () => {
       await tab.waitForSelector('#alerts li.alert')
       expect(await tab.textContent('#alerts')).toContain('RoomTooWarm')
       expect(await tab.textContent('#alerts')).toContain('Room b is at')
-      // The error issues section settles: a list, "No error issues." or "not available".
-      await tab.locator('#issues-status:not(:empty), #issues li').first().waitFor()
+      // The top error issues, each with its stack trace (the crash last).
+      await tab.waitForSelector('#issues li.issue')
+      const issue = await tab.textContent('#issues li.issue')
+      expect(issue).toContain('TypeError')
+      expect(issue).toContain('cart.items is undefined')
+      expect(issue).toContain('1 events')
+      const frames = await tab.locator('#issues li.issue ol.frames li').allTextContents()
+      expect(frames).toHaveLength(2)
+      expect(frames.join('\n')).toMatch(
+        /onCheckout[\s\S]*cart\.js:12[\s\S]*totalOf[\s\S]*cart\.js:40|totalOf[\s\S]*cart\.js:40[\s\S]*onCheckout[\s\S]*cart\.js:12/,
+      )
       // The token (localStorage) and the query (the address) survive a reload, which charts again.
       await tab.reload()
       expect(await tab.inputValue('#token')).toBe(token)

@@ -14,11 +14,13 @@ describe('metric shard limits', () => {
       samples: 2,
       outOfOrder: 0,
       limited: 0,
+      seriesLimit: 20_000,
     })
     expect(await stub.write([series('c', T0), series('a', T0 + 1000)], limits)).toEqual({
       samples: 1,
       outOfOrder: 0,
       limited: 1,
+      seriesLimit: 20_000,
     })
     const count = await runInDurableObject(
       stub,

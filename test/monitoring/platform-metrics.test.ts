@@ -1,4 +1,4 @@
-/** The platform's own /metrics: Durable Object calls, libSQL requests and rate-limit denials. */
+/** The platform's own /metrics: requests by tenant class, Durable Object calls, libSQL requests and rate-limit denials. */
 import { SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { MONITORING_LIMITS } from '../../schemas/monitoring'
@@ -16,7 +16,40 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
+/** The sum of every sample of `name` carrying all the label pairs (any other labels). */
+function total(text: string, name: string, labels: Record<string, string>): number {
+  return text
+    .split('\n')
+    .filter(
+      (l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+    )
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+}
+
 describe('platform metrics', () => {
+  it('counts requests by route pattern, status code and tenant class', async () => {
+    const route = { route: '/v1/whoami', method: 'GET' }
+    const count = (text: string, tenant_class: string, code?: string) =>
+      total(text, 'edgeblocks_http_requests_total', { ...route, tenant_class, ...(code ? { code } : {}) })
+    const before = await metrics()
+    expect((await call('/v1/whoami')).status).toBe(401)
+    expect((await call('/v1/whoami', { token: await tokenFor(uniqueTenant(), ['queue:read']) })).status).toBe(
+      200,
+    )
+    expect((await call('/v1/whoami', { token: await tokenFor(uniqueTenant(), ['admin']) })).status).toBe(200)
+    // "gateway-tiny" has its own gateway limit in the test pool: the `custom` class.
+    await call('/v1/whoami', { token: await tokenFor('gateway-tiny', ['queue:read']) })
+    const after = await metrics()
+    expect(count(after, 'anonymous', '401')).toBe(count(before, 'anonymous', '401') + 1)
+    expect(count(after, 'standard', '200')).toBe(count(before, 'standard', '200') + 1)
+    expect(count(after, 'admin', '200')).toBe(count(before, 'admin', '200') + 1)
+    expect(count(after, 'custom')).toBe(count(before, 'custom') + 1)
+    // The latency histogram counts the same requests by route pattern.
+    expect(total(after, 'edgeblocks_http_request_duration_seconds_count', { route: '/v1/whoami' })).toBe(
+      total(before, 'edgeblocks_http_request_duration_seconds_count', { route: '/v1/whoami' }) + 4,
+    )
+  })
+
   it('counts Durable Object calls by kind and method, with their latency', async () => {
     const before =
       sample(await metrics(), 'edgeblocks_durable_object_calls_total', {

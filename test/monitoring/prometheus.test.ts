@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { MONITORING_LIMITS } from '../../schemas/monitoring'
 import { encodeRemoteWrite } from '../../workers/monitoring/remote-write'
 import type { Series } from '../../workers/monitoring/series'
+import { ProtoWriter } from '../../workers/platform/protobuf'
+import { snappyCompress, snappyDecompress } from '../../workers/platform/snappy'
 import { call, tokenFor, uniqueTenant } from '../helpers'
 
 const BASE = '/v1/monitoring/prometheus'
@@ -101,6 +103,34 @@ describe('Prometheus remote-write and query API', () => {
     expect(series.body.data).toEqual([{ __name__: 'http_requests_total', instance: 'b', job: 'y' }])
   })
 
+  it('limits series, labels and label values to the series with samples in start…end', async () => {
+    const token = await tokenFor(uniqueTenant())
+    const late = { labels: { __name__: 'late', job: 'z', zone: 'eu' }, times: [T0 + 3_600_000], values: [1] }
+    await write(token, [counter({ job: 'x' }, 2, 1), late])
+    const at = (s: number) => String(s / 1000)
+    const get = async (path: string, start: number, end: number) =>
+      (
+        await call<{ data: unknown[] }>(
+          `${BASE}${path}${path.includes('?') ? '&' : '?'}start=${at(start)}&end=${at(end)}`,
+          { token },
+        )
+      ).body.data
+    const early = [T0, T0 + 60_000] as const
+    expect(await get('/api/v1/label/job/values', ...early)).toEqual(['x'])
+    expect(await get('/api/v1/labels', ...early)).toEqual(['__name__', 'job'])
+    expect(await get('/api/v1/label/job/values', T0 + 3_000_000, T0 + 4_000_000)).toEqual(['z'])
+    const anyJob = encodeURIComponent('{job=~".+"}')
+    expect(await get(`/api/v1/series?match[]=${anyJob}`, T0 + 3_000_000, T0 + 4_000_000)).toEqual([
+      late.labels,
+    ])
+    expect(await get('/api/v1/labels', T0 - 60_000, T0 - 1)).toEqual([])
+    // Without start and end: all time.
+    const all = await call<{ data: string[] }>(`${BASE}/api/v1/label/job/values`, { token })
+    expect(all.body.data).toEqual(['x', 'z'])
+    const backwards = await call(`${BASE}/api/v1/labels?start=${at(T0)}&end=${at(T0 - 1000)}`, { token })
+    expect(backwards.status).toBe(400)
+  })
+
   it('answers a form POST query and reports parse errors in the Prometheus error shape', async () => {
     const token = await tokenFor(uniqueTenant())
     const form = await SELF.fetch(`http://edge.test${BASE}/api/v1/query`, {
@@ -124,6 +154,25 @@ describe('Prometheus remote-write and query API', () => {
     const token = await tokenFor(uniqueTenant())
     const garbage = await write(token, new Uint8Array([5, 0, 1, 2, 3]))
     expect(garbage.status).toBe(400)
+    // Valid snappy around a WriteRequest cut short inside its first TimeSeries.
+    const whole = snappyDecompress(encodeRemoteWrite([counter({ job: 'cut' }, 3, 1)]), 1 << 20)
+    const truncated = await write(token, snappyCompress(whole.subarray(0, whole.length - 4)))
+    expect(truncated.status).toBe(400)
+    expect(await truncated.json()).toMatchObject({ status: 'error', errorType: 'bad_data' })
+    const notSnappy = await write(token, new TextEncoder().encode('http_requests_total 1\n'))
+    expect(notSnappy.status).toBe(400)
+    // A series naming one label twice, after a good series in the same request.
+    const twice = new ProtoWriter()
+    for (const job of [['ok'], ['a', 'b']]) {
+      twice.message(1, (ts) => {
+        ts.message(1, (l) => l.stringField(1, '__name__').stringField(2, 'up'))
+        for (const value of job) ts.message(1, (l) => l.stringField(1, 'job').stringField(2, value))
+        ts.message(2, (m) => m.doubleField(1, 1).int64Field(2, BigInt(T0)))
+      })
+    }
+    const duplicate = await write(token, snappyCompress(twice.finish()))
+    expect(duplicate.status).toBe(400)
+    expect(((await duplicate.json()) as { error: string }).error).toContain('duplicate label name "job"')
     const badName = await write(token, [
       { labels: { __name__: '1bad' }, times: [T0], values: [1] },
       counter({ job: 'z' }, 1, 1),
@@ -165,6 +214,37 @@ describe('Prometheus remote-write and query API', () => {
     expect(q.body.data.result).toEqual([
       { metric: { job: 'batch', instance: 'n1' }, value: [T0 / 1000, '16'] },
     ])
+    // Values with a slash, or empty (no label), travel as base64url (pushgateway's @base64).
+    const b64 = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_')
+    const encoded = await SELF.fetch(
+      `http://edge.test${BASE}/metrics/job/batch/path@base64/${b64('/var/tmp')}/queue@base64/=`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: `disk_files{queue="q9"} 3 ${T0}\n`,
+      },
+    )
+    expect(encoded.status).toBe(204)
+    const files = await call<Api>(`${BASE}/api/v1/query?query=disk_files&time=${T0 / 1000}`, { token })
+    expect(files.body.data.result).toEqual([
+      { metric: { __name__: 'disk_files', job: 'batch', path: '/var/tmp' }, value: [T0 / 1000, '3'] },
+    ])
+    const slashJob = await SELF.fetch(`http://edge.test${BASE}/metrics/job@base64/${b64('etl/nightly')}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+      body: `rows_loaded 42 ${T0}\n`,
+    })
+    expect(slashJob.status).toBe(204)
+    const rows = await call<Api>(`${BASE}/api/v1/query?query=rows_loaded&time=${T0 / 1000}`, { token })
+    expect(rows.body.data.result).toEqual([
+      { metric: { __name__: 'rows_loaded', job: 'etl/nightly' }, value: [T0 / 1000, '42'] },
+    ])
+    const badBase64 = await SELF.fetch(`http://edge.test${BASE}/metrics/job/batch/path@base64/%25%25`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+      body: `disk_files 1\n`,
+    })
+    expect(badBase64.status).toBe(400)
     const bad = await SELF.fetch(`http://edge.test${BASE}/metrics/job/batch`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}` },

@@ -94,3 +94,20 @@ describe('PromQL evaluation', () => {
     expect(bucketQuantile(0.5, [{ upper: 1, count: 3 }])).toBeNaN()
   })
 })
+
+describe('PromQL calendar functions', () => {
+  it('read UTC fields of time() or of each sample value, dropping the name', () => {
+    // 2024-02-29T13:45:30Z, a Thursday, day 60 of a leap year.
+    const t = Date.UTC(2024, 1, 29, 13, 45, 30)
+    const at = (q: string) => (run(q, [], t) as { samples: Array<{ value: number }> }).samples[0]?.value
+    expect([at('minute()'), at('hour()'), at('day_of_week()'), at('day_of_month()')]).toEqual([45, 13, 4, 29])
+    expect([at('day_of_year()'), at('days_in_month()'), at('month()'), at('year()')]).toEqual([
+      60, 29, 2, 2024,
+    ])
+    expect(at('month(vector(1700000000.9))')).toBe(11)
+    expect(run('hour(a)', parseExposition('a{job="x"} 7200 0', 0), 0)).toMatchObject({
+      samples: [{ labels: { job: 'x' }, value: 2 }],
+    })
+    expect(() => run('minute(1, 2)', [], t)).toThrow(PromQLError)
+  })
+})

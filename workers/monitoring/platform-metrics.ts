@@ -1,6 +1,8 @@
 /**
  * The platform's own metrics, served at `/metrics` in the text format 0.0.4: requests by
- * route pattern, method and status code, a latency histogram by route pattern, and what
+ * route pattern, method, status code and tenant class (`tenantClass`: four values, so the
+ * series count stays bounded whatever the number of tenants), a latency histogram by route
+ * pattern, and what
  * workers/platform/runtime-metrics.ts counts (Durable Object calls, libSQL requests,
  * rate-limit denials).
  *
@@ -10,6 +12,9 @@
  * counter reset). Cost: one map update per request; memory O(routes × statuses).
  */
 import type { MiddlewareHandler } from 'hono'
+import type { AuthEnv } from '../platform/auth/auth-env'
+import type { Principal } from '../platform/auth/token'
+import { readConfig } from '../platform/config'
 import {
   LATENCY_BOUNDS,
   type Histogram as RuntimeHistogram,
@@ -32,13 +37,43 @@ interface Histogram {
   count: number
 }
 
-const requests = new Map<string, { route: string; method: string; code: string; count: number }>()
+/**
+ * Who made a request, in four classes: `anonymous` (no valid token), `admin` (a token with
+ * the admin scope), `custom` (a tenant with its own gateway limit, GATEWAY_TENANT_OVERRIDES)
+ * and `standard` (every other tenant).
+ */
+export type TenantClass = 'anonymous' | 'admin' | 'custom' | 'standard'
+
+export function tenantClass(
+  principal: Principal | undefined,
+  overrides: Readonly<Record<string, unknown>>,
+): TenantClass {
+  if (!principal) return 'anonymous'
+  if (principal.scopes.has('admin')) return 'admin'
+  return Object.hasOwn(overrides, principal.tenant) ? 'custom' : 'standard'
+}
+
+interface RequestCount {
+  route: string
+  method: string
+  code: string
+  tenantClass: TenantClass
+  count: number
+}
+
+const requests = new Map<string, RequestCount>()
 const latency = new Map<string, Histogram>()
 
-export function recordRequest(route: string, method: string, status: number, seconds: number): void {
+export function recordRequest(
+  route: string,
+  method: string,
+  status: number,
+  seconds: number,
+  who: TenantClass = 'anonymous',
+): void {
   const code = String(status)
-  const key = `${route}\n${method}\n${code}`
-  const entry = requests.get(key) ?? { route, method, code, count: 0 }
+  const key = `${route}\n${method}\n${code}\n${who}`
+  const entry = requests.get(key) ?? { route, method, code, tenantClass: who, count: 0 }
   entry.count++
   requests.set(key, entry)
   const h = latency.get(route) ?? { counts: BUCKETS.map(() => 0), sum: 0, count: 0 }
@@ -51,7 +86,7 @@ export function recordRequest(route: string, method: string, status: number, sec
 }
 
 /** Middleware: times every request and counts it under its route pattern (not the raw path). */
-export function platformMetrics(): MiddlewareHandler {
+export function platformMetrics(): MiddlewareHandler<AuthEnv> {
   return async function platformMetricsMiddleware(c, next) {
     thisIsolate()
     const started = performance.now()
@@ -59,7 +94,9 @@ export function platformMetrics(): MiddlewareHandler {
       await next()
     } finally {
       const route = c.req.routePath && c.req.routePath !== '/*' ? c.req.routePath : 'unmatched'
-      recordRequest(route, c.req.method, c.res.status, (performance.now() - started) / 1000)
+      // The principal is set by whichever middleware verified the token (gateway, requireScope).
+      const who = tenantClass(c.get('principal'), readConfig(c.env).gatewayTenantOverrides)
+      recordRequest(route, c.req.method, c.res.status, (performance.now() - started) / 1000, who)
     }
   }
 }
@@ -77,10 +114,10 @@ export function renderPlatformMetrics(blocks: MetricFamily[] = []): string {
     },
     {
       name: 'edgeblocks_http_requests_total',
-      help: 'HTTP requests served by this isolate, by route pattern, method and status code.',
+      help: 'HTTP requests served by this isolate, by route pattern, method, status code and tenant class.',
       type: 'counter',
       samples: [...requests.values()].map((r) => ({
-        labels: { ...isolate, route: r.route, method: r.method, code: r.code },
+        labels: { ...isolate, route: r.route, method: r.method, code: r.code, tenant_class: r.tenantClass },
         value: r.count,
       })),
     },

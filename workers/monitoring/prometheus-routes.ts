@@ -103,14 +103,24 @@ const queryRange: Handler = (c, p) =>
     parseTime(p.get('end') ?? undefined, 'end'),
     parseStep(p.get('step') ?? undefined),
   )
+/** The `start`/`end` window of the metadata endpoints; none when both are absent (all time). */
+function window(p: URLSearchParams): { from: number; to: number } | undefined {
+  const start = p.get('start') ?? undefined
+  const end = p.get('end') ?? undefined
+  if (start === undefined && end === undefined) return undefined
+  const from = parseTime(start, 'start', Number.MIN_SAFE_INTEGER)
+  const to = parseTime(end, 'end', Number.MAX_SAFE_INTEGER)
+  if (to < from) throw new PromQLError('end timestamp must not be before start time')
+  return { from, to }
+}
 const series: Handler = async (c, p) => {
   const match = p.getAll('match[]')
   if (match.length === 0) throw new PromQLError('no match[] parameter provided')
-  return labelSets(c.env, tenantOf(c), match)
+  return labelSets(c.env, tenantOf(c), match, window(p))
 }
 const labels: Handler = async (c, p) => {
   const names = new Set<string>()
-  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]')))
+  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]'), window(p)))
     for (const k of Object.keys(set)) names.add(k)
   return [...names].sort()
 }
@@ -124,11 +134,69 @@ const alerts: Handler = (c) => rulesObject(c.env, tenantOf(c)).activeAlerts()
 const labelValues: Handler = async (c, p) => {
   const name = c.req.param('name') as string
   const values = new Set<string>()
-  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]'))) {
+  for (const set of await labelSets(c.env, tenantOf(c), p.getAll('match[]'), window(p))) {
     const value = set[name]
     if (value !== undefined) values.add(value)
   }
   return [...values].sort()
+}
+
+/**
+ * A push's grouping labels from its path, `job/<job>{/label/value}` after `/metrics/`, where
+ * `label@base64/<base64url>` (`job@base64` too) carries a value that holds a `/` or is empty
+ * (pushgateway's rule). Path parameters arrive percent-decoded. Throws `SampleError` on a bad
+ * pair.
+ */
+export function groupingLabels(path: string): Labels {
+  const grouping: Labels = {}
+  const parts = path.split('/').filter((p) => p !== '')
+  if (parts.length % 2 !== 0) throw new SampleError('grouping labels must be /label/value pairs')
+  for (let i = 0; i < parts.length; i += 2) {
+    const name = parts[i] as string
+    const raw = parts[i + 1] as string
+    if (!name.endsWith('@base64')) {
+      grouping[name] = raw
+      continue
+    }
+    const text = raw.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '')
+    try {
+      grouping[name.slice(0, -7)] = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
+        Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0)),
+      )
+    } catch {
+      throw new SampleError(`invalid base64 value for grouping label ${name.slice(0, -7)}`)
+    }
+  }
+  if (!grouping.job) throw new SampleError('a push needs a non-empty job')
+  return grouping
+}
+
+const pushSpec = () =>
+  describe({
+    wire: 'prometheus',
+    tags,
+    summary: 'Push samples in the text exposition format (pushgateway style)',
+    description:
+      'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
+      'every series (`/label@base64/<base64url>`, and `/metrics/job@base64/<base64url>`, for a value with ' +
+      'a `/`; `=` for an empty one). Samples without a timestamp take the time of the push.',
+    scope: 'monitoring:write',
+    responses: { 204: { description: 'Stored' } },
+    problems: [413],
+  })
+
+/** The push handler; `jobLabel` is `job` or `job@base64`, as the route's path has it. */
+function pushHandler(jobLabel: 'job' | 'job@base64') {
+  return async function push(c: Context<AuthEnv>) {
+    try {
+      const path = `${jobLabel}/${c.req.param('job')}/${c.req.param('grouping') ?? ''}`
+      const grouping = groupingLabels(path)
+      const text = new TextDecoder().decode(await c.req.arrayBuffer())
+      return await store(c, parseExposition(text, Date.now(), grouping))
+    } catch (error) {
+      return promError(error)
+    }
+  }
 }
 
 export const prometheusRoutes = new Hono<AuthEnv>()
@@ -182,29 +250,14 @@ export const prometheusRoutes = new Hono<AuthEnv>()
   .on(
     ['PUT', 'POST'],
     '/metrics/job/:job/:grouping{.*}?',
-    describe({
-      wire: 'prometheus',
-      tags,
-      summary: 'Push samples in the text exposition format (pushgateway style)',
-      description:
-        'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
-        'every series. Samples without a timestamp take the time of the push.',
-      scope: 'monitoring:write',
-      responses: { 204: { description: 'Stored' } },
-      problems: [413],
-    }),
+    pushSpec(),
     requireScope('monitoring:write'),
-    async function push(c) {
-      try {
-        const grouping: Labels = { job: c.req.param('job') }
-        const parts = (c.req.param('grouping') ?? '').split('/').filter((p) => p !== '')
-        if (parts.length % 2 !== 0) throw new SampleError('grouping labels must be /label/value pairs')
-        for (let i = 0; i < parts.length; i += 2)
-          grouping[parts[i] as string] = decodeURIComponent(parts[i + 1] as string)
-        const text = new TextDecoder().decode(await c.req.arrayBuffer())
-        return await store(c, parseExposition(text, Date.now(), grouping))
-      } catch (error) {
-        return promError(error)
-      }
-    },
+    pushHandler('job'),
+  )
+  .on(
+    ['PUT', 'POST'],
+    '/metrics/job@base64/:job/:grouping{.*}?',
+    pushSpec(),
+    requireScope('monitoring:write'),
+    pushHandler('job@base64'),
   )

@@ -183,8 +183,16 @@ export async function rangeQuery(
   return { resultType: 'matrix', result: [...series.values()].sort(byLabels) }
 }
 
-/** Label sets matching `match[]` selectors (all series when none). */
-export async function labelSets(env: Env, tenant: string, match: string[]): Promise<Labels[]> {
+/**
+ * Label sets matching `match[]` selectors (all series when none), only those with data in
+ * `window` when one is given (the API's `start`/`end`).
+ */
+export async function labelSets(
+  env: Env,
+  tenant: string,
+  match: string[],
+  window?: { from: number; to: number },
+): Promise<Labels[]> {
   const sets = match.map((m) => {
     const expr = parseQuery(m)
     if (expr.kind !== 'selector')
@@ -193,7 +201,7 @@ export async function labelSets(env: Env, tenant: string, match: string[]): Prom
   })
   const perShard = await Promise.all(
     Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) =>
-      metricShard(env, tenant, shard).labelSets(sets),
+      metricShard(env, tenant, shard).labelSets(sets, window),
     ),
   )
   return perShard.flat()

@@ -4,8 +4,9 @@
  * `repeated Sample samples = 2`; Label: name = 1, value = 2; Sample: double value = 1,
  * int64 timestamp = 2). Metadata (field 3) and exemplars/histograms are skipped.
  *
- * Guarantees: any malformed body throws `SampleError` (400) before anything is stored; the
- * decompressed size is bounded. Cost: O(body bytes).
+ * Guarantees: any malformed body (including a series naming one label twice) throws
+ * `SampleError` (400) before anything is stored; the decompressed size is bounded. A label with
+ * an empty value is no label, as in Prometheus. Cost: O(body bytes).
  */
 import { ProtoReader, ProtoWriter, WIRE } from '../platform/protobuf'
 import { SnappyError, snappyCompress, snappyDecompress } from '../platform/snappy'
@@ -19,6 +20,7 @@ function int64(reader: ProtoReader): number {
 
 function readSeries(reader: ProtoReader): Series {
   const labels: Labels = {}
+  const names = new Set<string>()
   const times: number[] = []
   const values: number[] = []
   for (let f = reader.next(); f; f = reader.next()) {
@@ -31,6 +33,8 @@ function readSeries(reader: ProtoReader): Series {
         else if (g.field === 2 && g.wire === WIRE.bytes) value = label.string()
         else label.skip(g.wire)
       }
+      if (names.has(name)) throw new SampleError(`duplicate label name ${JSON.stringify(name)}`)
+      names.add(name)
       if (value !== '') labels[name] = value
     } else if (f.field === 2 && f.wire === WIRE.bytes) {
       const sample = reader.message()

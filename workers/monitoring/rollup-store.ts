@@ -45,6 +45,16 @@ export class RollupStore {
     for (const statement of SCHEMA) this.sql.exec(statement)
   }
 
+  /** Ids of the series with a bucket overlapping [from, to] (buckets outlive raw samples). */
+  seriesWithBuckets(from: number, to: number): Set<number> {
+    const rows = this.sql.exec<{ id: number }>(
+      'SELECT DISTINCT series_id AS id FROM rollups WHERE end_t >= ? AND end_t - res <= ?',
+      from,
+      to,
+    )
+    return new Set(rows.toArray().map((r) => r.id))
+  }
+
   retention(): Retention {
     const row = this.sql
       .exec<{ value: string }>("SELECT value FROM settings WHERE key = 'retention'")

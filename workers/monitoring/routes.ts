@@ -1,5 +1,5 @@
 /**
- * `/v1/monitoring`: the tenant's storage stats and retention, rules (rules/routes.ts), scrape
+ * `/v1/monitoring`: the tenant's storage stats, retention and series limit, rules (rules/routes.ts), scrape
  * jobs (scrape/routes.ts), Prometheus's wires under `/prometheus` (remote-write, the query
  * API, text pushes; see prometheus-routes.ts) and OTLP/HTTP metrics under
  * `/otlp/v1/metrics` (otlp/routes.ts), and the dashboard page at `/dashboard`.
@@ -11,6 +11,8 @@ import {
   RETENTION_BOUNDS,
   RetentionInput,
   RetentionView,
+  SeriesLimitInput,
+  SeriesLimitView,
 } from '../../schemas/monitoring'
 import { type AuthEnv, requireScope } from '../platform/auth/middleware'
 import type { Env } from '../platform/env'
@@ -26,7 +28,7 @@ import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
 import { rulesRoutes } from './rules/routes'
 import { scrapeRoutes } from './scrape/routes'
-import { metricShard } from './shard-object'
+import { metricShard, seriesShare } from './shard-object'
 
 const tags = ['monitoring']
 
@@ -56,6 +58,21 @@ function retentionView(r: Retention) {
 
 const shards = (env: Env, tenant: string) =>
   Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) => metricShard(env, tenant, shard))
+
+async function limitView(env: Env, tenant: string) {
+  const all = shards(env, tenant)
+  const [maxSeries, stats] = await Promise.all([
+    all[0]?.seriesLimit(),
+    Promise.all(all.map((s) => s.stats())),
+  ])
+  const limit = maxSeries ?? MONITORING_LIMITS.maxSeries
+  return {
+    maxSeries: limit,
+    perShard: seriesShare(limit),
+    shards: MONITORING_LIMITS.shards,
+    series: stats.reduce((a, s) => a + s.series, 0),
+  }
+}
 
 /** The page loads nothing from elsewhere and talks only to this origin. */
 const DASHBOARD_CSP =
@@ -152,6 +169,40 @@ export const monitoringRoutes = new Hono<AuthEnv>()
         throw new AppError('validation_failed', 'The request body is invalid.', { errors })
       await Promise.all(shards(c.env, tenant).map((s) => s.setRetention(next)))
       return c.json(retentionView(next))
+    },
+  )
+  .get(
+    '/limits',
+    describe({
+      tags,
+      summary: "The tenant's series limit (cardinality) and its series count",
+      scope: 'monitoring:read',
+      responses: { 200: { description: 'The limit', schema: SeriesLimitView } },
+    }),
+    requireScope('monitoring:read'),
+    async function getLimits(c) {
+      return c.json(await limitView(c.env, tenantOf(c)))
+    },
+  )
+  .put(
+    '/limits',
+    describe({
+      tags,
+      summary: "Set the tenant's series limit",
+      description:
+        `\`{maxSeries}\` between ${MONITORING_LIMITS.shards} and ${MONITORING_LIMITS.maxSeries} (the default). ` +
+        'Each shard keeps its share, ceil(maxSeries / shards); writes of new series past it answer 400 ' +
+        '(remote-write, pushes) or a partial success (OTLP) naming the limit. Series already stored stay.',
+      scope: 'monitoring:write',
+      responses: { 200: { description: 'The limit', schema: SeriesLimitView } },
+    }),
+    requireScope('monitoring:write'),
+    validate('json', SeriesLimitInput),
+    async function putLimits(c) {
+      const { maxSeries } = c.req.valid('json')
+      const tenant = tenantOf(c)
+      await Promise.all(shards(c.env, tenant).map((s) => s.setSeriesLimit(maxSeries)))
+      return c.json(await limitView(c.env, tenant))
     },
   )
   .route('/', rulesRoutes)

@@ -62,10 +62,17 @@ export function validateSeries(series: Series, maxLabels: number, maxValueLength
   }
 }
 
-/** Merges series with the same label set (a batch may repeat one). */
+/** A label with an empty value is no label, as in Prometheus (`{a=""}` matches series without `a`). */
+function withoutEmpty(labels: Labels): Labels {
+  if (!Object.values(labels).includes('')) return labels
+  return Object.fromEntries(Object.entries(labels).filter(([, value]) => value !== ''))
+}
+
+/** Merges series with the same label set (a batch may repeat one), dropping empty labels. */
 export function mergeSeries(list: Series[]): Series[] {
   const byKey = new Map<string, Series>()
-  for (const s of list) {
+  for (const raw of list) {
+    const s = { ...raw, labels: withoutEmpty(raw.labels) }
     const key = seriesKey(s.labels)
     const seen = byKey.get(key)
     if (!seen)

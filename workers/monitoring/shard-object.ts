@@ -28,6 +28,11 @@ declare global {
 
 export const METRICS_KIND = 'metrics'
 
+const SERIES_LIMIT_KEY = 'seriesLimit'
+
+/** One shard's share of a tenant's series limit (series are spread by hash, evenly on average). */
+export const seriesShare = (tenantLimit: number) => Math.ceil(tenantLimit / MONITORING_LIMITS.shards)
+
 export function metricShard(env: Env, tenant: string, shard: number): DurableObjectStub<MetricShard> {
   return objectStub(env.METRIC_SHARDS, tenant, METRICS_KIND, 'series', shard)
 }
@@ -52,11 +57,28 @@ export class MetricShard extends HostedObject<Env> {
     })
   }
 
-  async write(batch: Series[], limits: WriteLimits): Promise<WriteOutcome> {
-    const outcome = this.ctx.storage.transactionSync(() => this.store.write(batch, limits))
+  /**
+   * Stores a batch; a tenant limit set with `setSeriesLimit` replaces `limits.maxSeries` by this
+   * shard's share of it. The outcome names the tenant limit applied when series were refused.
+   */
+  async write(batch: Series[], limits: WriteLimits): Promise<WriteOutcome & { seriesLimit: number }> {
+    const tenantLimit = (await this.ctx.storage.get<number>(SERIES_LIMIT_KEY)) ?? MONITORING_LIMITS.maxSeries
+    const share = seriesShare(tenantLimit)
+    const outcome = this.ctx.storage.transactionSync(() =>
+      this.store.write(batch, { ...limits, maxSeries: Math.min(limits.maxSeries, share) }),
+    )
     if (outcome.samples > 0 && (await this.ctx.storage.getAlarm()) === null)
       await this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS)
-    return outcome
+    return { ...outcome, seriesLimit: tenantLimit }
+  }
+
+  /** The tenant's series limit (this shard keeps `seriesShare` of it); series above it stay. */
+  async setSeriesLimit(maxSeries: number): Promise<void> {
+    await this.ctx.storage.put(SERIES_LIMIT_KEY, maxSeries)
+  }
+
+  async seriesLimit(): Promise<number> {
+    return (await this.ctx.storage.get<number>(SERIES_LIMIT_KEY)) ?? MONITORING_LIMITS.maxSeries
   }
 
   /**
@@ -117,9 +139,17 @@ export class MetricShard extends HostedObject<Env> {
     )
   }
 
-  /** Label sets of the series matching any of the matcher sets (all series when none given). */
-  async labelSets(sets: Matcher[][]): Promise<Labels[]> {
-    const all = this.store.allSeries()
+  /**
+   * Label sets of the series matching any of the matcher sets (all series when none given),
+   * only those with samples or rollup buckets in `window` when one is given.
+   */
+  async labelSets(sets: Matcher[][], window?: { from: number; to: number }): Promise<Labels[]> {
+    let all = this.store.allSeries()
+    if (window) {
+      const raw = this.store.seriesWithSamples(window.from, window.to)
+      const rolled = this.rollups.seriesWithBuckets(window.from, window.to)
+      all = all.filter((s) => raw.has(s.id) || rolled.has(s.id))
+    }
     if (sets.length === 0) return all.map((s) => s.labels)
     const seen = new Set<number>()
     const out: Labels[] = []

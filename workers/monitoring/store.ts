@@ -32,6 +32,7 @@ const SCHEMA = [
 export const CHUNK_SAMPLES = 120
 
 export interface WriteLimits {
+  /** New series this shard may hold. */
   maxSeries: number
   outOfOrderMs: number
 }
@@ -186,6 +187,19 @@ export class MetricStore {
       .exec<{ id: number; max_t: number }>('SELECT id, max_t FROM series')
       .toArray()
       .map((r) => ({ id: r.id, maxT: r.max_t }))
+  }
+
+  /** Ids of the series with raw samples in [from, to] (a sealed chunk counts when it overlaps). */
+  seriesWithSamples(from: number, to: number): Set<number> {
+    const rows = this.sql.exec<{ id: number }>(
+      `SELECT series_id AS id FROM head WHERE t BETWEEN ? AND ?
+       UNION SELECT series_id AS id FROM chunks WHERE max_t >= ? AND min_t <= ?`,
+      from,
+      to,
+      from,
+      to,
+    )
+    return new Set(rows.toArray().map((r) => r.id))
   }
 
   /** Every series (labels only), for matching. */

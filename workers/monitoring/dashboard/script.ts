@@ -141,7 +141,7 @@ async function loadAlerts() {
   }
 }
 
-const listOf = (body, key) => (Array.isArray(body) ? body : (body && (body[key] || body.items || body.data)) || [])
+const listOf = (body, key) => (body && body[key]) || []
 
 async function loadIssues() {
   const list = $('issues')
@@ -150,9 +150,9 @@ async function loadIssues() {
     const projects = listOf(await api('/v1/monitoring/projects'), 'projects').slice(0, 10)
     const issues = []
     for (const p of projects) {
-      const name = typeof p === 'string' ? p : p.name || p.slug || p.id
-      const found = listOf(await api('/v1/monitoring/projects/' + encodeURIComponent(name) + '/issues?limit=10'), 'issues')
-      for (const issue of found) issues.push(Object.assign({ project: name }, issue))
+      // Projects are addressed by their numeric id (as in a DSN); the name is for reading.
+      const found = listOf(await api('/v1/monitoring/projects/' + encodeURIComponent(p.id) + '/issues?limit=10'), 'issues')
+      for (const issue of found) issues.push(Object.assign({ project: p.name || String(p.id) }, issue))
     }
     issues.sort((a, b) => (b.count || 0) - (a.count || 0))
     for (const issue of issues.slice(0, 10)) {

@@ -13,7 +13,7 @@ import { asAppError } from '../../platform/errors'
 import { describe } from '../../platform/openapi'
 import { ProtoWriter } from '../../platform/protobuf'
 import { tenantOf } from '../../platform/tenancy'
-import { writeSeries } from '../ingest'
+import { seriesLimitMessage, writeSeries } from '../ingest'
 import { SampleError } from '../series'
 import { decodeOtlpMetricsJson } from './decode-json'
 import { decodeOtlpMetricsProtobuf } from './decode-protobuf'
@@ -86,7 +86,7 @@ export const otlpMetricsRoutes = new Hono<AuthEnv>().post(
           rejected += refused
           reason ||=
             outcome.limited > 0
-              ? `series limit reached: ${outcome.limited} new series refused`
+              ? seriesLimitMessage(outcome)
               : `${outcome.outOfOrder} samples out of order (or deltas not newer than the series' newest)`
         }
       }

@@ -13,6 +13,7 @@ import type { Expr, VectorSelector } from './ast'
 import { ARITHMETIC, operate, vectors, withoutName, withScalar } from './binary'
 import {
   bucketQuantile,
+  DATE_FUNCTIONS,
   expectArgs,
   KEEPS_NAME,
   MATH_FUNCTIONS,
@@ -149,6 +150,20 @@ export class Evaluator {
       return {
         type: 'vector',
         samples: samples.map((s) => ({ labels: withoutName(s.labels), value: math(s.value, extra) })),
+      }
+    }
+    const date = DATE_FUNCTIONS[name]
+    if (date) {
+      expectArgs(name, args, 0, 1)
+      const samples = args[0]
+        ? this.vector(args[0], t, `call to function "${name}"`)
+        : [{ labels: {}, value: t / 1000 }]
+      return {
+        type: 'vector',
+        samples: samples.map((s) => ({
+          labels: withoutName(s.labels),
+          value: Number.isFinite(s.value) ? date(new Date(Math.trunc(s.value) * 1000)) : Number.NaN,
+        })),
       }
     }
     switch (name) {

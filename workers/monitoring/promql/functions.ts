@@ -146,6 +146,21 @@ export const MATH_FUNCTIONS: Record<string, (v: number, args: number[]) => numbe
     max < min ? Number.NaN : Math.max(min, Math.min(max, v)),
 }
 
+/**
+ * Calendar functions of a Unix time in seconds, in UTC (`minute(v)`, …); with no argument they
+ * apply to `vector(time())`. As in Prometheus, the seconds are truncated to a whole number.
+ */
+export const DATE_FUNCTIONS: Record<string, (d: Date) => number> = {
+  minute: (d) => d.getUTCMinutes(),
+  hour: (d) => d.getUTCHours(),
+  day_of_week: (d) => d.getUTCDay(),
+  day_of_month: (d) => d.getUTCDate(),
+  day_of_year: (d) => Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1,
+  days_in_month: (d) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate(),
+  month: (d) => d.getUTCMonth() + 1,
+  year: (d) => d.getUTCFullYear(),
+}
+
 /** `histogram_quantile` over one group's buckets (upper bound → cumulative count). */
 export function bucketQuantile(q: number, buckets: Array<{ upper: number; count: number }>): number {
   if (q < 0) return Number.NEGATIVE_INFINITY
