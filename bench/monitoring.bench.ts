@@ -130,7 +130,7 @@ async function main() {
       subject: 'series / stored samples',
       value: `${stats.series} / ${(stats.sealedSamples ?? 0) + (stats.headSamples ?? 0)}`,
     },
-    { subject: 'bytes per sample, sealed Gorilla chunks', value: Number(stats.bytesPerSample).toFixed(2) },
+    { subject: 'bytes per sample, sealed Gorilla chunks', value: bytesPerSample(stats) },
     {
       subject: `range query over ${stats.series} series × ${((end - T0) / 3_600_000).toFixed(1)} h, 1 m steps: p50 / p99 ms`,
       value: `${query.p50Ms.toFixed(1)} / ${query.p99Ms.toFixed(1)} (${(query.p50Ms / floor.p50Ms).toFixed(0)}× whoami p50), errors ${query.errors}`,
@@ -215,7 +215,7 @@ async function dayOfSeries(url: string) {
   const rolled = await measure(start + HOUR)
   const raw = await measure(start + HOUR + 1000)
   printTable(
-    `Range query over ${DAY_SERIES} series × 24 h (${(ingest.ops - ingest.errors) * perGroup * 60} samples written in ${ingestSeconds.toFixed(0)} s; ${stats.hourBuckets ?? 0} 1 h buckets)`,
+    `Range query over ${DAY_SERIES} series × 24 h (${(ingest.ops - ingest.errors) * perGroup * 60} samples written in ${ingestSeconds.toFixed(0)} s; ${stats.hourBuckets ?? 0} 1 h buckets; ${bytesPerSample(stats)} bytes per sealed sample)`,
     [
       {
         subject: `raw samples: ${query}, 1 h steps`,
@@ -226,6 +226,12 @@ async function dayOfSeries(url: string) {
     ],
   )
 }
+
+/** Bytes per sample of the sealed chunks, or why there is no figure yet. */
+const bytesPerSample = (stats: Record<string, number | null>) =>
+  typeof stats.bytesPerSample === 'number'
+    ? `${stats.bytesPerSample.toFixed(2)} (${stats.sealedSamples} samples)`
+    : 'n/a (no chunk sealed yet)'
 
 const loadCells = (r: Awaited<ReturnType<typeof runLoad>>) => ({
   'p50 ms': r.p50Ms.toFixed(1),
