@@ -81,17 +81,26 @@ export interface RankedDocuments {
   completeProximity(features: Features): void
 }
 
+interface ResolvedField {
+  rank: number
+  weight: number
+  /** `typoTolerance.disableOnAttributes` covers it: only exact and prefix terms match here. */
+  noTypos: boolean
+}
+
 /** Rank and weight of a field for this configuration, or undefined when it is not searchable. */
 export function fieldResolver(config: SearchConfig) {
-  const cache = new Map<string, { rank: number; weight: number } | undefined>()
+  const cache = new Map<string, ResolvedField | undefined>()
+  const noTypos = [...config.typoDisabledFields]
   return (field: string) => {
     if (cache.has(field)) return cache.get(field)
-    let found: { rank: number; weight: number } | undefined
-    if (config.fields === null) found = { rank: 0, weight: 1 }
+    let found: ResolvedField | undefined
+    const typoFree = attributeMatches(noTypos, field)
+    if (config.fields === null) found = { rank: 0, weight: 1, noTypos: typoFree }
     else {
       const index = config.fields.findIndex((f) => attributeMatches([f.field], field))
       const entry = config.fields[index]
-      if (entry) found = { rank: index, weight: entry.weight }
+      if (entry) found = { rank: index, weight: entry.weight, noTypos: typoFree }
     }
     cache.set(field, found)
     return found
@@ -225,8 +234,9 @@ export function rankDocuments(
       state.termPositions ??= new Map()
       state.termPositions.set(`${posting.term}\n${posting.field}`, posting.positions)
     }
-    const uses = byTerm.get(posting.term)
-    if (!uses) continue
+    const all = byTerm.get(posting.term)
+    const uses = field.noTypos ? all?.filter((use) => use.candidate.typos === 0) : all
+    if (!uses || uses.length === 0) continue
     const length = lengths(posting.rid)[posting.field] ?? 0
     const average = averages[posting.field] || 1
     const normalized = (field.weight * posting.tf) / (1 - B + (B * length) / average)
