@@ -1,0 +1,79 @@
+/** Document writes: replace versus update, batch bounds (10,000 documents, 10 MiB) and read-your-write. */
+import { describe, expect, it } from 'vitest'
+import { call } from '../helpers'
+import { ids, meili, newTenant, search, seedIndex } from './support'
+
+describe('document writes', () => {
+  it('POST replaces a whole document, PUT merges fields; both report their task', async () => {
+    const who = await newTenant()
+    await seedIndex(who, 'r', [{ id: 'a', name: 'alpha', kind: 'x', size: 1 }])
+    const replaced = await meili(who, '/indexes/r/documents', { body: [{ id: 'a', name: 'omega' }] })
+    expect(replaced.body).toMatchObject({ status: 'succeeded', type: 'documentAdditionOrUpdate' })
+    expect((await meili(who, '/indexes/r/documents/a')).body).toEqual({ id: 'a', name: 'omega' })
+    expect(ids((await search(who, 'r', { q: 'alpha' })).body)).toEqual([])
+    const updated = await meili(who, '/indexes/r/documents', {
+      method: 'PUT',
+      body: [
+        { id: 'a', kind: 'y' },
+        { id: 'b', name: 'beta' },
+      ],
+    })
+    expect((await meili(who, `/tasks/${updated.body.taskUid}`)).body).toMatchObject({
+      uid: updated.body.taskUid,
+      indexUid: 'r',
+      status: 'succeeded',
+      type: 'documentAdditionOrUpdate',
+      details: { receivedDocuments: 2, indexedDocuments: 2 },
+    })
+    expect((await meili(who, '/indexes/r/documents/a')).body).toEqual({ id: 'a', name: 'omega', kind: 'y' })
+    expect(ids((await search(who, 'r', { q: 'omega' })).body)).toEqual(['a'])
+    expect(ids((await search(who, 'r', { q: 'beta' })).body)).toEqual(['b'])
+  })
+
+  it('takes a batch of 10,000 documents as NDJSON, searchable in the next request', async () => {
+    const who = await newTenant()
+    await seedIndex(who, 'big', [], {}, 2)
+    const lines = Array.from({ length: 10_000 }, (_, i) =>
+      JSON.stringify({ id: i, title: i === 9_999 ? 'needle' : `hay ${i % 7}` }),
+    )
+    const added = await meili(who, '/indexes/big/documents', {
+      body: `${lines.join('\n')}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    })
+    expect(added.status).toBe(202)
+    expect(added.body.status).toBe('succeeded')
+    expect(ids((await search(who, 'big', { q: 'needle' })).body)).toEqual([9_999])
+    expect((await meili(who, '/indexes/big/stats')).body.numberOfDocuments).toBe(10_000)
+  })
+
+  it('refuses a body over 10 MiB with a Meilisearch 413, whatever its size, and changes nothing', async () => {
+    const who = await newTenant()
+    await seedIndex(who, 'limit', [{ id: 1, title: 'kept' }])
+    // Eleven documents just under 1 MiB each: every one is allowed, the batch is not.
+    const document = (id: number) => ({ id, title: `word${id} ${'y'.repeat(1000 * 1000)}` })
+    for (const count of [11, 14]) {
+      const body = JSON.stringify(Array.from({ length: count }, (_, i) => document(i + 2)))
+      expect(body.length).toBeGreaterThan(10 * 1024 * 1024)
+      const refused = await call<Record<string, unknown>>('/v1/search/indexes/limit/documents', {
+        token: who.token,
+        body,
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(refused.status, `${count} documents`).toBe(413)
+      expect(refused.body).toMatchObject({
+        code: 'payload_too_large',
+        type: 'invalid_request',
+        link: 'https://docs.meilisearch.com/errors#payload_too_large',
+      })
+    }
+    expect((await meili(who, '/indexes/limit/stats')).body.numberOfDocuments).toBe(1)
+    expect(ids((await search(who, 'limit', { q: 'word2' })).body)).toEqual([])
+    // Ten of them (under 10 MiB) go in.
+    const fits = await meili(who, '/indexes/limit/documents', {
+      body: Array.from({ length: 10 }, (_, i) => document(i + 2)),
+    })
+    expect(fits.body.status).toBe('succeeded')
+    expect((await meili(who, '/indexes/limit/stats')).body.numberOfDocuments).toBe(11)
+    expect(ids((await search(who, 'limit', { q: 'word11', matchingStrategy: 'all' })).body)).toContain(11)
+  })
+})
