@@ -23,7 +23,10 @@ interface CrawlView {
 
 async function siteLog(since = 0) {
   const response = await fetch(`${site}/__log?since=${since}`)
-  return (await response.json()) as { last: number; requests: Array<{ path: string; agent: string }> }
+  return (await response.json()) as {
+    last: number
+    requests: Array<{ path: string; agent: string; conditional: string | null; inFlight: number }>
+  }
 }
 
 function hostObject(who: Tenant) {
@@ -81,6 +84,29 @@ describe('crawls', () => {
     const requests = (await siteLog(before)).requests
     const paths = requests.map((request) => request.path)
     expect(paths[0]).toBe('/robots.txt')
+    // Completely: every page reachable within the rules, from links, the sitemap and the redirect.
+    expect([...new Set(paths)].sort()).toEqual(
+      [
+        '/',
+        '/a',
+        '/b',
+        '/b?a=2&z=1',
+        '/copy',
+        '/flaky',
+        '/gone',
+        '/moved',
+        '/near',
+        '/old',
+        '/orphan',
+        '/robots.txt',
+        '/sitemap.xml',
+        '/trap/0',
+        '/trap/1',
+        '/trap/2',
+      ].sort(),
+    )
+    // One request at a time: none arrived while another was in flight.
+    expect(requests.map((request) => request.inFlight)).toEqual(requests.map(() => 1))
     expect(paths.some((path) => path.startsWith('/private'))).toBe(false)
     expect(paths).toContain('/sitemap.xml')
     expect(requests.every((request) => request.agent.startsWith('edgeblocks-crawler/'))).toBe(true)
@@ -150,19 +176,31 @@ describe('crawls', () => {
     expect(done.stats.discovered).toBe(4)
   })
 
-  it('re-fetches conditionally when recrawling, and a cancelled crawl fetches nothing more', async () => {
+  it('re-fetches conditionally (ETag, Last-Modified) when recrawling; a cancelled crawl fetches nothing more', async () => {
     const who = await newTenant()
+    const start = (await siteLog()).last
     const job = await startCrawl(who, {
       index: 'recrawl',
-      seeds: [`${site}/moved`],
+      seeds: [`${site}/moved`, `${site}/dated`],
       allow: [host],
       maxDepth: 0,
       maxPages: 5,
       recrawlSeconds: 60,
     })
-    await drive(who, job.id, (view) => view.stats.indexed === 1)
-    const refetched = await drive(who, job.id, (view) => view.stats.notModified === 1)
+    await drive(who, job.id, (view) => view.stats.indexed === 2)
+    const refetched = await drive(who, job.id, (view) => view.stats.notModified === 2)
     expect(refetched.status).toBe('running')
+    expect(refetched.stats.indexed).toBe(2)
+    const conditional = (await siteLog(start)).requests
+      .filter((request) => request.path === '/moved' || request.path === '/dated')
+      .map((request) => [request.path, request.conditional])
+    expect(conditional).toEqual([
+      ['/moved', null],
+      ['/dated', null],
+      ['/moved', '"2f6d6f766564"'],
+      ['/dated', 'Wed, 21 Oct 2026 07:28:00 GMT'],
+    ])
+    expect(await hits(who, 'recrawl', 'lighthouse almanacs')).toEqual([`${site}/dated`])
     const slots = await schedule(who)
     const moved = slots.filter((slot) => slot.url.endsWith('/moved'))
     expect(moved.length).toBe(2)
