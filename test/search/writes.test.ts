@@ -77,3 +77,46 @@ describe('document writes', () => {
     expect(ids((await search(who, 'limit', { q: 'word11', matchingStrategy: 'all' })).body)).toContain(11)
   })
 })
+
+describe('primary keys', () => {
+  const taskOf = async (who: Awaited<ReturnType<typeof newTenant>>, uid: unknown) =>
+    (await meili(who, `/tasks/${uid}`)).body
+
+  it('given, inferred from a field ending in id, or refused with the reason; fixed once documents exist', async () => {
+    const who = await newTenant()
+    const given = await meili(who, '/indexes/given/documents?primaryKey=sku', {
+      body: [{ sku: 'a1', id: 'not the key', name: 'anvil' }],
+    })
+    expect(given.body.status).toBe('succeeded')
+    expect((await meili(who, '/indexes/given')).body).toMatchObject({ uid: 'given', primaryKey: 'sku' })
+    expect((await meili(who, '/indexes/given/documents/a1')).body).toMatchObject({ name: 'anvil' })
+
+    await meili(who, '/indexes/inferred/documents', { body: [{ bookId: 7, title: 'dune' }] })
+    expect((await meili(who, '/indexes/inferred')).body).toMatchObject({ primaryKey: 'bookId' })
+
+    const none = await meili(who, '/indexes/given/documents', { body: [{ name: 'no key' }] })
+    expect(await taskOf(who, none.body.taskUid)).toMatchObject({
+      status: 'failed',
+      error: { code: 'missing_document_id' },
+    })
+    const two = await meili(who, '/indexes/ambiguous/documents', { body: [{ id: 1, uid: 2 }] })
+    expect(await taskOf(who, two.body.taskUid)).toMatchObject({
+      status: 'failed',
+      error: { code: 'index_primary_key_multiple_candidates_found' },
+    })
+    const other = await meili(who, '/indexes/given/documents?primaryKey=id', {
+      body: [{ sku: 'b', id: 'c' }],
+    })
+    expect(await taskOf(who, other.body.taskUid)).toMatchObject({
+      status: 'failed',
+      error: { code: 'index_primary_key_already_exists' },
+    })
+    const changed = await meili(who, '/indexes/given', { method: 'PATCH', body: { primaryKey: 'id' } })
+    expect(await taskOf(who, changed.body.taskUid)).toMatchObject({
+      status: 'failed',
+      error: { code: 'index_primary_key_already_exists' },
+    })
+    expect((await meili(who, '/indexes/given')).body).toMatchObject({ primaryKey: 'sku' })
+    expect((await meili(who, '/indexes/given/stats')).body.numberOfDocuments).toBe(1)
+  })
+})
