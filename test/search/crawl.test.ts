@@ -4,67 +4,21 @@
  * fetched; the frontier's schedule says when.
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
-import { describe, expect, inject, it } from 'vitest'
-import { objectName } from '../../workers/platform/tenancy'
+import { describe, expect, it } from 'vitest'
 import { fetchPage, fetchRobots } from '../../workers/search/crawl/fetcher'
-import { HOST_KIND } from '../../workers/search/crawl/host-object'
 import { jobStub } from '../../workers/search/crawl/job-object'
-import { meili, newTenant, type SearchResult, search, type Tenant } from './support'
-
-const site = inject('crawlSiteUrl')
-const host = new URL(site).host
-
-interface CrawlView {
-  id: string
-  status: string
-  stats: Record<string, number>
-  errors: Array<{ url: string; reason: string }>
-}
-
-async function siteLog(since = 0) {
-  const response = await fetch(`${site}/__log?since=${since}`)
-  return (await response.json()) as {
-    last: number
-    requests: Array<{ path: string; agent: string; conditional: string | null; inFlight: number }>
-  }
-}
-
-function hostObject(who: Tenant) {
-  return env.SEARCH_CRAWL_HOSTS.get(
-    env.SEARCH_CRAWL_HOSTS.idFromName(objectName(who.tenant, HOST_KIND, host)),
-  )
-}
-
-async function startCrawl(who: Tenant, body: Record<string, unknown>) {
-  const created = await meili<CrawlView>(who, '/crawls', { body })
-  expect(created.status, JSON.stringify(created.body)).toBe(201)
-  return created.body
-}
-
-/** Fires the host's alarms until `until` holds for the job (bounded). */
-async function drive(
-  who: Tenant,
-  id: string,
-  until: (job: CrawlView) => boolean = (job) => job.status !== 'running',
-) {
-  const stub = hostObject(who)
-  for (let i = 0; i < 200; i++) {
-    const job = (await meili<CrawlView>(who, `/crawls/${id}`)).body
-    if (until(job)) return job
-    await runDurableObjectAlarm(stub)
-  }
-  throw new Error('the crawl did not finish within 200 alarms')
-}
-
-async function schedule(who: Tenant) {
-  return runInDurableObject(hostObject(who), (instance) => instance.schedule())
-}
-
-async function hits(who: Tenant, index: string, q: string) {
-  const result = await search(who, index, { q, attributesToRetrieve: ['url', 'title'] })
-  expect(result.status, JSON.stringify(result.body)).toBe(200)
-  return (result.body as SearchResult).hits.map((hit) => hit.url)
-}
+import {
+  type CrawlView,
+  drive,
+  hits,
+  host,
+  hostObject,
+  schedule,
+  site,
+  siteLog,
+  startCrawl,
+} from './crawl-support'
+import { meili, newTenant, type SearchResult, search } from './support'
 
 describe('crawls', () => {
   it('crawls the site politely and completely: robots, sitemap, redirect, duplicates, retries, the trap bounded', async () => {
@@ -157,6 +111,34 @@ describe('crawls', () => {
     expect(slots.length).toBe(requests.length)
     for (let i = 1; i < slots.length; i++)
       expect((slots[i]?.at ?? 0) - (slots[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(2000)
+  })
+
+  it('retries a failing page after a doubling full-jitter backoff and reports each failure', async () => {
+    const who = await newTenant()
+    await runInDurableObject(hostObject(who), (instance) => {
+      instance.random = () => 0.5
+    })
+    const job = await startCrawl(who, {
+      index: 'flaky',
+      seeds: [`${site}/flaky`],
+      allow: [host],
+      maxDepth: 0,
+      maxPages: 1,
+    })
+    const delays: number[] = []
+    for (const retries of [1, 2]) {
+      await drive(who, job.id, (view) => view.stats.retries === retries)
+      const tried = (await schedule(who)).filter((slot) => slot.url.endsWith('/flaky')).at(-1)
+      const due = await runInDurableObject(hostObject(who), (_, state) =>
+        state.storage.sql.exec<{ due: number }>("SELECT due FROM frontier WHERE url LIKE '%/flaky'").one(),
+      )
+      delays.push(due.due - (tried?.at ?? 0))
+    }
+    // Full jitter at 0.5 of min(10 min, 2 s · 2^(retry - 1)): 1 s, then 2 s.
+    expect(delays).toEqual([1000, 2000])
+    const done = await drive(who, job.id)
+    expect(done.stats).toMatchObject({ indexed: 1, retries: 2, failed: 0 })
+    expect(done.errors.map((error) => error.reason)).toEqual(['HTTP 503', 'HTTP 503'])
   })
 
   it('bounds an infinite trap by maxPages', async () => {
