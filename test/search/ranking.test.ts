@@ -63,3 +63,32 @@ describe('ranking rules one by one', () => {
     expect(ids((await search(who, 'exact', { q: 'cart' })).body)).toEqual([1, 2])
   })
 })
+
+describe('attributesToSearchOn', () => {
+  it('searches only the named fields, ranked in the index order; a field not searchable is an error', async () => {
+    const who = await newTenant()
+    await seedIndex(
+      who,
+      'on',
+      [
+        { id: 1, title: 'lighthouse', body: 'walks', tag: 'harbor' },
+        { id: 2, title: 'walks', body: 'lighthouse', tag: 'harbor' },
+        { id: 3, title: 'harbor', body: 'quay', tag: 'lighthouse' },
+      ],
+      { searchableAttributes: ['title', 'body', 'tag'] },
+    )
+    expect(ids((await search(who, 'on', { q: 'lighthouse ' })).body)).toEqual([1, 2, 3])
+    const restricted = await search(who, 'on', { q: 'lighthouse ', attributesToSearchOn: ['body', 'title'] })
+    expect(ids(restricted.body)).toEqual([1, 2])
+    expect(ids((await search(who, 'on', { q: 'harbor ', attributesToSearchOn: ['tag'] })).body)).toEqual([
+      1, 2,
+    ])
+    await meili(who, '/indexes/on/settings/searchable-attributes', { method: 'PUT', body: ['title', 'body'] })
+    const refused = await search(who, 'on', { q: 'harbor', attributesToSearchOn: ['tag'] })
+    expect(refused.status).toBe(400)
+    expect(refused.body).toMatchObject({
+      code: 'invalid_search_attributes_to_search_on',
+      message: 'Attribute `tag` is not searchable. Available searchable attributes are: `title`, `body`.',
+    })
+  })
+})
