@@ -13,13 +13,12 @@
  * `RankedDocuments.completeProximity` only for the documents that may reach the top.
  */
 import type { Candidate } from './expand'
+import { hasPhrase, pairProximity } from './positions'
 import type { QueryWord } from './query'
 import { attributeMatches, type SearchConfig } from './settings'
 
 export const K1 = 1.2
 export const B = 0.75
-/** Proximity of two words in different fields or further apart (Meilisearch's maximum + 1). */
-export const MAX_PROXIMITY = 8
 const TYPO_FACTOR = [1, 0.4, 0.2]
 const PREFIX_FACTOR = 0.6
 
@@ -109,37 +108,6 @@ export function fieldResolver(config: SearchConfig) {
 
 export function idf(df: number, docs: number): number {
   return Math.log(1 + (docs - df + 0.5) / (df + 0.5))
-}
-
-function hasPhrase(positions: Map<string, number[]>, phrase: string[]): boolean {
-  const [first, ...rest] = phrase
-  for (const [key, starts] of positions) {
-    const [term, field] = key.split('\n') as [string, string]
-    if (term !== first) continue
-    if (starts.some((p) => rest.every((t, i) => positions.get(`${t}\n${field}`)?.includes(p + i + 1)))) {
-      return true
-    }
-  }
-  return false
-}
-
-function pairProximity(a: Map<string, number[]>, b: Map<string, number[]>): number {
-  let best = MAX_PROXIMITY
-  for (const [field, left] of a) {
-    const right = b.get(field)
-    if (!right) continue
-    let i = 0
-    let j = 0
-    while (i < left.length && j < right.length) {
-      const p = left[i] as number
-      const q = right[j] as number
-      const distance = q >= p ? q - p : p - q + 1
-      if (distance < best) best = distance
-      if (p < q) i++
-      else j++
-    }
-  }
-  return Math.max(1, best)
 }
 
 function wordCount(matched: boolean[], plan: RankPlan, order: number[]): number {
