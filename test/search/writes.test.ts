@@ -1,5 +1,7 @@
 /** Document writes: replace versus update, batch bounds (10,000 documents, 10 MiB) and read-your-write. */
+import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { objectStub } from '../../workers/platform/tenancy'
 import { call } from '../helpers'
 import { ids, meili, newTenant, search, seedIndex } from './support'
 
@@ -118,5 +120,54 @@ describe('primary keys', () => {
     })
     expect((await meili(who, '/indexes/given')).body).toMatchObject({ primaryKey: 'sku' })
     expect((await meili(who, '/indexes/given/stats')).body.numberOfDocuments).toBe(1)
+  })
+})
+
+describe('shard statistics', () => {
+  it('document frequencies and field totals always equal a recount, through replaces, updates and deletes', async () => {
+    const who = await newTenant()
+    await seedIndex(who, 'stats', [])
+    const write = async (method: string, body: unknown) => {
+      const task = await meili(who, '/indexes/stats/documents', { method, body })
+      expect(task.body.status).toBe('succeeded')
+    }
+    await write('POST', [
+      { id: 1, title: 'red fox', body: 'quick red fox' },
+      { id: 2, title: 'lazy dog', body: 'red dog' },
+      { id: 1, title: 'red wolf', body: 'the same id twice in one batch' },
+    ])
+    await write('PUT', [
+      { id: 2, body: 'blue dog' },
+      { id: 3, title: 'blue whale' },
+      { id: 3, body: 'merged into the earlier version' },
+    ])
+    await meili(who, '/indexes/stats/documents/delete-batch', { body: [1] })
+    await write('POST', [{ id: 4, title: 'red fox again', tags: ['red', 'fox'] }])
+    const shard = objectStub(env.SEARCH_SHARDS, who.tenant, 'search', 'stats', 0)
+    const { terms, recount, fields, lengths } = await runInDurableObject(shard, (_, state) => {
+      const sql = state.storage.sql
+      const rows = <T>(query: string) => sql.exec(query).toArray() as T[]
+      return {
+        terms: rows<{ term: string; df: number }>('SELECT term, df FROM terms ORDER BY term'),
+        recount: rows<{ term: string; df: number }>(
+          'SELECT term, count(DISTINCT rid) AS df FROM postings GROUP BY term ORDER BY term',
+        ),
+        fields: rows<{ field: string; total: number }>('SELECT field, total FROM fields WHERE total > 0'),
+        lengths: rows<{ lens: string }>('SELECT lens FROM docs').map(
+          (row) => JSON.parse(row.lens) as Record<string, number>,
+        ),
+      }
+    })
+    expect(terms).toEqual(recount)
+    expect(terms.find((row) => row.term === 'red')).toEqual({ term: 'red', df: 1 })
+    const summed: Record<string, number> = {}
+    for (const lens of lengths)
+      for (const [field, n] of Object.entries(lens)) summed[field] = (summed[field] ?? 0) + n
+    expect(Object.fromEntries(fields.map((row) => [row.field, row.total]))).toEqual(summed)
+    expect((await meili(who, '/indexes/stats/documents/3')).body).toEqual({
+      id: 3,
+      title: 'blue whale',
+      body: 'merged into the earlier version',
+    })
   })
 })
