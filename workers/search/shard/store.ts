@@ -20,51 +20,9 @@
  * right after a write sees it, and a hot term is read from SQLite once, not per query.
  */
 
-import { type Document, flattenStrings } from '../logic/fields'
+import type { Document } from '../logic/fields'
 import type { Posting } from '../logic/rank'
-import { tokenize } from '../logic/tokenize'
-
-/** SQLite in a Durable Object binds at most 100 parameters per statement. */
-const MAX_PARAMETERS = 100
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
-
-/** Positions of the next string in an array field start this far after the previous one. */
-const VALUE_GAP = 8
-
-interface FieldTerms {
-  /** term → field → positions */
-  postings: Map<string, Map<string, number[]>>
-  lengths: Record<string, number>
-}
-
-/** The postings a document contributes. */
-export function analyze(document: Document): FieldTerms {
-  const postings = new Map<string, Map<string, number[]>>()
-  const lengths: Record<string, number> = {}
-  const next: Record<string, number> = {}
-  for (const [field, text] of flattenStrings(document)) {
-    const base = next[field] ?? 0
-    const tokens = tokenize(text)
-    for (const token of tokens) {
-      let byField = postings.get(token.term)
-      if (!byField) {
-        byField = new Map()
-        postings.set(token.term, byField)
-      }
-      const positions = byField.get(field)
-      if (positions) positions.push(base + token.position)
-      else byField.set(field, [base + token.position])
-    }
-    lengths[field] = (lengths[field] ?? 0) + tokens.length
-    next[field] = base + tokens.length + VALUE_GAP
-  }
-  return { postings, lengths }
-}
+import { analyze, chunks, MAX_PARAMETERS } from './analyze'
 
 export interface StoredDocument {
   rid: number
