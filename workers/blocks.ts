@@ -56,7 +56,10 @@ export interface Block {
    * calls `serve` with the zone owner's tenant; `kind` is the label before `edgeblocks.internal.`.
    */
   hostTarget?: HostTarget
-  /** Paths under the block whose request bodies stream through unread (no body limit): proxied traffic. */
+  /**
+   * Paths under the block whose request bodies the platform's body limit leaves alone:
+   * proxied traffic streaming through unread, or a route that enforces its own bound.
+   */
   streamingPaths?: RegExp
 }
 
@@ -174,6 +177,8 @@ export const BLOCKS: Block[] = [
     routes: searchRoutes,
     // Document batches are up to 10 MiB; the search routes answer the exact limit with a Meilisearch error.
     maxBodyBytes: 12 * 1024 * 1024,
+    // The document write route reads its body itself, refusing it past 10 MiB with Meilisearch's 413.
+    streamingPaths: /^\/v1\/search\/indexes\/[^/]+\/documents$/,
   },
   {
     name: 'lb',

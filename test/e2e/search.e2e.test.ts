@@ -67,6 +67,27 @@ describe('the meilisearch client against /v1/search', () => {
     expect((await index.search('', { distinct: 'year', filter: 'year = 2001' })).hits).toHaveLength(1)
   })
 
+  it('round-trips settings and tasks through the client', async () => {
+    await client.createIndex('words', { primaryKey: 'id' }).waitTask()
+    const index = client.index('words')
+    await index.addDocuments([
+      { id: 1, text: 'the film about a river' },
+      { id: 2, text: 'a movie about mountains' },
+    ])
+    const enqueued = await index.updateSynonyms({ film: ['movie'], movie: ['film'] })
+    const task = await client.tasks.getTask(enqueued.taskUid)
+    expect(task).toMatchObject({ uid: enqueued.taskUid, indexUid: 'words', status: 'succeeded' })
+    await index.updateStopWords(['the', 'a']).waitTask()
+    await index.updateTypoTolerance({ minWordSizeForTypos: { oneTypo: 4, twoTypos: 8 } }).waitTask()
+    expect((await index.search('movie')).hits.map((hit) => hit.id)).toEqual([2, 1])
+    expect((await index.search('rivr')).hits.map((hit) => hit.id)).toEqual([1])
+    expect(await index.getSynonyms()).toEqual({ film: ['movie'], movie: ['film'] })
+    expect((await index.getTypoTolerance())?.minWordSizeForTypos).toEqual({ oneTypo: 4, twoTypos: 8 })
+    await index.resetSettings().waitTask()
+    expect((await index.search('rivr')).hits).toEqual([])
+    expect(await index.getStopWords()).toEqual([])
+  })
+
   it('geo search: radius, bounding box and distance sort', async () => {
     await client.createIndex('cafes', { primaryKey: 'id' }).waitTask()
     const index = client.index('cafes')
@@ -133,16 +154,20 @@ describe('the meilisearch client against /v1/search', () => {
 })
 
 describe('a crawl through the running platform', () => {
-  it('crawls a local site into an index the meilisearch client searches', async () => {
+  it('crawls a local site politely into an index the meilisearch client searches', async () => {
     const pages: Record<string, string> = {
-      '/robots.txt': 'User-agent: *\nDisallow: /hidden\nCrawl-delay: 0\n',
+      '/robots.txt': 'User-agent: *\nDisallow: /hidden\nCrawl-delay: 2\n',
       '/': '<title>Harbour</title><h1>Harbour</h1><p>Boats and cranes.</p><a href="/tides">tides</a><a href="/hidden">x</a>',
       '/tides': '<title>Tides</title><p>Spring tides follow the new moon.</p>',
       '/hidden': '<title>Hidden</title><p>Never fetched.</p>',
     }
     const seen: string[] = []
+    const arrivals: Array<{ at: number; inFlight: number }> = []
+    let inFlight = 0
     const site = createServer((request, response) => {
       seen.push(request.url ?? '')
+      arrivals.push({ at: Date.now(), inFlight: ++inFlight })
+      response.on('close', () => inFlight--)
       const body = pages[request.url ?? '']
       if (body === undefined) response.writeHead(404).end()
       else
@@ -172,12 +197,18 @@ describe('a crawl through the running platform', () => {
       expect(created.status).toBe(201)
       // The frontier's alarms run on their own in the platform; wait for the job (bounded).
       let view = created.body
-      for (let i = 0; i < 200 && view.status === 'running'; i++) {
+      for (let i = 0; i < 400 && view.status === 'running'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100))
         view = (await api(`/crawls/${created.body.id}`)).body
       }
       expect(view).toMatchObject({ status: 'done', stats: { indexed: 2, disallowed: 1, failed: 0 } })
       expect(seen).not.toContain('/hidden')
+      // Politeness as the site saw it, with the alarms running on their own: one request at a
+      // time, and never two sooner than the 2 s crawl delay allows (half of it, leaving room
+      // for the time a request takes to leave after its slot).
+      expect(arrivals.map((arrival) => arrival.inFlight)).toEqual(arrivals.map(() => 1))
+      for (let i = 1; i < arrivals.length; i++)
+        expect((arrivals[i]?.at ?? 0) - (arrivals[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(1000)
       const crawler = new Meilisearch({ host: `${platform.url}/v1/search`, apiKey: token })
       const result = await crawler.index('harbour').search('spring tides')
       expect(result.hits.map((hit) => hit.url)).toEqual([`${origin}/tides`])

@@ -4,64 +4,21 @@
  * fetched; the frontier's schedule says when.
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
-import { describe, expect, inject, it } from 'vitest'
-import { objectName } from '../../workers/platform/tenancy'
+import { describe, expect, it } from 'vitest'
 import { fetchPage, fetchRobots } from '../../workers/search/crawl/fetcher'
-import { HOST_KIND } from '../../workers/search/crawl/host-object'
 import { jobStub } from '../../workers/search/crawl/job-object'
-import { meili, newTenant, type SearchResult, search, type Tenant } from './support'
-
-const site = inject('crawlSiteUrl')
-const host = new URL(site).host
-
-interface CrawlView {
-  id: string
-  status: string
-  stats: Record<string, number>
-  errors: Array<{ url: string; reason: string }>
-}
-
-async function siteLog(since = 0) {
-  const response = await fetch(`${site}/__log?since=${since}`)
-  return (await response.json()) as { last: number; requests: Array<{ path: string; agent: string }> }
-}
-
-function hostObject(who: Tenant) {
-  return env.SEARCH_CRAWL_HOSTS.get(
-    env.SEARCH_CRAWL_HOSTS.idFromName(objectName(who.tenant, HOST_KIND, host)),
-  )
-}
-
-async function startCrawl(who: Tenant, body: Record<string, unknown>) {
-  const created = await meili<CrawlView>(who, '/crawls', { body })
-  expect(created.status, JSON.stringify(created.body)).toBe(201)
-  return created.body
-}
-
-/** Fires the host's alarms until `until` holds for the job (bounded). */
-async function drive(
-  who: Tenant,
-  id: string,
-  until: (job: CrawlView) => boolean = (job) => job.status !== 'running',
-) {
-  const stub = hostObject(who)
-  for (let i = 0; i < 200; i++) {
-    const job = (await meili<CrawlView>(who, `/crawls/${id}`)).body
-    if (until(job)) return job
-    await runDurableObjectAlarm(stub)
-  }
-  throw new Error('the crawl did not finish within 200 alarms')
-}
-
-async function schedule(who: Tenant) {
-  return runInDurableObject(hostObject(who), (instance) => instance.schedule())
-}
-
-async function hits(who: Tenant, index: string, q: string) {
-  const result = await search(who, index, { q, attributesToRetrieve: ['url', 'title'] })
-  expect(result.status, JSON.stringify(result.body)).toBe(200)
-  return (result.body as SearchResult).hits.map((hit) => hit.url)
-}
+import {
+  type CrawlView,
+  drive,
+  hits,
+  host,
+  hostObject,
+  schedule,
+  site,
+  siteLog,
+  startCrawl,
+} from './crawl-support'
+import { meili, newTenant, type SearchResult, search } from './support'
 
 describe('crawls', () => {
   it('crawls the site politely and completely: robots, sitemap, redirect, duplicates, retries, the trap bounded', async () => {
@@ -81,6 +38,29 @@ describe('crawls', () => {
     const requests = (await siteLog(before)).requests
     const paths = requests.map((request) => request.path)
     expect(paths[0]).toBe('/robots.txt')
+    // Completely: every page reachable within the rules, from links, the sitemap and the redirect.
+    expect([...new Set(paths)].sort()).toEqual(
+      [
+        '/',
+        '/a',
+        '/b',
+        '/b?a=2&z=1',
+        '/copy',
+        '/flaky',
+        '/gone',
+        '/moved',
+        '/near',
+        '/old',
+        '/orphan',
+        '/robots.txt',
+        '/sitemap.xml',
+        '/trap/0',
+        '/trap/1',
+        '/trap/2',
+      ].sort(),
+    )
+    // One request at a time: none arrived while another was in flight.
+    expect(requests.map((request) => request.inFlight)).toEqual(requests.map(() => 1))
     expect(paths.some((path) => path.startsWith('/private'))).toBe(false)
     expect(paths).toContain('/sitemap.xml')
     expect(requests.every((request) => request.agent.startsWith('edgeblocks-crawler/'))).toBe(true)
@@ -133,6 +113,34 @@ describe('crawls', () => {
       expect((slots[i]?.at ?? 0) - (slots[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(2000)
   })
 
+  it('retries a failing page after a doubling full-jitter backoff and reports each failure', async () => {
+    const who = await newTenant()
+    await runInDurableObject(hostObject(who), (instance) => {
+      instance.random = () => 0.5
+    })
+    const job = await startCrawl(who, {
+      index: 'flaky',
+      seeds: [`${site}/flaky`],
+      allow: [host],
+      maxDepth: 0,
+      maxPages: 1,
+    })
+    const delays: number[] = []
+    for (const retries of [1, 2]) {
+      await drive(who, job.id, (view) => view.stats.retries === retries)
+      const tried = (await schedule(who)).filter((slot) => slot.url.endsWith('/flaky')).at(-1)
+      const due = await runInDurableObject(hostObject(who), (_, state) =>
+        state.storage.sql.exec<{ due: number }>("SELECT due FROM frontier WHERE url LIKE '%/flaky'").one(),
+      )
+      delays.push(due.due - (tried?.at ?? 0))
+    }
+    // Full jitter at 0.5 of min(10 min, 2 s · 2^(retry - 1)): 1 s, then 2 s.
+    expect(delays).toEqual([1000, 2000])
+    const done = await drive(who, job.id)
+    expect(done.stats).toMatchObject({ indexed: 1, retries: 2, failed: 0 })
+    expect(done.errors.map((error) => error.reason)).toEqual(['HTTP 503', 'HTTP 503'])
+  })
+
   it('bounds an infinite trap by maxPages', async () => {
     const who = await newTenant()
     const before = (await siteLog()).last
@@ -150,19 +158,31 @@ describe('crawls', () => {
     expect(done.stats.discovered).toBe(4)
   })
 
-  it('re-fetches conditionally when recrawling, and a cancelled crawl fetches nothing more', async () => {
+  it('re-fetches conditionally (ETag, Last-Modified) when recrawling; a cancelled crawl fetches nothing more', async () => {
     const who = await newTenant()
+    const start = (await siteLog()).last
     const job = await startCrawl(who, {
       index: 'recrawl',
-      seeds: [`${site}/moved`],
+      seeds: [`${site}/moved`, `${site}/dated`],
       allow: [host],
       maxDepth: 0,
       maxPages: 5,
       recrawlSeconds: 60,
     })
-    await drive(who, job.id, (view) => view.stats.indexed === 1)
-    const refetched = await drive(who, job.id, (view) => view.stats.notModified === 1)
+    await drive(who, job.id, (view) => view.stats.indexed === 2)
+    const refetched = await drive(who, job.id, (view) => view.stats.notModified === 2)
     expect(refetched.status).toBe('running')
+    expect(refetched.stats.indexed).toBe(2)
+    const conditional = (await siteLog(start)).requests
+      .filter((request) => request.path === '/moved' || request.path === '/dated')
+      .map((request) => [request.path, request.conditional])
+    expect(conditional).toEqual([
+      ['/moved', null],
+      ['/dated', null],
+      ['/moved', '"2f6d6f766564"'],
+      ['/dated', 'Wed, 21 Oct 2026 07:28:00 GMT'],
+    ])
+    expect(await hits(who, 'recrawl', 'lighthouse almanacs')).toEqual([`${site}/dated`])
     const slots = await schedule(who)
     const moved = slots.filter((slot) => slot.url.endsWith('/moved'))
     expect(moved.length).toBe(2)

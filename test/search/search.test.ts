@@ -86,6 +86,9 @@ describe('search', () => {
     expect(ids((await search(who, 'typo', { q: 'dessert ' })).body)).toEqual([2])
     expect(ids((await search(who, 'typo', { q: 'cot ' })).body)).toEqual([])
     expect(ids((await search(who, 'typo', { q: 'gradautez ' })).body)).toEqual([5])
+    // Eight letters allow one typo only: two edits from "graduates" find nothing.
+    expect(ids((await search(who, 'typo', { q: 'gradaute ' })).body)).toEqual([])
+    expect(ids((await search(who, 'typo', { q: 'graduate ' })).body)).toEqual([5])
     expect(ids((await search(who, 'typo', { q: 'waitres ' })).body)).toEqual([3])
     expect(ids((await search(who, 'typo', { q: 'wai' })).body)).toEqual([3])
     expect(ids((await search(who, 'typo', { q: 'wai ' })).body)).toEqual([])

@@ -4,8 +4,10 @@
  * `/private/` and asks for a 2 s crawl delay; a sitemap lists a page nothing links to;
  * `/old` redirects to `/moved`; `/gone` is a 404; `/copy` repeats `/b` exactly and `/near` nearly; every
  * `/trap/<n>` links to `/trap/<n+1>` forever; `/flaky` fails twice, then answers. Pages
- * carry an ETag and answer 304 to a matching If-None-Match. `GET /__log?since=<seq>` lists
- * the requests made (path, user agent) after `seq`.
+ * carry an ETag and answer 304 to a matching If-None-Match, except `/dated` (linked from
+ * nowhere), which carries only a Last-Modified date and answers 304 to If-Modified-Since.
+ * `GET /__log?since=<seq>` lists the requests made after `seq`: path, user agent, the
+ * conditional header sent, and how many requests were in flight when it arrived.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -61,12 +63,23 @@ const PAGES: Record<string, string> = {
   '/orphan': page('Orphan', 'Only the sitemap knows the orphan page about saffron harvests.', []),
   '/private/secret': page('Secret', 'Nobody should ever read this.', []),
   '/flaky': page('Flaky', 'The flaky page about tidal turbines answers on the third try.', []),
+  '/dated': page('Dated', 'The dated page keeps almanacs of lighthouse keepers.', []),
+}
+const DATED = 'Wed, 21 Oct 2026 07:28:00 GMT'
+
+interface Logged {
+  seq: number
+  path: string
+  agent: string
+  conditional: string | null
+  inFlight: number
 }
 
 export default async function setup(project: TestProject) {
-  const log: Array<{ seq: number; path: string; agent: string }> = []
+  const log: Logged[] = []
   const flaky = new Map<string, number>()
   let origin = ''
+  let inFlight = 0
   const server = createServer((request, response) => {
     const path = request.url ?? '/'
     if (path.startsWith('/__log')) {
@@ -75,7 +88,16 @@ export default async function setup(project: TestProject) {
       response.end(JSON.stringify({ last: log.length, requests: log.filter((entry) => entry.seq > since) }))
       return
     }
-    log.push({ seq: log.length + 1, path, agent: String(request.headers['user-agent'] ?? '') })
+    inFlight++
+    response.on('close', () => inFlight--)
+    const conditional = request.headers['if-none-match'] ?? request.headers['if-modified-since'] ?? null
+    log.push({
+      seq: log.length + 1,
+      path,
+      agent: String(request.headers['user-agent'] ?? ''),
+      conditional: typeof conditional === 'string' ? conditional : null,
+      inFlight,
+    })
     if (path === '/robots.txt') {
       response.writeHead(200, { 'content-type': 'text/plain' })
       response.end(
@@ -114,6 +136,12 @@ export default async function setup(project: TestProject) {
     if (html === undefined) {
       response.writeHead(404, { 'content-type': 'text/plain' })
       response.end('not found')
+      return
+    }
+    if (path === '/dated') {
+      const fresh = request.headers['if-modified-since'] === DATED
+      response.writeHead(fresh ? 304 : 200, { 'content-type': 'text/html', 'last-modified': DATED })
+      response.end(fresh ? undefined : html)
       return
     }
     const etag = `"${Buffer.from(path).toString('hex')}"`

@@ -2,7 +2,8 @@
  * Meilisearch wire helpers for the routes: the error handler (every failure as
  * `{message, code, type, link}` with Meilisearch's status; a failing field names the code,
  * e.g. `body/limit` on a search → `invalid_search_limit`), document bodies read with the
- * exact 10 MiB limit and their content type, and the 202 answer of a task.
+ * exact 10 MiB limit (streamed, refused once past it) and their content type, and the 202
+ * answer of a task.
  */
 import type { Context } from 'hono'
 import { MEILI_STATUS, type MeiliCode, MeiliError, snakeCase, toMeiliError } from './errors'
@@ -61,9 +62,36 @@ export async function readDocuments(c: Context): Promise<Document[]> {
   }
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > MAX_PAYLOAD_BYTES) throw tooLarge()
-  const bytes = new Uint8Array(await c.req.arrayBuffer())
-  if (bytes.length > MAX_PAYLOAD_BYTES) throw tooLarge()
-  return parsePayload(new TextDecoder().decode(bytes), mediaType)
+  return parsePayload(new TextDecoder().decode(await readBounded(c.req.raw.body)), mediaType)
+}
+
+/**
+ * The whole body, refused as soon as it passes 10 MiB: the platform's body limit does not
+ * cover these routes (workers/blocks.ts), so an oversized body of any size, declared or
+ * chunked, gets Meilisearch's 413 and is never buffered past the limit.
+ */
+async function readBounded(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+  if (!body) return new Uint8Array()
+  const reader = body.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > MAX_PAYLOAD_BYTES) {
+      await reader.cancel()
+      throw tooLarge()
+    }
+    parts.push(value)
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const part of parts) {
+    bytes.set(part, offset)
+    offset += part.byteLength
+  }
+  return bytes
 }
 
 function tooLarge(): MeiliError {

@@ -132,7 +132,7 @@ function writeDocuments(
     async (details) => {
       let { index } = await ensureIndex(env, tenant, uid)
       const key = choosePrimaryKey(documents, index.config.primaryKey, primaryKey)
-      const prepared = prepareBatch(documents, key)
+      const prepared = prepareBatch(documents, key, mode)
       if (index.config.primaryKey !== key) {
         index = await changeIndex(env, tenant, uid, (config) => ({
           ...config,

@@ -87,6 +87,8 @@ export async function distribute(
 export class CrawlHost extends HostedObject<Cloudflare.Env> {
   private readonly sql = this.ctx.storage.sql
   private busy = false
+  /** The jitter source of the retry backoff, in [0, 1) (a test fixes it to check the delays). */
+  random: () => number = Math.random
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env)
@@ -194,7 +196,7 @@ export class CrawlHost extends HostedObject<Cloudflare.Env> {
     const answer = await this.env.SEARCH_CRAWL_FETCHER.fetchRobots(state.origin)
     if ('retry' in answer && state.robotsAttempts + 1 < MAX_ATTEMPTS) {
       state.robotsAttempts++
-      state.nextSlotAt = now + backoffDelayMs(state.robotsAttempts, Math.random(), CRAWL_BACKOFF)
+      state.nextSlotAt = now + backoffDelayMs(state.robotsAttempts, this.random(), CRAWL_BACKOFF)
       this.save(state)
       return
     }
@@ -248,7 +250,7 @@ export class CrawlHost extends HostedObject<Cloudflare.Env> {
       if (result.retryable && row.attempts + 1 < MAX_ATTEMPTS) {
         outcome = 'retry'
         finished = false
-        const due = now + backoffDelayMs(row.attempts + 1, Math.random(), CRAWL_BACKOFF)
+        const due = now + backoffDelayMs(row.attempts + 1, this.random(), CRAWL_BACKOFF)
         this.sql.exec(
           'UPDATE frontier SET attempts = attempts + 1, due = ? WHERE job = ? AND url = ?',
           due,

@@ -159,8 +159,12 @@ export interface PreparedDocument {
   body: Document
 }
 
-/** Ids for a whole batch, or the first problem; later duplicates of an id win. */
-export function prepareBatch(documents: Document[], primaryKey: string): PreparedDocument[] {
+/** Ids for a whole batch, or the first problem; a later duplicate of an id replaces (or, updating, merges into) the earlier. */
+export function prepareBatch(
+  documents: Document[],
+  primaryKey: string,
+  mode: 'replace' | 'update' = 'replace',
+): PreparedDocument[] {
   const byId = new Map<string, PreparedDocument>()
   for (const document of documents) {
     if (!Object.hasOwn(document, primaryKey)) {
@@ -170,8 +174,10 @@ export function prepareBatch(documents: Document[], primaryKey: string): Prepare
       )
     }
     const id = documentId(document[primaryKey])
-    if (byId.has(id)) byId.delete(id)
-    byId.set(id, { id, body: document })
+    const earlier = byId.get(id)
+    byId.delete(id)
+    // A later version of a document in the batch replaces the earlier one, or updates it.
+    byId.set(id, { id, body: earlier && mode === 'update' ? { ...earlier.body, ...document } : document })
   }
   return [...byId.values()]
 }

@@ -10,7 +10,8 @@
  */
 import { valuesAt } from './fields'
 import { geoPoint, haversine, type LatLng } from './geo'
-import { type Features, MAX_PROXIMITY } from './rank'
+import { MAX_PROXIMITY } from './positions'
+import type { Features } from './rank'
 
 export type KeyPart = number | string | null
 /** 1 = ascending, -1 = descending, per key part. */

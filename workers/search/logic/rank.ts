@@ -13,13 +13,12 @@
  * `RankedDocuments.completeProximity` only for the documents that may reach the top.
  */
 import type { Candidate } from './expand'
+import { hasPhrase, pairProximity } from './positions'
 import type { QueryWord } from './query'
 import { attributeMatches, type SearchConfig } from './settings'
 
 export const K1 = 1.2
 export const B = 0.75
-/** Proximity of two words in different fields or further apart (Meilisearch's maximum + 1). */
-export const MAX_PROXIMITY = 8
 const TYPO_FACTOR = [1, 0.4, 0.2]
 const PREFIX_FACTOR = 0.6
 
@@ -81,17 +80,26 @@ export interface RankedDocuments {
   completeProximity(features: Features): void
 }
 
+interface ResolvedField {
+  rank: number
+  weight: number
+  /** `typoTolerance.disableOnAttributes` covers it: only exact and prefix terms match here. */
+  noTypos: boolean
+}
+
 /** Rank and weight of a field for this configuration, or undefined when it is not searchable. */
 export function fieldResolver(config: SearchConfig) {
-  const cache = new Map<string, { rank: number; weight: number } | undefined>()
+  const cache = new Map<string, ResolvedField | undefined>()
+  const noTypos = [...config.typoDisabledFields]
   return (field: string) => {
     if (cache.has(field)) return cache.get(field)
-    let found: { rank: number; weight: number } | undefined
-    if (config.fields === null) found = { rank: 0, weight: 1 }
+    let found: ResolvedField | undefined
+    const typoFree = attributeMatches(noTypos, field)
+    if (config.fields === null) found = { rank: 0, weight: 1, noTypos: typoFree }
     else {
       const index = config.fields.findIndex((f) => attributeMatches([f.field], field))
       const entry = config.fields[index]
-      if (entry) found = { rank: index, weight: entry.weight }
+      if (entry) found = { rank: index, weight: entry.weight, noTypos: typoFree }
     }
     cache.set(field, found)
     return found
@@ -100,37 +108,6 @@ export function fieldResolver(config: SearchConfig) {
 
 export function idf(df: number, docs: number): number {
   return Math.log(1 + (docs - df + 0.5) / (df + 0.5))
-}
-
-function hasPhrase(positions: Map<string, number[]>, phrase: string[]): boolean {
-  const [first, ...rest] = phrase
-  for (const [key, starts] of positions) {
-    const [term, field] = key.split('\n') as [string, string]
-    if (term !== first) continue
-    if (starts.some((p) => rest.every((t, i) => positions.get(`${t}\n${field}`)?.includes(p + i + 1)))) {
-      return true
-    }
-  }
-  return false
-}
-
-function pairProximity(a: Map<string, number[]>, b: Map<string, number[]>): number {
-  let best = MAX_PROXIMITY
-  for (const [field, left] of a) {
-    const right = b.get(field)
-    if (!right) continue
-    let i = 0
-    let j = 0
-    while (i < left.length && j < right.length) {
-      const p = left[i] as number
-      const q = right[j] as number
-      const distance = q >= p ? q - p : p - q + 1
-      if (distance < best) best = distance
-      if (p < q) i++
-      else j++
-    }
-  }
-  return Math.max(1, best)
 }
 
 function wordCount(matched: boolean[], plan: RankPlan, order: number[]): number {
@@ -225,8 +202,9 @@ export function rankDocuments(
       state.termPositions ??= new Map()
       state.termPositions.set(`${posting.term}\n${posting.field}`, posting.positions)
     }
-    const uses = byTerm.get(posting.term)
-    if (!uses) continue
+    const all = byTerm.get(posting.term)
+    const uses = field.noTypos ? all?.filter((use) => use.candidate.typos === 0) : all
+    if (!uses || uses.length === 0) continue
     const length = lengths(posting.rid)[posting.field] ?? 0
     const average = averages[posting.field] || 1
     const normalized = (field.weight * posting.tf) / (1 - B + (B * length) / average)

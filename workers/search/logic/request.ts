@@ -175,12 +175,16 @@ export function prepareSearch(params: SearchParams, indexSettings: Settings): Pr
     for (const attribute of params.attributesToSearchOn) {
       if (!attributeMatches(searchable, attribute)) {
         throw new MeiliError(
-          'bad_request',
+          'invalid_search_attributes_to_search_on',
           `Attribute \`${attribute}\` is not searchable. Available searchable attributes are: ${list(searchable)}.`,
         )
       }
     }
-    settings = { ...settings, searchableAttributes: params.attributesToSearchOn }
+    // The restricted fields keep their rank order from the index's searchable attributes.
+    const rank = (attribute: string) =>
+      searchable.findIndex((pattern) => attributeMatches([pattern], attribute))
+    const restricted = [...params.attributesToSearchOn].sort((a, b) => rank(a) - rank(b))
+    settings = { ...settings, searchableAttributes: restricted }
   }
   const q = params.q ?? ''
   const parsed = parseQuery(q, searchConfig(settings))

@@ -85,12 +85,18 @@ export class SearchShard extends HostedObject<Env> {
   async write(batch: WriteBatch): Promise<{ indexed: number; documents: number; stale?: number }> {
     const stale = this.layout.route(batch.count)
     if (stale !== null) return { indexed: 0, documents: 0, stale }
-    this.mutate(() => {
-      for (const { id, body } of batch.documents) {
-        const existing = batch.mode === 'update' ? this.store.find(id) : undefined
-        this.store.put(id, existing ? { ...existing.body, ...body } : body)
-      }
-    })
+    const store = this.store
+    this.mutate(() =>
+      // Lazily, so an update merges into the version an earlier document of the batch stored.
+      store.putAll(
+        (function* merged() {
+          for (const { id, body } of batch.documents) {
+            const existing = batch.mode === 'update' ? store.find(id) : undefined
+            yield { id, body: existing ? { ...existing.body, ...body } : body }
+          }
+        })(),
+      ),
+    )
     return this.changed({ indexed: batch.documents.length, documents: this.store.count() })
   }
 

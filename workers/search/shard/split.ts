@@ -229,7 +229,7 @@ export class ShardLayout {
         const existing = this.store.find(id)
         if (existing) this.store.remove(existing)
       }
-      for (const { id, body } of batch.documents) this.store.put(id, body)
+      this.store.putAll(batch.documents)
       if (batch.final) this.set(batch.to, 'live')
     })
   }

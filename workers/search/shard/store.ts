@@ -8,9 +8,11 @@
  * shards would not be comparable, and its vocabulary and positions are awkward to reach for
  * typo expansion and proximity. Here every statistic is a plain row the coordinator can sum.
  *
- * Costs: a document write is one row per (term, field) plus one per new term; a delete
- * re-tokenizes the stored body to find its postings. All statements are parameterized; the
- * caller wraps each batch in one `transactionSync` and calls `forget()` if it fails.
+ * Costs: a document write is one row per (term, field); the document frequencies and field
+ * totals of a batch are summed in memory and written once at its end (`putAll`), before
+ * any removal reads them; a delete re-tokenizes the stored body to find its postings. All
+ * statements are parameterized; the caller wraps each batch in one `transactionSync` and
+ * calls `forget()` if it fails.
  *
  * Read caches (memory only, SQLite stays the truth): the decoded postings of recently used
  * terms (least recently used dropped past `MAX_CACHED_POSTINGS`), and every document's id
@@ -18,51 +20,9 @@
  * right after a write sees it, and a hot term is read from SQLite once, not per query.
  */
 
-import { type Document, flattenStrings } from '../logic/fields'
+import type { Document } from '../logic/fields'
 import type { Posting } from '../logic/rank'
-import { tokenize } from '../logic/tokenize'
-
-/** SQLite in a Durable Object binds at most 100 parameters per statement. */
-const MAX_PARAMETERS = 100
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
-
-/** Positions of the next string in an array field start this far after the previous one. */
-const VALUE_GAP = 8
-
-interface FieldTerms {
-  /** term → field → positions */
-  postings: Map<string, Map<string, number[]>>
-  lengths: Record<string, number>
-}
-
-/** The postings a document contributes. */
-export function analyze(document: Document): FieldTerms {
-  const postings = new Map<string, Map<string, number[]>>()
-  const lengths: Record<string, number> = {}
-  const next: Record<string, number> = {}
-  for (const [field, text] of flattenStrings(document)) {
-    const base = next[field] ?? 0
-    const tokens = tokenize(text)
-    for (const token of tokens) {
-      let byField = postings.get(token.term)
-      if (!byField) {
-        byField = new Map()
-        postings.set(token.term, byField)
-      }
-      const positions = byField.get(field)
-      if (positions) positions.push(base + token.position)
-      else byField.set(field, [base + token.position])
-    }
-    lengths[field] = (lengths[field] ?? 0) + tokens.length
-    next[field] = base + tokens.length + VALUE_GAP
-  }
-  return { postings, lengths }
-}
+import { analyze, chunks, MAX_PARAMETERS } from './analyze'
 
 export interface StoredDocument {
   rid: number
@@ -77,11 +37,16 @@ export class ShardStore {
   private readonly termCache = new Map<string, Posting[]>()
   private cachedPostings = 0
   private meta: Map<number, { id: string; lens: Record<string, number> }> | undefined
+  /** Document-frequency and field-total changes of the batch being stored (see `flush`). */
+  private readonly pendingTerms = new Map<string, number>()
+  private readonly pendingFields = new Map<string, number>()
 
   constructor(private readonly sql: SqlStorage) {}
 
   /** Drops every cached read (after a failed transaction, or when the storage was wiped). */
   forget(): void {
+    this.pendingTerms.clear()
+    this.pendingFields.clear()
     this.termCache.clear()
     this.cachedPostings = 0
     this.meta = undefined
@@ -130,8 +95,32 @@ export class ShardStore {
     return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM docs').one().n
   }
 
-  /** Stores a document (replacing one with the same id) and indexes it. */
-  put(id: string, body: Document): void {
+  /** Stores documents in order (each replacing one with the same id) and indexes them. */
+  putAll(documents: Iterable<{ id: string; body: Document }>): void {
+    for (const { id, body } of documents) this.put(id, body)
+    this.flush()
+  }
+
+  /** Writes the batch's summed document frequencies and field totals. */
+  private flush(): void {
+    for (const chunk of chunks([...this.pendingTerms], Math.floor(MAX_PARAMETERS / 2))) {
+      this.sql.exec(
+        `INSERT INTO terms (term, df) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ON CONFLICT (term) DO UPDATE SET df = df + excluded.df`,
+        ...chunk.flat(),
+      )
+    }
+    for (const [field, length] of this.pendingFields) {
+      this.sql.exec(
+        'INSERT INTO fields (field, total) VALUES (?, ?) ON CONFLICT (field) DO UPDATE SET total = total + excluded.total',
+        field,
+        length,
+      )
+    }
+    this.pendingTerms.clear()
+    this.pendingFields.clear()
+  }
+
+  private put(id: string, body: Document): void {
     const existing = this.find(id)
     if (existing) this.remove(existing)
     const { postings, lengths } = analyze(body)
@@ -156,23 +145,14 @@ export class ShardStore {
         ...chunk.flat(),
       )
     }
-    for (const chunk of chunks([...postings.keys()], MAX_PARAMETERS)) {
-      this.sql.exec(
-        `INSERT INTO terms (term, df) VALUES ${chunk.map(() => '(?, 1)').join(', ')} ON CONFLICT (term) DO UPDATE SET df = df + 1`,
-        ...chunk,
-      )
-    }
-    for (const [field, length] of Object.entries(lengths)) {
-      this.sql.exec(
-        'INSERT INTO fields (field, total) VALUES (?, ?) ON CONFLICT (field) DO UPDATE SET total = total + excluded.total',
-        field,
-        length,
-      )
-    }
+    for (const term of postings.keys()) this.pendingTerms.set(term, (this.pendingTerms.get(term) ?? 0) + 1)
+    for (const [field, length] of Object.entries(lengths))
+      this.pendingFields.set(field, (this.pendingFields.get(field) ?? 0) + length)
   }
 
   /** Removes a stored document and its postings. */
   remove(document: StoredDocument): void {
+    this.flush()
     const { postings, lengths } = analyze(document.body)
     this.meta?.delete(document.rid)
     for (const term of postings.keys()) this.dropTerm(term)
