@@ -90,4 +90,12 @@ export const EXPRESSIONS = [
   'clamp(temperature, 18, 22)',
   'clamp_min(temperature, 20)',
   'sort_desc(temperature)',
+  // Label functions.
+  'label_replace(temperature, "host", "h-$1", "instance", "(.*)")',
+  'label_replace(http_requests_total, "job", "", "job", "api")',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a PromQL replacement template
+  'label_replace(temperature, "x", "${first}_$2$9", "job", "(?P<first>a)(p.*)")',
+  'label_replace(temperature, "x", "y", "job", "pi")',
+  'label_join(temperature, "id", "/", "job", "nope", "instance")',
+  'sum by (region) (label_replace(instance_info, "region", "$1", "zone", "(e.*)"))',
 ]

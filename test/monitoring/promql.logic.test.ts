@@ -111,3 +111,52 @@ describe('PromQL calendar functions', () => {
     expect(() => run('minute(1, 2)', [], t)).toThrow(PromQLError)
   })
 })
+
+describe('PromQL label functions', () => {
+  const series = parseExposition(
+    'up{instance="host-1:9100",job="node"} 1 0\nup{instance="db:5432",job="pg"} 0 0',
+    0,
+  )
+  const labelsOf = (q: string) =>
+    (run(q, series, 0) as { samples: Array<{ labels: Record<string, string> }> }).samples.map((s) => s.labels)
+
+  it('label_replace anchors the regex and expands $1, {1} and named groups', () => {
+    expect(labelsOf('label_replace(up, "host", "$1", "instance", "(.*):.*")')).toEqual([
+      { __name__: 'up', instance: 'host-1:9100', job: 'node', host: 'host-1' },
+      { __name__: 'up', instance: 'db:5432', job: 'pg', host: 'db' },
+    ])
+    // Not anchored at both ends → "host" matches neither value wholly: labels untouched.
+    expect(labelsOf('label_replace(up, "x", "y", "instance", "host")')).toEqual(series.map((s) => s.labels))
+    expect(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a PromQL replacement template
+      labelsOf('label_replace(up{job="node"}, "port", "${p}-$1x-${1}$$", "instance", "(.*):(?P<p>\\\\d+)")'),
+    ).toEqual([{ __name__: 'up', instance: 'host-1:9100', job: 'node', port: '9100--host-1$' }])
+  })
+
+  it('an empty replacement removes the label; label_join joins with the separator', () => {
+    expect(labelsOf('label_replace(up{job="pg"}, "job", "", "job", ".*")')).toEqual([
+      { __name__: 'up', instance: 'db:5432' },
+    ])
+    expect(labelsOf('label_join(up{job="pg"}, "id", "/", "job", "nope", "instance")')).toEqual([
+      { __name__: 'up', instance: 'db:5432', job: 'pg', id: 'pg//db:5432' },
+    ])
+    expect(labelsOf('label_join(up{job="pg"}, "job", ",")')).toEqual([
+      { __name__: 'up', instance: 'db:5432' },
+    ])
+  })
+
+  it('refuses bad label names, bad regexes and duplicate label sets', () => {
+    for (const bad of [
+      'label_replace(up, "1x", "", "job", ".*")',
+      'label_replace(up, "x", "", "job", "(")',
+      'label_join(up, "x-y", ",", "job")',
+      'label_join(up, "x", ",", "a.b")',
+      'label_join(up, "x")',
+      'label_replace(up, "x", "y", "job")',
+    ])
+      expect(() => run(bad, series, 0), bad).toThrow(PromQLError)
+    expect(() =>
+      run('label_replace(label_replace(up, "job", "", "job", ".*"), "instance", "i", "job", "")', series, 0),
+    ).toThrow(/same labelset/)
+  })
+})

@@ -59,8 +59,9 @@ export function matches(m: Matcher, value: string | undefined, regex?: RegExp): 
   }
 }
 
+/** A Go (RE2) pattern as an anchored JS RegExp; Go's `(?P<name>…)` becomes `(?<name>…)`. */
 export function anchored(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`, 's')
+  return new RegExp(`^(?:${pattern.replace(/\(\?P</g, '(?<')})$`, 's')
 }
 
 /** Every vector selector of an expression, with the widest lookback it needs. */

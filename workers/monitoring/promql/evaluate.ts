@@ -21,6 +21,7 @@ import {
   RANGE_FUNCTIONS,
   type Range,
 } from './functions'
+import { labelJoin, labelReplace } from './labels'
 import { AGGREGATIONS, PromQLError } from './parser'
 import type { Sample } from './sample'
 
@@ -116,6 +117,12 @@ export class Evaluator {
     return v.value
   }
 
+  private string(expr: Expr, t: number, what: string): string {
+    const v = this.eval(expr, t)
+    if (v.type !== 'string') throw new PromQLError(`expected type string in ${what}, got ${v.type}`)
+    return v.value
+  }
+
   private call(name: string, args: Expr[], t: number): Value {
     const rangeFn = RANGE_FUNCTIONS[name]
     if (rangeFn) {
@@ -167,6 +174,22 @@ export class Evaluator {
       }
     }
     switch (name) {
+      case 'label_replace':
+      case 'label_join': {
+        const what = `call to function "${name}"`
+        if (name === 'label_replace') expectArgs(name, args, 5)
+        else if (args.length < 3) expectArgs(name, args, 3)
+        const [v, ...rest] = args as [Expr, ...Expr[]]
+        const [dst, a, ...srcs] = rest.map((e) => this.string(e, t, what)) as [string, string, ...string[]]
+        const samples = this.vector(v, t, what)
+        return {
+          type: 'vector',
+          samples:
+            name === 'label_replace'
+              ? labelReplace(samples, dst, a, srcs[0] as string, srcs[1] as string)
+              : labelJoin(samples, dst, a, srcs),
+        }
+      }
       case 'time':
         expectArgs(name, args, 0)
         return { type: 'scalar', value: t / 1000 }

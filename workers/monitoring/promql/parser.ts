@@ -8,7 +8,7 @@
  * Guarantees: any input either parses or throws `PromQLError` (a Prometheus `bad_data`);
  * never loops. Cost: O(query length).
  */
-import { type Expr, type Matcher, matches, type VectorMatching, type VectorSelector } from './ast'
+import { anchored, type Expr, type Matcher, matches, type VectorMatching, type VectorSelector } from './ast'
 
 export class PromQLError extends Error {
   constructor(
@@ -327,7 +327,7 @@ class Parser {
       if (value.t !== 'str') throw new PromQLError(`expected a string at position ${value.pos}`)
       if (op.v.includes('~')) {
         try {
-          new RegExp(value.v)
+          anchored(value.v)
         } catch {
           throw new PromQLError(`invalid regular expression "${value.v}"`)
         }
