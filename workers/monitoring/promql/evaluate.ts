@@ -9,7 +9,7 @@
  */
 import type { Labels } from '../series'
 import { seriesKey } from '../series'
-import type { Expr, VectorSelector } from './ast'
+import type { Expr, Subquery, VectorSelector } from './ast'
 import { ARITHMETIC, operate, vectors, withoutName, withScalar } from './binary'
 import {
   bucketQuantile,
@@ -24,6 +24,7 @@ import {
 import { labelJoin, labelReplace } from './labels'
 import { AGGREGATIONS, PromQLError } from './parser'
 import type { Sample } from './sample'
+import { atTime, type Bounds, expectVector, subqueryRanges, subqueryTimes } from './subquery'
 
 export const LOOKBACK_MS = 5 * 60_000
 
@@ -55,7 +56,47 @@ function window(r: Range, from: number, to: number): Range {
 }
 
 export class Evaluator {
-  constructor(private readonly data: SelectorData) {}
+  /** Each subquery's vector per evaluation time (a range query revisits the same times). */
+  private readonly points = new Map<Subquery, Map<number, Sample[]>>()
+
+  /** `bounds` are the query's start and end, which `@ start()`/`@ end()` name. */
+  constructor(
+    private readonly data: SelectorData,
+    private readonly bounds?: Bounds,
+  ) {}
+
+  /** The time a selector reads at evaluation time `t` (after `@` and `offset`). */
+  private timeOf(s: { at?: VectorSelector['at']; offsetMs: number }, t: number): number {
+    return atTime(s.at, t, this.bounds) - s.offsetMs
+  }
+
+  /** A range-vector argument (range selector or subquery) at `t`, with its window. */
+  private rangeArg(arg: Expr, t: number, name: string): { series: Range[]; from: number; to: number } {
+    if (arg.kind === 'matrix') {
+      const to = this.timeOf(arg.selector, t)
+      return { series: (this.eval(arg, t) as { series: Range[] }).series, from: to - arg.rangeMs, to }
+    }
+    if (arg.kind === 'subquery') {
+      const to = this.timeOf(arg, t)
+      return { series: this.subquery(arg, t), from: to - arg.rangeMs, to }
+    }
+    throw new PromQLError(`expected type range vector in call to function "${name}", got instant vector`)
+  }
+
+  private subquery(sq: Subquery, t: number): Range[] {
+    const cache = this.points.get(sq) ?? new Map<number, Sample[]>()
+    this.points.set(sq, cache)
+    return subqueryRanges(subqueryTimes(sq, t, this.bounds), (ts) => {
+      let samples = cache.get(ts)
+      if (!samples) {
+        const v = this.eval(sq.expr, ts)
+        expectVector(v.type === 'matrix' ? 'range vector' : v.type)
+        samples = (v as { samples: Sample[] }).samples
+        cache.set(ts, samples)
+      }
+      return samples
+    })
+  }
 
   eval(expr: Expr, t: number): Value {
     switch (expr.kind) {
@@ -64,7 +105,7 @@ export class Evaluator {
       case 'string':
         return { type: 'string', value: expr.value }
       case 'selector': {
-        const to = t - expr.offsetMs
+        const to = this.timeOf(expr, t)
         const samples: Sample[] = []
         for (const r of this.data.get(expr) ?? []) {
           const i = lowerBound(r.times, to + 1) - 1
@@ -74,12 +115,14 @@ export class Evaluator {
         return { type: 'vector', samples }
       }
       case 'matrix': {
-        const to = t - expr.selector.offsetMs
+        const to = this.timeOf(expr.selector, t)
         const series = (this.data.get(expr.selector) ?? [])
           .map((r) => window(r, to - expr.rangeMs, to))
           .filter((r) => r.times.length > 0)
         return { type: 'matrix', series }
       }
+      case 'subquery':
+        return { type: 'matrix', series: this.subquery(expr, t) }
       case 'unary': {
         const v = this.eval(expr.expr, t)
         if (v.type === 'scalar') return { type: 'scalar', value: -v.value }
@@ -128,15 +171,11 @@ export class Evaluator {
     if (rangeFn) {
       const quantileArg = name === 'quantile_over_time'
       expectArgs(name, args, quantileArg ? 2 : 1)
-      const arg = args[args.length - 1] as Expr
-      if (arg.kind !== 'matrix')
-        throw new PromQLError(`expected type range vector in call to function "${name}", got instant vector`)
       const q = quantileArg ? this.scalar(args[0] as Expr, t, `call to function "${name}"`) : undefined
-      const to = t - arg.selector.offsetMs
-      const m = this.eval(arg, t) as { series: Range[] }
+      const { series, from, to } = this.rangeArg(args[args.length - 1] as Expr, t, name)
       const samples: Sample[] = []
-      for (const r of m.series) {
-        const value = rangeFn(r, to - arg.rangeMs, to, q)
+      for (const r of series) {
+        const value = rangeFn(r, from, to, q)
         if (value !== undefined)
           samples.push({ labels: KEEPS_NAME.has(name) ? r.labels : withoutName(r.labels), value })
       }
@@ -216,7 +255,7 @@ export class Evaluator {
             })),
           }
         }
-        const to = t - arg.offsetMs
+        const to = this.timeOf(arg, t)
         const samples: Sample[] = []
         for (const r of this.data.get(arg) ?? []) {
           const i = lowerBound(r.times, to + 1) - 1
@@ -232,7 +271,7 @@ export class Evaluator {
         const present =
           name === 'absent'
             ? this.vector(arg, t, 'call to function "absent"').length > 0
-            : (this.eval(arg, t) as { series: Range[] }).series.length > 0
+            : this.rangeArg(arg, t, name).series.length > 0
         if (present) return { type: 'vector', samples: [] }
         const selector = arg.kind === 'selector' ? arg : arg.kind === 'matrix' ? arg.selector : undefined
         const labels: Labels = {}
