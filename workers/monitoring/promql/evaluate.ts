@@ -2,13 +2,15 @@
  * PromQL evaluation at one instant over preloaded series (the engine steps through a range
  * query by calling it once per step, as Prometheus does). Instant selectors take each
  * series' latest sample within the 5-minute lookback, range selectors every sample in
- * [t − range, t] (both ends inclusive, Prometheus 2.x), both shifted by `offset`.
+ * [t − range, t] (both ends inclusive, Prometheus 2.x), both pinned by `@` and shifted by
+ * `offset`; subqueries and range selectors both feed range functions (see subquery.ts).
  *
  * Guarantees: pure (no I/O, `now` is the evaluation time); errors are `PromQLError`s with
  * Prometheus's messages for the common cases. Cost: O(series × samples in range) per step.
  */
 import type { Labels } from '../series'
 import { seriesKey } from '../series'
+import { aggregate } from './aggregate'
 import type { Expr, Subquery, VectorSelector } from './ast'
 import { ARITHMETIC, operate, vectors, withoutName, withScalar } from './binary'
 import {
@@ -17,7 +19,6 @@ import {
   expectArgs,
   KEEPS_NAME,
   MATH_FUNCTIONS,
-  quantile,
   RANGE_FUNCTIONS,
   type Range,
 } from './functions'
@@ -321,69 +322,7 @@ export class Evaluator {
     if (!AGGREGATIONS.has(expr.op)) throw new PromQLError(`unknown aggregation "${expr.op}"`)
     const samples = this.vector(expr.expr, t, 'aggregation expression')
     const param = expr.param ? this.scalar(expr.param, t, 'aggregation parameter') : 0
-    const groups = new Map<string, { labels: Labels; members: Sample[] }>()
-    for (const s of samples) {
-      let labels: Labels
-      if (expr.without) {
-        const drop = new Set(['__name__', ...(expr.grouping ?? [])])
-        labels = Object.fromEntries(Object.entries(s.labels).filter(([k]) => !drop.has(k)))
-      } else {
-        labels = Object.fromEntries(
-          (expr.grouping ?? []).filter((k) => k in s.labels).map((k) => [k, s.labels[k] as string]),
-        )
-      }
-      const key = seriesKey(labels)
-      const group = groups.get(key) ?? { labels, members: [] }
-      group.members.push(s)
-      groups.set(key, group)
-    }
-    const out: Sample[] = []
-    for (const { labels, members } of groups.values()) {
-      const values = members.map((m) => m.value)
-      switch (expr.op) {
-        case 'topk':
-        case 'bottomk': {
-          const sign = expr.op === 'topk' ? -1 : 1
-          const k = Math.floor(param)
-          out.push(...[...members].sort((a, b) => sign * (a.value - b.value)).slice(0, Math.max(0, k)))
-          continue
-        }
-        case 'sum':
-          out.push({ labels, value: values.reduce((a, b) => a + b, 0) })
-          break
-        case 'avg': {
-          let m = 0
-          values.forEach((v, i) => {
-            m += (v - m) / (i + 1)
-          })
-          out.push({ labels, value: m })
-          break
-        }
-        case 'min':
-          out.push({ labels, value: values.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a)) })
-          break
-        case 'max':
-          out.push({ labels, value: values.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a)) })
-          break
-        case 'count':
-          out.push({ labels, value: values.length })
-          break
-        case 'group':
-          out.push({ labels, value: 1 })
-          break
-        case 'quantile':
-          out.push({ labels, value: quantile(param, values) })
-          break
-        case 'stddev':
-        case 'stdvar': {
-          const m = values.reduce((a, b) => a + b, 0) / values.length
-          const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length
-          out.push({ labels, value: expr.op === 'stddev' ? Math.sqrt(variance) : variance })
-          break
-        }
-      }
-    }
-    return { type: 'vector', samples: out }
+    return { type: 'vector', samples: aggregate(expr, samples, param) }
   }
 
   private binary(expr: Extract<Expr, { kind: 'binary' }>, t: number): Value {
