@@ -188,6 +188,14 @@ describe('PromQL answers agree with Prometheus (promtool against both)', () => {
       expectSame(promtool(args, ours, expr), promtool(args, promUrl, expr), expr)
     }
   }, 180_000)
+
+  it('range queries with an unaligned start and a step that is not the subquery default', () => {
+    const start = (END - 30 * 60_000 + 17_000) / 1000
+    const args = ['range', `--start=${start}`, `--end=${END / 1000}`, '--step=150s']
+    for (const expr of EXPRESSIONS.filter((e) => e.includes('@') || /\[\w+:/.test(e))) {
+      expectSame(promtool(args, ours, expr), promtool(args, promUrl, expr), expr)
+    }
+  }, 180_000)
 })
 
 describe('series, labels and label values agree with Prometheus', () => {

@@ -90,4 +90,30 @@ export const EXPRESSIONS = [
   'clamp(temperature, 18, 22)',
   'clamp_min(temperature, 20)',
   'sort_desc(temperature)',
+  // Label functions.
+  'label_replace(temperature, "host", "h-$1", "instance", "(.*)")',
+  'label_replace(http_requests_total, "job", "", "job", "api")',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a PromQL replacement template
+  'label_replace(temperature, "x", "${first}_$2$9", "job", "(?P<first>a)(p.*)")',
+  'label_replace(temperature, "x", "y", "job", "pi")',
+  'label_join(temperature, "id", "/", "job", "nope", "instance")',
+  'sum by (region) (label_replace(instance_info, "region", "$1", "zone", "(e.*)"))',
+  // The @ modifier (the data is relative to now: start() and end(), or a time with no data).
+  'temperature @ end()',
+  'temperature @ start() offset 5m',
+  'temperature offset 5m @ end()',
+  'rate(http_requests_total[5m] @ end())',
+  'http_requests_total - http_requests_total @ start()',
+  'absent(temperature @ 1609746000)',
+  // Subqueries: aligned to multiples of the step, default step 1m, with offset and @.
+  'max_over_time(rate(http_requests_total[5m])[30m:1m])',
+  'max_over_time(temperature[10m:])',
+  'avg_over_time(temperature[7m:45s])',
+  'rate(http_requests_total[10m:30s])',
+  'min_over_time(sum by (job) (temperature)[15m:2m] offset 3m)',
+  'sum_over_time(temperature[5m:1m] @ end())',
+  'count_over_time(temperature[20m:90s] offset 2m @ start())',
+  'quantile_over_time(0.5, temperature[10m:1m])',
+  'last_over_time(temperature[3m:20s])',
+  'max_over_time(max_over_time(temperature[2m:30s])[6m:])',
 ]

@@ -148,6 +148,19 @@ describe('Prometheus remote-write and query API', () => {
     )
     expect(bad.status).toBe(400)
     expect(bad.body).toMatchObject({ status: 'error', errorType: 'bad_data' })
+    for (const [query, error] of [
+      ['label_replace(up, "1x", "", "job", ".*")', 'invalid destination label name in label_replace(): 1x'],
+      ['label_replace(up, "x", "", "job", "(")', 'invalid regular expression in label_replace(): ('],
+      ['up @ 1 @ 2', '@ <timestamp> may not be set multiple times'],
+      ['up[5m:0s]', 'zero step in subquery'],
+    ]) {
+      const refused = await call<Api & { error: string }>(
+        `${BASE}/api/v1/query?query=${encodeURIComponent(query as string)}`,
+        { token },
+      )
+      expect(refused.status, query).toBe(400)
+      expect(refused.body, query).toMatchObject({ status: 'error', errorType: 'bad_data', error })
+    }
   })
 
   it('refuses malformed remote-write bodies with 400 and stores nothing', async () => {

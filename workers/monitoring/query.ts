@@ -6,10 +6,11 @@
 import { MONITORING_LIMITS } from '../../schemas/monitoring'
 import type { Env } from '../platform/env'
 import { formatValue } from './exposition'
-import { type Expr, type Matcher, selectorsOf } from './promql/ast'
+import type { Expr, Matcher } from './promql/ast'
 import { Evaluator, LOOKBACK_MS, type SelectorData, type Value } from './promql/evaluate'
 import type { Range } from './promql/functions'
 import { PromQLError, parseDuration, parsePromQL } from './promql/parser'
+import { selectorWindows } from './promql/subquery'
 import { planRollups, type RollupPlan, syntheticRanges } from './rollups'
 import { type Labels, seriesKey } from './series'
 import { metricShard } from './shard-object'
@@ -63,22 +64,20 @@ export async function selectSeries(
 }
 
 async function load(env: Env, tenant: string, expr: Expr, start: number, end: number): Promise<SelectorData> {
-  const selectors = selectorsOf(expr)
+  const windows = selectorWindows(expr, start, end, LOOKBACK_MS)
   const data: SelectorData = new Map()
-  if (selectors.length === 0) return data
-  const from = Math.min(
-    ...selectors.map((s) => start - s.selector.offsetMs - Math.max(s.rangeMs, LOOKBACK_MS)),
-  )
-  const to = Math.max(...selectors.map((s) => end - s.selector.offsetMs))
+  if (windows.length === 0) return data
+  const from = Math.min(...windows.map((w) => w.from))
+  const to = Math.max(...windows.map((w) => w.to))
   const answers = await selectSeries(
     env,
     tenant,
-    selectors.map((s) => s.selector.matchers),
+    windows.map((w) => w.selector.matchers),
     from,
     to,
   )
-  selectors.forEach((s, i) => {
-    data.set(s.selector, answers[i] ?? [])
+  windows.forEach((w, i) => {
+    data.set(w.selector, answers[i] ?? [])
   })
   return data
 }
@@ -131,7 +130,7 @@ function instantResult(value: Value, t: number) {
 /** One PromQL expression evaluated at `time` over the tenant's series (rules use this). */
 export async function evaluateAt(env: Env, tenant: string, expr: Expr, time: number): Promise<Value> {
   const data = await load(env, tenant, expr, time, time)
-  return new Evaluator(data).eval(expr, time)
+  return new Evaluator(data, { start: time, end: time }).eval(expr, time)
 }
 
 export async function instantQuery(env: Env, tenant: string, query: string | undefined, time: number) {
@@ -163,7 +162,7 @@ export async function rangeQuery(
   const data = plan
     ? await loadRollups(env, tenant, plan, start, end)
     : await load(env, tenant, expr, start, end)
-  const evaluator = new Evaluator(data)
+  const evaluator = new Evaluator(data, { start, end })
   const series = new Map<string, { metric: Labels; values: Array<[number, string]> }>()
   for (let t = start; t <= end; t += step) {
     const value = evaluator.eval(expr, t)

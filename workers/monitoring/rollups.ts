@@ -124,6 +124,7 @@ function rewrite(expr: Expr, res: number, start: number, out: RollupPlan['select
       return expr
     case 'selector':
     case 'matrix':
+    case 'subquery':
       return undefined
     case 'unary': {
       const inner = rewrite(expr.expr, res, start, out)
@@ -145,6 +146,7 @@ function rewrite(expr: Expr, res: number, start: number, out: RollupPlan['select
       const arg = expr.args[0]
       if (fn && expr.args.length === 1 && arg?.kind === 'matrix') {
         const { selector, rangeMs } = arg
+        if (selector.at !== undefined) return undefined
         if (rangeMs % res !== 0 || (((start - selector.offsetMs) % res) + res) % res !== 0) return undefined
         const use = (f: RollupFn, name: string): Expr => {
           const copy: VectorSelector = { ...selector, matchers: [...selector.matchers] }

@@ -8,16 +8,30 @@ export interface Matcher {
   value: string
 }
 
+/** An `@` modifier: a Unix time in ms, or the query's `start()`/`end()`. */
+export type At = number | 'start' | 'end'
+
 export interface VectorSelector {
   kind: 'selector'
   matchers: Matcher[]
   offsetMs: number
+  at?: At
 }
 
 export interface MatrixSelector {
   kind: 'matrix'
   selector: VectorSelector
   rangeMs: number
+}
+
+/** `expr[range:step]`: `expr` evaluated every `stepMs` (aligned to multiples of it) over the range. */
+export interface Subquery {
+  kind: 'subquery'
+  expr: Expr
+  rangeMs: number
+  stepMs?: number
+  offsetMs: number
+  at?: At
 }
 
 export interface VectorMatching {
@@ -32,6 +46,7 @@ export type Expr =
   | { kind: 'string'; value: string }
   | VectorSelector
   | MatrixSelector
+  | Subquery
   | { kind: 'call'; name: string; args: Expr[] }
   | {
       kind: 'aggregate'
@@ -59,8 +74,9 @@ export function matches(m: Matcher, value: string | undefined, regex?: RegExp): 
   }
 }
 
+/** A Go (RE2) pattern as an anchored JS RegExp; Go's `(?P<name>…)` becomes `(?<name>…)`. */
 export function anchored(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`, 's')
+  return new RegExp(`^(?:${pattern.replace(/\(\?P</g, '(?<')})$`, 's')
 }
 
 /** Every vector selector of an expression, with the widest lookback it needs. */
@@ -84,6 +100,7 @@ export function selectorsOf(expr: Expr, out: Array<{ selector: VectorSelector; r
       selectorsOf(expr.rhs, out)
       break
     case 'unary':
+    case 'subquery':
       selectorsOf(expr.expr, out)
       break
   }

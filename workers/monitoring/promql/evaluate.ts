@@ -2,14 +2,16 @@
  * PromQL evaluation at one instant over preloaded series (the engine steps through a range
  * query by calling it once per step, as Prometheus does). Instant selectors take each
  * series' latest sample within the 5-minute lookback, range selectors every sample in
- * [t − range, t] (both ends inclusive, Prometheus 2.x), both shifted by `offset`.
+ * [t − range, t] (both ends inclusive, Prometheus 2.x), both pinned by `@` and shifted by
+ * `offset`; subqueries and range selectors both feed range functions (see subquery.ts).
  *
  * Guarantees: pure (no I/O, `now` is the evaluation time); errors are `PromQLError`s with
  * Prometheus's messages for the common cases. Cost: O(series × samples in range) per step.
  */
 import type { Labels } from '../series'
 import { seriesKey } from '../series'
-import type { Expr, VectorSelector } from './ast'
+import { aggregate } from './aggregate'
+import type { Expr, Subquery, VectorSelector } from './ast'
 import { ARITHMETIC, operate, vectors, withoutName, withScalar } from './binary'
 import {
   bucketQuantile,
@@ -17,12 +19,13 @@ import {
   expectArgs,
   KEEPS_NAME,
   MATH_FUNCTIONS,
-  quantile,
   RANGE_FUNCTIONS,
   type Range,
 } from './functions'
+import { labelJoin, labelReplace } from './labels'
 import { AGGREGATIONS, PromQLError } from './parser'
 import type { Sample } from './sample'
+import { atTime, type Bounds, expectVector, subqueryRanges, subqueryTimes } from './subquery'
 
 export const LOOKBACK_MS = 5 * 60_000
 
@@ -54,7 +57,47 @@ function window(r: Range, from: number, to: number): Range {
 }
 
 export class Evaluator {
-  constructor(private readonly data: SelectorData) {}
+  /** Each subquery's vector per evaluation time (a range query revisits the same times). */
+  private readonly points = new Map<Subquery, Map<number, Sample[]>>()
+
+  /** `bounds` are the query's start and end, which `@ start()`/`@ end()` name. */
+  constructor(
+    private readonly data: SelectorData,
+    private readonly bounds?: Bounds,
+  ) {}
+
+  /** The time a selector reads at evaluation time `t` (after `@` and `offset`). */
+  private timeOf(s: { at?: VectorSelector['at']; offsetMs: number }, t: number): number {
+    return atTime(s.at, t, this.bounds) - s.offsetMs
+  }
+
+  /** A range-vector argument (range selector or subquery) at `t`, with its window. */
+  private rangeArg(arg: Expr, t: number, name: string): { series: Range[]; from: number; to: number } {
+    if (arg.kind === 'matrix') {
+      const to = this.timeOf(arg.selector, t)
+      return { series: (this.eval(arg, t) as { series: Range[] }).series, from: to - arg.rangeMs, to }
+    }
+    if (arg.kind === 'subquery') {
+      const to = this.timeOf(arg, t)
+      return { series: this.subquery(arg, t), from: to - arg.rangeMs, to }
+    }
+    throw new PromQLError(`expected type range vector in call to function "${name}", got instant vector`)
+  }
+
+  private subquery(sq: Subquery, t: number): Range[] {
+    const cache = this.points.get(sq) ?? new Map<number, Sample[]>()
+    this.points.set(sq, cache)
+    return subqueryRanges(subqueryTimes(sq, t, this.bounds), (ts) => {
+      let samples = cache.get(ts)
+      if (!samples) {
+        const v = this.eval(sq.expr, ts)
+        expectVector(v.type === 'matrix' ? 'range vector' : v.type)
+        samples = (v as { samples: Sample[] }).samples
+        cache.set(ts, samples)
+      }
+      return samples
+    })
+  }
 
   eval(expr: Expr, t: number): Value {
     switch (expr.kind) {
@@ -63,7 +106,7 @@ export class Evaluator {
       case 'string':
         return { type: 'string', value: expr.value }
       case 'selector': {
-        const to = t - expr.offsetMs
+        const to = this.timeOf(expr, t)
         const samples: Sample[] = []
         for (const r of this.data.get(expr) ?? []) {
           const i = lowerBound(r.times, to + 1) - 1
@@ -73,12 +116,14 @@ export class Evaluator {
         return { type: 'vector', samples }
       }
       case 'matrix': {
-        const to = t - expr.selector.offsetMs
+        const to = this.timeOf(expr.selector, t)
         const series = (this.data.get(expr.selector) ?? [])
           .map((r) => window(r, to - expr.rangeMs, to))
           .filter((r) => r.times.length > 0)
         return { type: 'matrix', series }
       }
+      case 'subquery':
+        return { type: 'matrix', series: this.subquery(expr, t) }
       case 'unary': {
         const v = this.eval(expr.expr, t)
         if (v.type === 'scalar') return { type: 'scalar', value: -v.value }
@@ -116,20 +161,22 @@ export class Evaluator {
     return v.value
   }
 
+  private string(expr: Expr, t: number, what: string): string {
+    const v = this.eval(expr, t)
+    if (v.type !== 'string') throw new PromQLError(`expected type string in ${what}, got ${v.type}`)
+    return v.value
+  }
+
   private call(name: string, args: Expr[], t: number): Value {
     const rangeFn = RANGE_FUNCTIONS[name]
     if (rangeFn) {
       const quantileArg = name === 'quantile_over_time'
       expectArgs(name, args, quantileArg ? 2 : 1)
-      const arg = args[args.length - 1] as Expr
-      if (arg.kind !== 'matrix')
-        throw new PromQLError(`expected type range vector in call to function "${name}", got instant vector`)
       const q = quantileArg ? this.scalar(args[0] as Expr, t, `call to function "${name}"`) : undefined
-      const to = t - arg.selector.offsetMs
-      const m = this.eval(arg, t) as { series: Range[] }
+      const { series, from, to } = this.rangeArg(args[args.length - 1] as Expr, t, name)
       const samples: Sample[] = []
-      for (const r of m.series) {
-        const value = rangeFn(r, to - arg.rangeMs, to, q)
+      for (const r of series) {
+        const value = rangeFn(r, from, to, q)
         if (value !== undefined)
           samples.push({ labels: KEEPS_NAME.has(name) ? r.labels : withoutName(r.labels), value })
       }
@@ -167,6 +214,22 @@ export class Evaluator {
       }
     }
     switch (name) {
+      case 'label_replace':
+      case 'label_join': {
+        const what = `call to function "${name}"`
+        if (name === 'label_replace') expectArgs(name, args, 5)
+        else if (args.length < 3) expectArgs(name, args, 3)
+        const [v, ...rest] = args as [Expr, ...Expr[]]
+        const [dst, a, ...srcs] = rest.map((e) => this.string(e, t, what)) as [string, string, ...string[]]
+        const samples = this.vector(v, t, what)
+        return {
+          type: 'vector',
+          samples:
+            name === 'label_replace'
+              ? labelReplace(samples, dst, a, srcs[0] as string, srcs[1] as string)
+              : labelJoin(samples, dst, a, srcs),
+        }
+      }
       case 'time':
         expectArgs(name, args, 0)
         return { type: 'scalar', value: t / 1000 }
@@ -193,7 +256,7 @@ export class Evaluator {
             })),
           }
         }
-        const to = t - arg.offsetMs
+        const to = this.timeOf(arg, t)
         const samples: Sample[] = []
         for (const r of this.data.get(arg) ?? []) {
           const i = lowerBound(r.times, to + 1) - 1
@@ -209,7 +272,7 @@ export class Evaluator {
         const present =
           name === 'absent'
             ? this.vector(arg, t, 'call to function "absent"').length > 0
-            : (this.eval(arg, t) as { series: Range[] }).series.length > 0
+            : this.rangeArg(arg, t, name).series.length > 0
         if (present) return { type: 'vector', samples: [] }
         const selector = arg.kind === 'selector' ? arg : arg.kind === 'matrix' ? arg.selector : undefined
         const labels: Labels = {}
@@ -259,69 +322,7 @@ export class Evaluator {
     if (!AGGREGATIONS.has(expr.op)) throw new PromQLError(`unknown aggregation "${expr.op}"`)
     const samples = this.vector(expr.expr, t, 'aggregation expression')
     const param = expr.param ? this.scalar(expr.param, t, 'aggregation parameter') : 0
-    const groups = new Map<string, { labels: Labels; members: Sample[] }>()
-    for (const s of samples) {
-      let labels: Labels
-      if (expr.without) {
-        const drop = new Set(['__name__', ...(expr.grouping ?? [])])
-        labels = Object.fromEntries(Object.entries(s.labels).filter(([k]) => !drop.has(k)))
-      } else {
-        labels = Object.fromEntries(
-          (expr.grouping ?? []).filter((k) => k in s.labels).map((k) => [k, s.labels[k] as string]),
-        )
-      }
-      const key = seriesKey(labels)
-      const group = groups.get(key) ?? { labels, members: [] }
-      group.members.push(s)
-      groups.set(key, group)
-    }
-    const out: Sample[] = []
-    for (const { labels, members } of groups.values()) {
-      const values = members.map((m) => m.value)
-      switch (expr.op) {
-        case 'topk':
-        case 'bottomk': {
-          const sign = expr.op === 'topk' ? -1 : 1
-          const k = Math.floor(param)
-          out.push(...[...members].sort((a, b) => sign * (a.value - b.value)).slice(0, Math.max(0, k)))
-          continue
-        }
-        case 'sum':
-          out.push({ labels, value: values.reduce((a, b) => a + b, 0) })
-          break
-        case 'avg': {
-          let m = 0
-          values.forEach((v, i) => {
-            m += (v - m) / (i + 1)
-          })
-          out.push({ labels, value: m })
-          break
-        }
-        case 'min':
-          out.push({ labels, value: values.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a)) })
-          break
-        case 'max':
-          out.push({ labels, value: values.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a)) })
-          break
-        case 'count':
-          out.push({ labels, value: values.length })
-          break
-        case 'group':
-          out.push({ labels, value: 1 })
-          break
-        case 'quantile':
-          out.push({ labels, value: quantile(param, values) })
-          break
-        case 'stddev':
-        case 'stdvar': {
-          const m = values.reduce((a, b) => a + b, 0) / values.length
-          const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length
-          out.push({ labels, value: expr.op === 'stddev' ? Math.sqrt(variance) : variance })
-          break
-        }
-      }
-    }
-    return { type: 'vector', samples: out }
+    return { type: 'vector', samples: aggregate(expr, samples, param) }
   }
 
   private binary(expr: Extract<Expr, { kind: 'binary' }>, t: number): Value {

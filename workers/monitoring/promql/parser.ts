@@ -3,121 +3,23 @@
  * aggregations (`by`/`without` before or after the arguments), binary operators with
  * Prometheus's precedence (`^` right-associative) and vector matching (`bool`,
  * `on`/`ignoring`, `group_left`/`group_right`), unary minus, number and string literals,
- * durations such as `1h30m`. Subqueries and `@` are refused with a clear error.
+ * durations such as `1h30m`, subqueries `expr[range:step]` and the `@` modifier.
  *
  * Guarantees: any input either parses or throws `PromQLError` (a Prometheus `bad_data`);
  * never loops. Cost: O(query length).
  */
-import { type Expr, type Matcher, matches, type VectorMatching, type VectorSelector } from './ast'
+import {
+  type At,
+  anchored,
+  type Expr,
+  type Matcher,
+  matches,
+  type VectorMatching,
+  type VectorSelector,
+} from './ast'
+import { lex, PromQLError, parseDuration, type Token } from './lexer'
 
-export class PromQLError extends Error {
-  constructor(
-    message: string,
-    readonly errorType: 'bad_data' | 'execution' = 'bad_data',
-  ) {
-    super(message)
-    this.name = 'PromQLError'
-  }
-}
-
-type Token = { t: 'num' | 'str' | 'id' | 'dur' | 'op' | 'eof'; v: string; pos: number }
-
-const DURATION = /^(\d+(ms|s|m|h|d|w|y))+/
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1e3,
-  m: 60e3,
-  h: 3600e3,
-  d: 86400e3,
-  w: 604800e3,
-  y: 31536000e3,
-}
-const OPS = [
-  '==',
-  '!=',
-  '>=',
-  '<=',
-  '=~',
-  '!~',
-  '+',
-  '-',
-  '*',
-  '/',
-  '%',
-  '^',
-  '>',
-  '<',
-  '=',
-  '(',
-  ')',
-  '{',
-  '}',
-  '[',
-  ']',
-  ',',
-  ':',
-  '@',
-]
-
-export function parseDuration(text: string): number {
-  if (!DURATION.test(text) || DURATION.exec(text)?.[0] !== text)
-    throw new PromQLError(`invalid duration "${text}"`)
-  let ms = 0
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
-    ms += Number(n) * (UNIT_MS[unit as string] as number)
-  return ms
-}
-
-function lex(src: string): Token[] {
-  const out: Token[] = []
-  let i = 0
-  while (i < src.length) {
-    const c = src[i] as string
-    if (/\s/.test(c)) {
-      i++
-      continue
-    }
-    if (c === '#') {
-      while (i < src.length && src[i] !== '\n') i++
-      continue
-    }
-    const rest = src.slice(i)
-    const dur = DURATION.exec(rest)
-    const num = /^(0x[0-9a-fA-F]+|\d*\.?\d+(e[+-]?\d+)?|Inf|NaN)/i.exec(rest)
-    if (dur && !/^[a-zA-Z0-9_.]/.test(rest.slice(dur[0].length))) {
-      out.push({ t: 'dur', v: dur[0], pos: i })
-      i += dur[0].length
-    } else if (num && /^[\d.]/.test(c)) {
-      out.push({ t: 'num', v: num[0], pos: i })
-      i += num[0].length
-    } else if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1
-      let value = ''
-      while (j < src.length && src[j] !== c) {
-        if (src[j] === '\\' && c !== '`') {
-          j++
-          const e = src[j]
-          value += e === 'n' ? '\n' : e === 't' ? '\t' : (e ?? '')
-        } else value += src[j]
-        j++
-      }
-      if (j >= src.length) throw new PromQLError(`unterminated string at position ${i}`)
-      out.push({ t: 'str', v: value, pos: i })
-      i = j + 1
-    } else if (/[a-zA-Z_:]/.test(c)) {
-      const id = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rest)?.[0] as string
-      out.push({ t: 'id', v: id, pos: i })
-      i += id.length
-    } else {
-      const op = OPS.find((o) => rest.startsWith(o))
-      if (!op) throw new PromQLError(`unexpected character "${c}" at position ${i}`)
-      out.push({ t: 'op', v: op, pos: i })
-      i += op.length
-    }
-  }
-  out.push({ t: 'eof', v: '', pos: src.length })
-  return out
-}
+export { PromQLError, parseDuration }
 
 export const AGGREGATIONS = new Set([
   'sum',
@@ -230,29 +132,62 @@ class Parser {
     return this.postfix(this.primary())
   }
 
+  /** Ranges (`[5m]`), subqueries (`[30m:1m]`) and `offset`/`@` in either order, each once. */
   private postfix(expr: Expr): Expr {
     let out = expr
-    if (this.is('[')) {
-      this.next()
-      const range = this.next()
-      if (range.t !== 'dur') throw new PromQLError(`expected a duration at position ${range.pos}`)
-      if (this.is(':')) throw new PromQLError('subqueries are not supported')
-      this.expect(']')
-      if (out.kind !== 'selector') throw new PromQLError('ranges are only allowed for vector selectors')
-      out = { kind: 'matrix', selector: out, rangeMs: parseDuration(range.v) }
+    for (;;) {
+      if (this.accept('[')) {
+        const range = this.next()
+        if (range.t !== 'dur') throw new PromQLError(`expected a duration at position ${range.pos}`)
+        const rangeMs = parseDuration(range.v)
+        if (this.accept(':')) {
+          let stepMs: number | undefined
+          if (this.peek().t === 'dur') stepMs = parseDuration(this.next().v)
+          this.expect(']')
+          if (stepMs === 0) throw new PromQLError('zero step in subquery')
+          if (out.kind === 'matrix' || out.kind === 'subquery')
+            throw new PromQLError('subquery is only allowed on instant vector, got range vector')
+          out = { kind: 'subquery', expr: out, rangeMs, stepMs, offsetMs: 0 }
+          continue
+        }
+        this.expect(']')
+        if (out.kind !== 'selector' || out.offsetMs !== 0 || out.at !== undefined)
+          throw new PromQLError('ranges are only allowed for vector selectors')
+        out = { kind: 'matrix', selector: out, rangeMs }
+      } else if (this.is('offset') || this.is('@')) {
+        const target = out.kind === 'matrix' ? out.selector : out
+        if (target.kind !== 'selector' && target.kind !== 'subquery')
+          throw new PromQLError(
+            `${this.peek().v} modifier must be preceded by an instant vector selector or range vector selector or a subquery`,
+          )
+        if (this.next().v === 'offset') {
+          if (target.offsetMs !== 0) throw new PromQLError('offset may not be set multiple times')
+          const negative = this.accept('-')
+          const d = this.next()
+          if (d.t !== 'dur') throw new PromQLError(`expected a duration after offset at position ${d.pos}`)
+          target.offsetMs = parseDuration(d.v) * (negative ? -1 : 1)
+        } else {
+          if (target.at !== undefined) throw new PromQLError('@ <timestamp> may not be set multiple times')
+          target.at = this.at()
+        }
+      } else return out
     }
-    if (this.is('@')) throw new PromQLError('the @ modifier is not supported')
-    if (this.is('offset')) {
-      this.next()
-      const negative = this.accept('-')
-      const d = this.next()
-      if (d.t !== 'dur') throw new PromQLError(`expected a duration after offset at position ${d.pos}`)
-      const ms = parseDuration(d.v) * (negative ? -1 : 1)
-      const selector = out.kind === 'matrix' ? out.selector : out.kind === 'selector' ? out : undefined
-      if (!selector) throw new PromQLError('offset modifier must be preceded by a selector')
-      selector.offsetMs = ms
+  }
+
+  /** After `@`: a Unix time in seconds, `start()` or `end()`. */
+  private at(): At {
+    if (this.is('start') || this.is('end')) {
+      const which = this.next().v as 'start' | 'end'
+      this.expect('(')
+      this.expect(')')
+      return which
     }
-    return out
+    const negative = this.accept('-')
+    const n = this.next()
+    const seconds = Number(n.v)
+    if (n.t !== 'num' || !Number.isFinite(seconds))
+      throw new PromQLError(`expected a timestamp after @ at position ${n.pos}`)
+    return Math.round(seconds * 1000) * (negative ? -1 : 1)
   }
 
   private primary(): Expr {
@@ -327,7 +262,7 @@ class Parser {
       if (value.t !== 'str') throw new PromQLError(`expected a string at position ${value.pos}`)
       if (op.v.includes('~')) {
         try {
-          new RegExp(value.v)
+          anchored(value.v)
         } catch {
           throw new PromQLError(`invalid regular expression "${value.v}"`)
         }

@@ -18,6 +18,7 @@ import { AppError } from '../../platform/errors'
 import { HostedObject } from '../../platform/hosted-object'
 import { objectStub } from '../../platform/tenancy'
 import { writeSeries } from '../ingest'
+import { anchored } from '../promql/ast'
 import { parsePromQL } from '../promql/parser'
 import type { Sample } from '../promql/sample'
 import { evaluateAt } from '../query'
@@ -169,7 +170,7 @@ export class MonitoringRules extends HostedObject<Env> {
     for (const m of input.matchers) {
       if (!m.isRegex) continue
       try {
-        new RegExp(m.value)
+        anchored(m.value)
       } catch {
         throw new AppError('validation_failed', 'The silence is invalid.', {
           errors: [
