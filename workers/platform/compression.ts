@@ -6,6 +6,7 @@
  * output passes `maxBytes`, so a small bomb never fills memory; a corrupt stream throws
  * `DecompressionError`. Cost: O(bytes), streaming.
  */
+import { readBounded } from './streams'
 
 export class DecompressionError extends Error {
   constructor(
@@ -17,28 +18,12 @@ export class DecompressionError extends Error {
   }
 }
 
-async function collect(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-  const reader = stream.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel()
-      throw new DecompressionError(`decompressed body is over the ${maxBytes}-byte limit`, true)
-    }
-    parts.push(value)
-  }
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
-}
+const collect = (stream: ReadableStream<Uint8Array>, maxBytes: number) =>
+  readBounded(
+    stream,
+    maxBytes,
+    () => new DecompressionError(`decompressed body is over the ${maxBytes}-byte limit`, true),
+  )
 
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'))

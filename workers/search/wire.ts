@@ -6,6 +6,7 @@
  * answer of a task.
  */
 import type { Context } from 'hono'
+import { readBounded } from '../platform/streams'
 import { MEILI_STATUS, type MeiliCode, MeiliError, snakeCase, toMeiliError } from './errors'
 import { MAX_PAYLOAD_BYTES, parsePayload } from './logic/documents'
 import type { Document } from './logic/fields'
@@ -60,38 +61,14 @@ export async function readDocuments(c: Context): Promise<Document[]> {
       `The Content-Type \`${contentType}\` is invalid. Accepted values for the Content-Type header are: ${MEDIA_TYPES.map((t) => `\`${t}\``).join(', ')}`,
     )
   }
+  // The platform's body limit does not cover these routes (workers/blocks.ts): an oversized
+  // body of any size, declared or chunked, gets Meilisearch's 413 and is never buffered past it.
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > MAX_PAYLOAD_BYTES) throw tooLarge()
-  return parsePayload(new TextDecoder().decode(await readBounded(c.req.raw.body)), mediaType)
-}
-
-/**
- * The whole body, refused as soon as it passes 10 MiB: the platform's body limit does not
- * cover these routes (workers/blocks.ts), so an oversized body of any size, declared or
- * chunked, gets Meilisearch's 413 and is never buffered past the limit.
- */
-async function readBounded(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
-  if (!body) return new Uint8Array()
-  const reader = body.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > MAX_PAYLOAD_BYTES) {
-      await reader.cancel()
-      throw tooLarge()
-    }
-    parts.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const part of parts) {
-    bytes.set(part, offset)
-    offset += part.byteLength
-  }
-  return bytes
+  return parsePayload(
+    new TextDecoder().decode(await readBounded(c.req.raw.body, MAX_PAYLOAD_BYTES, tooLarge)),
+    mediaType,
+  )
 }
 
 function tooLarge(): MeiliError {
