@@ -19,8 +19,8 @@ import { fileURLToPath } from 'node:url'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { freePort, type RunningPlatform, startPlatform } from '../scripts/platform-process'
+import { findDescendant, peakRss, rssBytes } from '../test/support/process-memory'
 import { type LoadResult, printTable, runLoad } from './harness'
-import { findDescendant, peakRss, rssBytes } from './process-memory'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MiB = 1024 * 1024

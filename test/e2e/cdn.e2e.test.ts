@@ -2,12 +2,12 @@
 // and a public-read bucket filled by the AWS SDK, delivered anonymously through a hostname.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { CreateBucketCommand, GetBucketAclCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 import { type Origin, patternByte, startOrigin } from '../support/origin-farm'
+import { treeRssBytes } from '../support/process-memory'
 
 const run = promisify(execFile)
 let platform: RunningPlatform
@@ -88,30 +88,6 @@ const through = (site: string, path: string, headers: Record<string, string> = {
     headers: { authorization: `Bearer ${token}`, ...headers },
   })
 
-/** Resident memory (bytes) of a process and all its descendants (Linux /proc). */
-function treeRss(root: number): number {
-  const children = new Map<number, number[]>()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
-    } catch {}
-  }
-  let total = 0
-  const queue = [root]
-  while (queue.length) {
-    const pid = queue.pop() as number
-    try {
-      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-      total += Number(kb ?? 0) * 1024
-    } catch {}
-    queue.push(...(children.get(pid) ?? []))
-  }
-  return total
-}
-
 /** Reads a body chunk by chunk, counting its bytes and those that differ from the origin's pattern at `offset`. */
 async function checkPattern(response: Response, offset: number) {
   let length = 0
@@ -162,10 +138,10 @@ describe('collapsing, origin failures and a 100 MiB object through npm run dev',
     const path = `/bytes/${total}`
     await putSite('video', { originUrl: origin.url, cacheEverything: true })
     await (await through('video', '/bytes/1024')).arrayBuffer()
-    const baseline = treeRss(platform.pid)
+    const baseline = treeRssBytes(platform.pid)
     let peak = baseline
     const sampler = setInterval(() => {
-      peak = Math.max(peak, treeRss(platform.pid))
+      peak = Math.max(peak, treeRssBytes(platform.pid))
     }, 50)
     try {
       const cold = await through('video', path)

@@ -1,6 +1,6 @@
 /**
- * Resident memory of a process tree's member, read from /proc (Linux): used by benchmarks to
- * show that a server streams large bodies (its RSS stays near idle) rather than buffering them.
+ * Resident memory of a process tree's member, read from /proc (Linux): used by benchmarks and
+ * tests to show that a server streams large bodies (its RSS stays near idle) rather than buffering them.
  * Costs: one /proc scan to find the process, one small file read per sample.
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -37,11 +37,19 @@ export function findDescendant(root: number, name: string): number | undefined {
   })
 }
 
-/** Resident set size of `pid` in bytes (VmRSS). */
+/** Resident set size of `pid` in bytes (VmRSS); 0 once it has exited. */
 export function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return Number(match?.[1] ?? 0) * 1024
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return Number(match?.[1] ?? 0) * 1024
+  } catch {
+    return 0
+  }
 }
+
+/** Resident memory of `root` and all its descendants, in bytes. */
+export const treeRssBytes = (root: number): number =>
+  descendants(root).reduce((total, pid) => total + rssBytes(pid), 0)
 
 /** Runs `work` while sampling `pid`'s RSS every `everyMs`; returns the peak and the work's duration. */
 export async function peakRss(
