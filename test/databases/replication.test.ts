@@ -8,7 +8,7 @@
 import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { call, tokenFor, uniqueTenant } from '../helpers'
-import { type HranaValue, newDatabase, platformClient, runStatement } from './support'
+import { type HranaValue, newDatabase, platformClient, runStatement, settleReplicas } from './support'
 
 type Db = Awaited<ReturnType<typeof newDatabase>>
 type Value = HranaValue
@@ -16,31 +16,6 @@ type Value = HranaValue
 async function sync(db: Db): Promise<void> {
   const id = env.DATABASE_REPLICATORS.idFromName(`${db.tenant}:database-replicator:${db.name}`)
   await runInDurableObject(env.DATABASE_REPLICATORS.get(id), (object) => object.sync())
-}
-
-/**
- * Runs the replicator until every replica has applied every change. A replica that met an
- * error waits out a back-off (1 s and up) before its retry: the replicator's clock is moved
- * past it, never slept through. Returns the errors met on the way.
- */
-async function settle(db: Db): Promise<string[]> {
-  const id = env.DATABASE_REPLICATORS.idFromName(`${db.tenant}:database-replicator:${db.name}`)
-  const errors: string[] = []
-  for (let round = 0; round < 8; round++) {
-    await runInDurableObject(env.DATABASE_REPLICATORS.get(id), async (object) => {
-      object.clock = () => Date.now() + round * 61_000
-      try {
-        await object.sync()
-      } finally {
-        object.clock = () => Date.now()
-      }
-    })
-    const listed = await call(`/v1/databases/${db.name}/replicas`, { token: db.token })
-    const items = listed.body.items as Array<{ error: string | null; lagChanges: number }>
-    errors.push(...items.flatMap((item) => (item.error ? [item.error] : [])))
-    if (items.every((item) => item.error === null && item.lagChanges === 0)) return errors
-  }
-  throw new Error(`the replicas did not catch up; errors met: ${errors.join(' | ')}`)
 }
 
 async function addReplica(db: Db, body: Record<string, unknown> = {}) {
@@ -174,7 +149,7 @@ describe('read replicas', () => {
     })
     await Promise.all(writers)
     // A replica's batch can fail while the writers hold the nodes busy; it is retried after a back-off.
-    const met = await settle(db)
+    const met = await settleReplicas(`${db.tenant}:database-replicator:${db.name}`)
     const primary = await snapshot(db)
     expect(primary.length).toBeGreaterThan(1000)
     const context = `replication errors met while catching up: ${met.join(' | ') || 'none'}`

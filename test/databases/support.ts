@@ -1,6 +1,6 @@
 /** Helpers of the databases tests: a tenant with a database and `@libsql/client` aimed at the platform. */
 
-import { SELF } from 'cloudflare:test'
+import { env, runInDurableObject, SELF } from 'cloudflare:test'
 import { createClient, type IntMode } from '@libsql/client/web'
 import { expect } from 'vitest'
 import { call, tokenFor, uniqueTenant } from '../helpers'
@@ -81,4 +81,29 @@ export class Conditions {
       return false
     })
   }
+}
+
+/**
+ * Runs the replicator `name` until every replica has applied every change. A replica that
+ * met an error (the nodes busy under concurrent writers) waits out a back-off of 1 s and up
+ * before its retry: the replicator's clock is moved past it, never slept through. Returns the
+ * errors met on the way, for a failing comparison to name.
+ */
+export async function settleReplicas(name: string): Promise<string[]> {
+  const replicator = env.DATABASE_REPLICATORS.get(env.DATABASE_REPLICATORS.idFromName(name))
+  const errors: string[] = []
+  for (let round = 0; round < 8; round++) {
+    const statuses = await runInDurableObject(replicator, async (object) => {
+      object.clock = () => Date.now() + round * 61_000
+      try {
+        await object.sync()
+        return await object.status()
+      } finally {
+        object.clock = () => Date.now()
+      }
+    })
+    errors.push(...statuses.flatMap((status) => (status.error ? [status.error] : [])))
+    if (statuses.every((status) => status.error === null && status.lagChanges === 0)) return errors
+  }
+  throw new Error(`the replicas of ${name} did not catch up; errors met: ${errors.join(' | ')}`)
 }
