@@ -4,18 +4,14 @@
  * platform (`remote_write` with the token as Basic auth password). The platform must then
  * answer PromQL over those samples as Prometheus does over its own copy.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { type RunningPrometheus, startPrometheus } from '../support/prometheus'
 
 let platform: RunningPlatform
-let prometheus: ChildProcess
+let prometheus: RunningPrometheus
 let promUrl: string
 let token: string
-let dir: string
 
 type Vector = Array<{ metric: Record<string, string>; value: [number, string] }>
 
@@ -23,9 +19,7 @@ beforeAll(async () => {
   platform = await startPlatform()
   token = await platform.token('e2e-prometheus-peer', ['monitoring:read', 'monitoring:write'])
   const target = new URL(platform.url).host
-  dir = mkdtempSync(join(tmpdir(), 'edgeblocks-prometheus-peer-'))
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
+  prometheus = await startPrometheus(
     [
       'global:',
       '  scrape_interval: 1s',
@@ -46,23 +40,12 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   )
-  const port = await freePort()
-  promUrl = `http://127.0.0.1:${port}`
-  prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: 'ignore' },
-  )
+  promUrl = prometheus.url
 }, 240_000)
 
 afterAll(async () => {
-  prometheus?.kill()
+  prometheus?.stop()
   await platform?.stop()
-  if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 async function query(base: string, expr: string, time: number, auth?: string): Promise<Vector> {

@@ -4,20 +4,17 @@
  * `promtool query instant|range -o json` asks both the same PromQL expressions and the
  * answers must agree (same series, values within 1e-9 relative).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, type RunningPlatform, startPlatform } from '../../scripts/platform-process'
+import { type RunningPlatform, startPlatform } from '../../scripts/platform-process'
 import { encodeRemoteWrite } from '../../workers/monitoring/remote-write'
 import type { Series } from '../../workers/monitoring/series'
+import { type RunningPrometheus, startPrometheus } from '../support/prometheus'
 import { EXPRESSIONS } from './promql-expressions'
 
 let platform: RunningPlatform
-let prometheus: ChildProcess
+let prometheus: RunningPrometheus
 let promUrl: string
-let dir: string
 let ours: string
 let token: string
 const STEP = 15_000
@@ -85,39 +82,20 @@ async function remoteWrite(url: string, body: Uint8Array, token?: string) {
 beforeAll(async () => {
   platform = await startPlatform()
   token = await platform.token('e2e-monitoring', ['monitoring:read', 'monitoring:write'])
-  dir = mkdtempSync(join(tmpdir(), 'edgeblocks-prometheus-'))
-  writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1h\n')
   // promtool 2.42 has no auth flags: Basic auth from the URL, the token as password.
   ours = `${platform.url.replace('://', `://promtool:${token}@`)}/v1/monitoring/prometheus`
-  const port = await freePort()
-  promUrl = `http://127.0.0.1:${port}`
-  prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-remote-write-receiver',
-    ],
-    { stdio: 'ignore' },
-  )
-  for (let i = 0; i < 100; i++) {
-    const ready = await fetch(`${promUrl}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ready) break
-    await new Promise((r) => setTimeout(r, 200))
-  }
+  prometheus = await startPrometheus('global:\n  scrape_interval: 1h\n', [
+    '--web.enable-remote-write-receiver',
+  ])
+  promUrl = prometheus.url
   const body = encodeRemoteWrite(dataset())
   await remoteWrite(`${promUrl}/api/v1/write`, body)
   await remoteWrite(`${platform.url}/v1/monitoring/prometheus/api/v1/write`, body, token)
 }, 60_000)
 
 afterAll(async () => {
-  prometheus?.kill()
+  prometheus?.stop()
   await platform?.stop()
-  if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 type Answer =
