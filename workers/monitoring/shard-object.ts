@@ -62,7 +62,7 @@ export class MetricShard extends HostedObject<Env> {
    * shard's share of it. The outcome names the tenant limit applied when series were refused.
    */
   async write(batch: Series[], limits: WriteLimits): Promise<WriteOutcome & { seriesLimit: number }> {
-    const tenantLimit = (await this.ctx.storage.get<number>(SERIES_LIMIT_KEY)) ?? MONITORING_LIMITS.maxSeries
+    const tenantLimit = await this.seriesLimit()
     const share = seriesShare(tenantLimit)
     const outcome = this.ctx.storage.transactionSync(() =>
       this.store.write(batch, { ...limits, maxSeries: Math.min(limits.maxSeries, share) }),
