@@ -193,7 +193,7 @@ export const RESOURCE_KINDS: ResourceKind[] = [
     ],
   },
   {
-    kind: 'search crawl (its seed refuses connections)',
+    kind: 'search crawl (cancelled; its seed refuses connections)',
     create: [
       {
         method: 'POST',
@@ -207,6 +207,9 @@ export const RESOURCE_KINDS: ResourceKind[] = [
         },
         capture: { crawl: 'id' },
       },
+      // Cancelled at once: a running job's statistics move on their own (robots.txt retries,
+      // then its sitemap) while a sweep compares snapshots; a cancelled one stays as it is.
+      { method: 'DELETE', path: '/v1/search/crawls/{crawl}' },
     ],
   },
   {
@@ -269,7 +272,8 @@ export function tenantTag(tenant: string): string {
 /**
  * Creates every fixture for `tenant` (idempotent: an existing one answers 409 and stays).
  * Bodies may say `{tenant}`, so a leak of this tenant's data shows as its name elsewhere;
- * paths and `FIXTURE_PARAMS` may say `{tenantTag}` (names that are global, like a zone's).
+ * paths and `FIXTURE_PARAMS` may say `{tenantTag}` (names that are global, like a zone's), and a
+ * path may name a parameter captured by an earlier step (`{crawl}`).
  */
 export async function createFixtures(tenant: string, token: string): Promise<Record<string, string>> {
   const tag = tenantTag(tenant)
@@ -279,7 +283,10 @@ export async function createFixtures(tenant: string, token: string): Promise<Rec
   for (const row of RESOURCE_KINDS) {
     for (const step of row.create) {
       const body = JSON.parse(JSON.stringify(step.body ?? null)?.replaceAll('{tenant}', tenant) ?? 'null')
-      const response = await call<Record<string, unknown>>(step.path.replaceAll('{tenantTag}', tag), {
+      const path = step.path
+        .replaceAll('{tenantTag}', tag)
+        .replace(/\{(\w+)\}/g, (placeholder, param: string) => params[param] ?? placeholder)
+      const response = await call<Record<string, unknown>>(path, {
         method: step.method,
         token: step.auth === 'root' ? env.ROOT_KEY : token,
         ...(body !== null ? { body } : {}),
