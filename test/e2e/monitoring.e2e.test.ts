@@ -126,10 +126,11 @@ function normalize(answer: Answer): Map<string, number[][]> {
   return out
 }
 
-function expectSame(ours: Answer, theirs: Answer, expr: string) {
+/** Both answers have the same series and points; an empty answer only when `mayBeEmpty`. */
+function expectSame(ours: Answer, theirs: Answer, expr: string, mayBeEmpty = false) {
   const a = normalize(ours)
   const b = normalize(theirs)
-  expect(b.size, `${expr}: Prometheus answered nothing`).toBeGreaterThan(0)
+  if (!mayBeEmpty) expect(b.size, `${expr}: Prometheus answered nothing`).toBeGreaterThan(0)
   expect([...a.keys()].sort(), expr).toEqual([...b.keys()].sort())
   for (const [key, points] of b) {
     const mine = a.get(key) as number[][]
@@ -174,6 +175,61 @@ describe('PromQL answers agree with Prometheus (promtool against both)', () => {
       expectSame(promtool(args, ours, expr), promtool(args, promUrl, expr), expr)
     }
   }, 180_000)
+})
+
+describe('staleness agrees with Prometheus', () => {
+  /** `queue_depth{queue="jobs"}` goes stale here (remote-written marker); `queue="mail"` goes on. */
+  const MARK = END - 20 * 60_000
+  const EXPRS = [
+    'queue_depth',
+    'sum(queue_depth)',
+    'timestamp(queue_depth)',
+    'count_over_time(queue_depth[5m])',
+    'last_over_time(queue_depth[5m])',
+    'absent(queue_depth{queue="jobs"})',
+    'max_over_time(queue_depth[10m:1m])',
+  ]
+
+  beforeAll(async () => {
+    const series = (queue: string, until: number, stale?: number): Series => {
+      const times: number[] = []
+      for (let t = START; t < until; t += STEP) times.push(t)
+      return {
+        labels: { __name__: 'queue_depth', queue },
+        times,
+        values: times.map((_, i) => (i * 7) % 11),
+        ...(stale ? { stale: [stale] } : {}),
+      }
+    }
+    const body = encodeRemoteWrite([series('jobs', MARK, MARK), series('mail', END + 1)])
+    await remoteWrite(`${promUrl}/api/v1/write`, body)
+    await remoteWrite(`${platform.url}/v1/monitoring/prometheus/api/v1/write`, body, token)
+  })
+
+  it('instant queries before, at and after a staleness marker', () => {
+    for (const offset of [-1_000, 0, 60_000, 4 * 60_000 + 30_000]) {
+      const at = `--time=${(MARK + offset) / 1000}`
+      for (const expr of EXPRS) {
+        const label = `${expr} at marker${offset >= 0 ? '+' : ''}${offset / 1000}s`
+        expectSame(
+          promtool(['instant', at], ours, expr),
+          promtool(['instant', at], promUrl, expr),
+          label,
+          true,
+        )
+      }
+    }
+  }, 120_000)
+
+  it('range queries across the marker', () => {
+    const args = [
+      'range',
+      `--start=${(MARK - 10 * 60_000) / 1000}`,
+      `--end=${(MARK + 10 * 60_000) / 1000}`,
+      '--step=30s',
+    ]
+    for (const expr of EXPRS) expectSame(promtool(args, ours, expr), promtool(args, promUrl, expr), expr)
+  }, 120_000)
 })
 
 describe('series, labels and label values agree with Prometheus', () => {

@@ -117,7 +117,7 @@ describe('OTLP translation', () => {
     ])
   })
 
-  it('rejects only the bad points (partial success) and skips points without a recorded value', () => {
+  it('rejects only the bad points (partial success); a gauge point without a recorded value is a staleness marker', () => {
     const body = {
       resourceMetrics: [
         {
@@ -148,7 +148,10 @@ describe('OTLP translation', () => {
     const out = translateOtlp(decodeOtlpMetricsJson(JSON.stringify(body)), 1000)
     expect(out.rejected).toBe(3)
     expect(out.reason).toMatch(/2 bucket counts for 2 bounds/)
-    expect(out.series).toEqual([{ labels: { __name__: 'ok' }, times: [1000], values: [5] }])
+    expect(out.series).toEqual([
+      { labels: { __name__: 'ok' }, times: [1000], values: [5] },
+      { labels: { __name__: 'ok' }, times: [], values: [], stale: [1000] },
+    ])
   })
 
   it('reads unpacked repeated fields and refuses truncated protobuf', () => {

@@ -22,7 +22,7 @@ async function setup() {
   const stub = env.MONITORING_SCRAPES.get(
     env.MONITORING_SCRAPES.idFromName(`${tenant}:monitoring-scrapes:jobs`),
   )
-  const control = { now: T, requests: [] as string[] }
+  const control = { now: T, requests: [] as string[], shop: TEXT as string | null }
   await runInDurableObject(stub, (o: MonitoringScrapes) => {
     o.clock = () => control.now
     o.fetcher = async (request) => {
@@ -30,7 +30,8 @@ async function setup() {
       const host = new URL(request.url).host
       // The platform's own /metrics, served by the Worker under test.
       if (host === 'edge.test') return SELF.fetch(request)
-      if (host === 'shop.test:9100') return new Response(TEXT)
+      if (host === 'shop.test:9100')
+        return control.shop === null ? new Response('gone', { status: 503 }) : new Response(control.shop)
       if (host === 'broken.test') return new Response('this is { not the text format')
       if (host === 'hang.test') throw new DOMException('The operation timed out.', 'TimeoutError')
       return new Response('nope', { status: 503 })
@@ -146,6 +147,61 @@ describe('scrape jobs', () => {
     expect(errors['down.test']).toEqual(['down', 'server returned HTTP status 503'])
     expect(errors['broken.test']?.[1]).toMatch(/line 1/)
     expect(errors['hang.test']?.[1]).toMatch(/timed out/)
+  })
+
+  it('marks stale what a scrape no longer has, all of a failed scrape, and a removed target', async () => {
+    const { token, tick, query, control } = await setup()
+    const shop = 'http://shop.test:9100/metrics'
+    const put = (targets: string[]) =>
+      call('/v1/monitoring/scrape-jobs/shop', {
+        method: 'PUT',
+        token,
+        body: { targets, intervalSeconds: 30 },
+      })
+    const names = async (q: string, at: number) =>
+      (await query(q, at))
+        .map((r) => `${r.metric.__name__}${r.metric.kind ? `/${r.metric.kind}` : ''}`)
+        .sort()
+    expect((await put([shop])).status).toBe(200)
+    await tick(S)
+    expect(await names('{job="shop", __name__!~"up|scrape_.*"}', S)).toEqual([
+      'orders_total/book',
+      'orders_total/pen',
+      'temperature',
+    ])
+
+    // The pen line is gone from the body: its series ends at this scrape, not 5 minutes later.
+    control.shop = TEXT.replace(/^orders_total\{job="shop",kind="pen"\} 3\n/m, '')
+    await tick(S + 30_000)
+    expect(await names('{job="shop", __name__!~"up|scrape_.*"}', S + 30_000)).toEqual([
+      'orders_total/book',
+      'temperature',
+    ])
+    expect(await names('{job="shop", __name__!~"up|scrape_.*"}', S + 29_000)).toHaveLength(3)
+
+    // A failed scrape: everything it had goes stale; up says 0.
+    control.shop = null
+    await tick(S + 60_000)
+    expect(await names('{job="shop", __name__!~"up|scrape_.*"}', S + 60_000)).toEqual([])
+    expect((await query('up{job="shop"}', S + 60_000)).map((r) => r.value[1])).toEqual(['0'])
+
+    // Back again, then the target leaves the job: its up and scrape series go stale too.
+    control.shop = TEXT
+    await tick(S + 90_000)
+    expect(await names('{job="shop", __name__!~"up|scrape_.*"}', S + 90_000)).toHaveLength(3)
+    control.now = S + 100_000
+    expect((await put(['http://down.test/metrics'])).status).toBe(200)
+    expect(await query('{job="shop", instance="shop.test:9100"}', S + 100_000)).toEqual([])
+    expect(await query('{job="shop", instance="shop.test:9100"}', S + 99_000)).not.toEqual([])
+
+    // Deleting the job marks the series of its remaining targets stale.
+    await tick(S + 130_000)
+    expect((await query('up{job="shop"}', S + 130_000)).map((r) => r.metric.instance)).toEqual([
+      'down.test:80',
+    ])
+    control.now = S + 135_000
+    expect((await call('/v1/monitoring/scrape-jobs/shop', { method: 'DELETE', token })).status).toBe(200)
+    expect(await query('up{job="shop"}', S + 135_000)).toEqual([])
   })
 
   it('lists, replaces and deletes jobs; a replaced job is rescheduled', async () => {

@@ -5,8 +5,8 @@
  *
  * Guarantees: `decodeChunk(encodeChunk(t, v))` returns exactly the same timestamps and the
  * same values (-0, ±Inf and NaN included) for any integer timestamps below 2^53 in any order.
- * JavaScript numbers do not carry NaN payloads reliably, so Prometheus's stale-marker NaN
- * arrives and leaves as a plain NaN. Cost: O(n) both ways; about 1.3 bytes per
+ * JavaScript numbers do not carry NaN payloads reliably, so Prometheus's staleness markers are
+ * not values here: the store keeps them apart (store.ts, `stale`). Cost: O(n) both ways; about 1.3 bytes per
  * sample on regular scrapes of slowly changing values (measured in the logic test).
  */
 

@@ -18,7 +18,9 @@ import { PromQLError } from './promql/parser'
 import { instantQuery, labelSets, parseStep, parseTime, rangeQuery } from './query'
 import { decodeRemoteWrite } from './remote-write'
 import { rulesObject } from './rules/object'
+import { scrapesObject } from './scrape/object'
 import { type Labels, SampleError, type Series } from './series'
+import { staleMarkers } from './sources'
 
 const tags = ['monitoring (Prometheus API)']
 
@@ -179,20 +181,58 @@ const pushSpec = () =>
     description:
       'The body is the Prometheus text format 0.0.4; `job` and the `/label/value` pairs of the path label ' +
       'every series (`/label@base64/<base64url>`, and `/metrics/job@base64/<base64url>`, for a value with ' +
-      'a `/`; `=` for an empty one). Samples without a timestamp take the time of the push.',
+      'a `/`; `=` for an empty one). Samples without a timestamp take the time of the push. As in the ' +
+      "pushgateway, PUT replaces all of the group's series and POST those with the pushed metric names: " +
+      'the series a push drops go stale (queries stop finding them at once).',
     scope: 'monitoring:write',
     responses: { 204: { description: 'Stored' } },
     problems: [413],
   })
 
-/** The push handler; `jobLabel` is `job` or `job@base64`, as the route's path has it. */
+const deleteGroupSpec = () =>
+  describe({
+    wire: 'prometheus',
+    tags,
+    summary: 'Delete a pushgateway group',
+    description:
+      "The group's series, as its pushes left them, go stale: queries stop finding them at once. Their " +
+      'samples stay until retention removes them. 202 even when no such group was pushed, as in the pushgateway.',
+    scope: 'monitoring:write',
+    responses: { 202: { description: 'Deleted' } },
+  })
+
+/** A push route's grouping labels; `jobLabel` is `job` or `job@base64`, as the route's path has it. */
+function groupingOf(c: Context<AuthEnv>, jobLabel: 'job' | 'job@base64'): Labels {
+  return groupingLabels(`${jobLabel}/${c.req.param('job')}/${c.req.param('grouping') ?? ''}`)
+}
+
+/** The push handler: stores the samples and marks stale what the push dropped from its group. */
 function pushHandler(jobLabel: 'job' | 'job@base64') {
   return async function push(c: Context<AuthEnv>) {
     try {
-      const path = `${jobLabel}/${c.req.param('job')}/${c.req.param('grouping') ?? ''}`
-      const grouping = groupingLabels(path)
+      const grouping = groupingOf(c, jobLabel)
+      const now = Date.now()
       const text = new TextDecoder().decode(await c.req.arrayBuffer())
-      return await store(c, parseExposition(text, Date.now(), grouping))
+      const series = parseExposition(text, now, grouping)
+      const dropped = await scrapesObject(c.env, tenantOf(c)).replacePushGroup(
+        grouping,
+        series.map((s) => s.labels),
+        c.req.method === 'PUT' ? 'PUT' : 'POST',
+      )
+      return await store(c, [...series, ...staleMarkers(dropped, now)])
+    } catch (error) {
+      return promError(error)
+    }
+  }
+}
+
+function deleteGroupHandler(jobLabel: 'job' | 'job@base64') {
+  return async function deleteGroup(c: Context<AuthEnv>) {
+    try {
+      const grouping = groupingOf(c, jobLabel)
+      const dropped = await scrapesObject(c.env, tenantOf(c)).deletePushGroup(grouping)
+      await writeSeries(c.env, tenantOf(c), staleMarkers(dropped, Date.now()))
+      return new Response(null, { status: 202 })
     } catch (error) {
       return promError(error)
     }
@@ -260,4 +300,16 @@ export const prometheusRoutes = new Hono<AuthEnv>()
     pushSpec(),
     requireScope('monitoring:write'),
     pushHandler('job@base64'),
+  )
+  .delete(
+    '/metrics/job/:job/:grouping{.*}?',
+    deleteGroupSpec(),
+    requireScope('monitoring:write'),
+    deleteGroupHandler('job'),
+  )
+  .delete(
+    '/metrics/job@base64/:job/:grouping{.*}?',
+    deleteGroupSpec(),
+    requireScope('monitoring:write'),
+    deleteGroupHandler('job@base64'),
   )

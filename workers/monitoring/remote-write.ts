@@ -2,7 +2,8 @@
  * Prometheus remote-write 1.0: a snappy block holding a protobuf `prometheus.WriteRequest`
  * (`repeated TimeSeries timeseries = 1`; TimeSeries: `repeated Label labels = 1`,
  * `repeated Sample samples = 2`; Label: name = 1, value = 2; Sample: double value = 1,
- * int64 timestamp = 2). Metadata (field 3) and exemplars/histograms are skipped.
+ * int64 timestamp = 2). Metadata (field 3) and exemplars/histograms are skipped. A sample whose
+ * value has the bits of Prometheus's staleness marker is read as one (`Series.stale`).
  *
  * Guarantees: any malformed body (including a series naming one label twice) throws
  * `SampleError` (400) before anything is stored; the decompressed size is bounded. A label with
@@ -10,7 +11,7 @@
  */
 import { ProtoReader, ProtoWriter, WIRE } from '../platform/protobuf'
 import { SnappyError, snappyCompress, snappyDecompress } from '../platform/snappy'
-import { type Labels, SampleError, type Series } from './series'
+import { type Labels, SampleError, type Series, STALE_MARKER_BITS } from './series'
 
 function int64(reader: ProtoReader): number {
   const raw = reader.varint()
@@ -18,11 +19,19 @@ function int64(reader: ProtoReader): number {
   return raw >= 2 ** 63 ? raw - 2 ** 64 : raw
 }
 
+const float64 = new DataView(new ArrayBuffer(8))
+
+function floatOfBits(bits: bigint): number {
+  float64.setBigUint64(0, bits)
+  return float64.getFloat64(0)
+}
+
 function readSeries(reader: ProtoReader): Series {
   const labels: Labels = {}
   const names = new Set<string>()
   const times: number[] = []
   const values: number[] = []
+  const stale: number[] = []
   for (let f = reader.next(); f; f = reader.next()) {
     if (f.field === 1 && f.wire === WIRE.bytes) {
       const label = reader.message()
@@ -38,18 +47,21 @@ function readSeries(reader: ProtoReader): Series {
       if (value !== '') labels[name] = value
     } else if (f.field === 2 && f.wire === WIRE.bytes) {
       const sample = reader.message()
-      let value = 0
+      let bits = 0n
       let time = 0
       for (let g = sample.next(); g; g = sample.next()) {
-        if (g.field === 1 && g.wire === WIRE.fixed64) value = sample.double()
+        if (g.field === 1 && g.wire === WIRE.fixed64) bits = sample.fixed64()
         else if (g.field === 2 && g.wire === WIRE.varint) time = int64(sample)
         else sample.skip(g.wire)
       }
-      times.push(time)
-      values.push(value)
+      if (bits === STALE_MARKER_BITS) stale.push(time)
+      else {
+        times.push(time)
+        values.push(floatOfBits(bits))
+      }
     } else reader.skip(f.wire)
   }
-  return { labels, times, values }
+  return { labels, times, values, ...(stale.length > 0 ? { stale } : {}) }
 }
 
 /** Decodes a remote-write body (snappy block) into series. */
@@ -86,6 +98,9 @@ export function encodeRemoteWrite(series: Series[]): Uint8Array {
       s.times.forEach((t, i) => {
         ts.message(2, (m) => m.doubleField(1, s.values[i] as number).int64Field(2, BigInt(t)))
       })
+      for (const t of s.stale ?? []) {
+        ts.message(2, (m) => m.fixed64Field(1, STALE_MARKER_BITS).int64Field(2, BigInt(t)))
+      }
     })
   }
   return snappyCompress(w.finish())

@@ -160,6 +160,7 @@ export class RollupStore {
     let n = 0
     n += this.sql.exec('DELETE FROM chunks WHERE max_t < ?', now - r.rawMs).rowsWritten
     n += this.sql.exec('DELETE FROM head WHERE t < ?', now - r.rawMs).rowsWritten
+    n += this.sql.exec('DELETE FROM stale WHERE t < ?', now - r.rawMs).rowsWritten
     n += this.sql.exec(
       'DELETE FROM rollups WHERE res = ? AND end_t < ?',
       60_000,

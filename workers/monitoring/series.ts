@@ -13,7 +13,16 @@ export interface Series {
   values: number[]
   /** The values are increments (OTLP delta temporality): the shard adds each to the series' newest. */
   delta?: boolean
+  /**
+   * Times at which the series went stale (Prometheus's staleness markers: it has no value from
+   * there until its next sample). Kept apart from `values`: a JavaScript NaN cannot carry the
+   * marker's payload, and a plain NaN is a value like any other.
+   */
+  stale?: number[]
 }
+
+/** The bits of Prometheus's staleness marker, a NaN with its own payload (`value.StaleNaN`). */
+export const STALE_MARKER_BITS = 0x7ff0000000000002n
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
@@ -57,7 +66,7 @@ export function validateSeries(series: Series, maxLabels: number, maxValueLength
     if (value.length > maxValueLength)
       throw new SampleError(`label ${label} is longer than ${maxValueLength}`)
   }
-  for (const t of series.times) {
+  for (const t of [...series.times, ...(series.stale ?? [])]) {
     if (!Number.isSafeInteger(t)) throw new SampleError(`invalid timestamp ${t} in series ${name}`)
   }
 }
@@ -81,10 +90,12 @@ export function mergeSeries(list: Series[]): Series[] {
         times: [...s.times],
         values: [...s.values],
         ...(s.delta ? { delta: true } : {}),
+        ...(s.stale?.length ? { stale: [...s.stale] } : {}),
       })
     else {
       seen.times.push(...s.times)
       seen.values.push(...s.values)
+      if (s.stale?.length) seen.stale = [...(seen.stale ?? []), ...s.stale]
     }
   }
   return [...byKey.values()]

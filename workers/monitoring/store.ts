@@ -3,8 +3,9 @@
  * its Durable Object's SQLite. The object calls each write inside one `transactionSync`.
  *
  * Tables: `series` (canonical key, labels, newest timestamp), `head` (recent samples, one row
- * each, value as its 8 IEEE-754 bytes so NaN payloads such as the stale marker survive),
- * `chunks` (sealed Gorilla chunks, see gorilla.ts).
+ * each, value as its 8 IEEE-754 bytes), `chunks` (sealed Gorilla chunks, see gorilla.ts) and
+ * `stale` (the times a series went stale, Prometheus's staleness markers; a sample at the same
+ * time wins over a marker).
  *
  * Guarantees: a sample older than the series' newest minus the out-of-order window is
  * refused (counted, not stored); a sample at an existing timestamp replaces the head value
@@ -26,6 +27,8 @@ const SCHEMA = [
      PRIMARY KEY (series_id, t)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS chunks (series_id INTEGER NOT NULL, min_t INTEGER NOT NULL, max_t INTEGER NOT NULL,
      samples INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, min_t)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS stale (series_id INTEGER NOT NULL, t INTEGER NOT NULL,
+     PRIMARY KEY (series_id, t)) WITHOUT ROWID`,
 ]
 
 /** Samples per sealed chunk (Prometheus uses 120). */
@@ -44,10 +47,15 @@ export interface WriteOutcome {
   limited: number
 }
 
-export interface StoredSeries {
+export interface StoredSeries extends StoredSamples {
   labels: Labels
+}
+
+export interface StoredSamples {
   times: number[]
   values: number[]
+  /** Staleness markers in the range (times without a value; see `Series.stale`). */
+  stale: number[]
 }
 
 const view = new DataView(new ArrayBuffer(8))
@@ -79,6 +87,8 @@ export class MetricStore {
         .exec<{ id: number; max_t: number }>('SELECT id, max_t FROM series WHERE key = ?', key)
         .toArray()[0]
       if (!row) {
+        // A marker alone does not make a series: there is nothing that went stale.
+        if (s.times.length === 0) continue
         if (count >= limits.maxSeries) {
           outcome.limited++
           continue
@@ -95,25 +105,32 @@ export class MetricStore {
         row = { id, max_t: Number.MIN_SAFE_INTEGER }
       }
       let maxT = row.max_t
-      if (s.delta) {
-        maxT = this.accumulate(row.id, maxT, s, outcome)
-        this.seal(row.id, maxT - limits.outOfOrderMs)
-        continue
-      }
-      s.times.forEach((t, i) => {
+      if (s.delta) maxT = this.accumulate(row.id, maxT, s, outcome)
+      else
+        s.times.forEach((t, i) => {
+          if (t < maxT - limits.outOfOrderMs) {
+            outcome.outOfOrder++
+            return
+          }
+          this.sql.exec(
+            'INSERT OR REPLACE INTO head (series_id, t, v) VALUES (?, ?, ?)',
+            row.id,
+            t,
+            valueBytes(s.values[i] as number),
+          )
+          maxT = Math.max(maxT, t)
+          outcome.samples++
+        })
+      // A running total (increments) has no staleness: its next increment adds to its newest value.
+      for (const t of s.delta ? [] : (s.stale ?? [])) {
         if (t < maxT - limits.outOfOrderMs) {
           outcome.outOfOrder++
-          return
+          continue
         }
-        this.sql.exec(
-          'INSERT OR REPLACE INTO head (series_id, t, v) VALUES (?, ?, ?)',
-          row.id,
-          t,
-          valueBytes(s.values[i] as number),
-        )
+        this.sql.exec('INSERT OR IGNORE INTO stale (series_id, t) VALUES (?, ?)', row.id, t)
         maxT = Math.max(maxT, t)
         outcome.samples++
-      })
+      }
       if (maxT !== row.max_t) this.sql.exec('UPDATE series SET max_t = ? WHERE id = ?', maxT, row.id)
       this.seal(row.id, maxT - limits.outOfOrderMs)
     }
@@ -142,7 +159,6 @@ export class MetricStore {
       newest = t
       outcome.samples++
     }
-    if (newest !== maxT) this.sql.exec('UPDATE series SET max_t = ? WHERE id = ?', newest, seriesId)
     return newest
   }
 
@@ -210,8 +226,8 @@ export class MetricStore {
       .map((r) => ({ id: r.id, labels: JSON.parse(r.labels) as Labels }))
   }
 
-  /** The samples of one series in [from, to], ascending. */
-  samples(seriesId: number, from: number, to: number): { times: number[]; values: number[] } {
+  /** The samples of one series in [from, to], ascending, with its staleness markers there. */
+  samples(seriesId: number, from: number, to: number): StoredSamples {
     const times: number[] = []
     const values: number[] = []
     const chunks = this.sql
@@ -240,7 +256,16 @@ export class MetricStore {
       times.push(r.t)
       values.push(bytesValue(r.v))
     }
-    return { times, values }
+    const stale = this.sql
+      .exec<{ t: number }>(
+        'SELECT t FROM stale WHERE series_id = ? AND t >= ? AND t <= ? ORDER BY t',
+        seriesId,
+        from,
+        to,
+      )
+      .toArray()
+      .map((r) => r.t)
+    return { times, values, stale }
   }
 
   /** Stored bytes and samples (head rows count 16 bytes: timestamp and value). */

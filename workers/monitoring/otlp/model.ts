@@ -14,7 +14,7 @@ export interface Buckets {
 export interface DataPoint {
   attributes: Attributes
   timeNanos: bigint
-  /** Bit 0: no recorded value (the series went away; written as a stale marker). */
+  /** Bit 0: no recorded value (the series went away; a gauge or cumulative sum gets a stale marker). */
   flags: number
   /** Gauge and sum points. */
   value?: number

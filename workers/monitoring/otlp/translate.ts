@@ -165,7 +165,6 @@ export function translateOtlp(resources: ResourceMetrics[], nowMs: number): Tran
       const name = prometheusName(metric)
       const delta = metric.temporality === DELTA && metric.kind !== 'gauge' && metric.kind !== 'summary'
       for (const p of metric.points) {
-        if ((p.flags & 1) === 1) continue
         const t = p.timeNanos > 0n ? Number(p.timeNanos / 1_000_000n) : nowMs
         const base = labelsOf(p.attributes, { ...target })
         const points: Series[] = []
@@ -176,7 +175,12 @@ export function translateOtlp(resources: ResourceMetrics[], nowMs: number): Tran
             values: [value],
             ...(delta ? { delta: true } : {}),
           })
-        if (metric.kind === 'gauge' || metric.kind === 'sum') {
+        if ((p.flags & 1) === 1) {
+          // No recorded value: the series went away. A gauge or cumulative sum (one series) gets a
+          // staleness marker; the series of a histogram or summary point are not named by it.
+          if (delta || (metric.kind !== 'gauge' && metric.kind !== 'sum')) continue
+          points.push({ labels: { ...base, __name__: name }, times: [], values: [], stale: [t] })
+        } else if (metric.kind === 'gauge' || metric.kind === 'sum') {
           if (p.value === undefined) {
             reject(1, `a point of ${metric.name} has no value`)
             continue

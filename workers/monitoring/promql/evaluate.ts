@@ -50,6 +50,20 @@ function lowerBound(times: number[], t: number): number {
   return lo
 }
 
+/**
+ * The index of a series' value at `to` for an instant vector: its newest sample at or before
+ * `to`, if within the lookback and not followed by a staleness marker at or before `to`
+ * (Prometheus's staleness: a series that went stale has no value until its next sample).
+ * -1 when there is none.
+ */
+function latestSample(r: Range, to: number): number {
+  const i = lowerBound(r.times, to + 1) - 1
+  if (i < 0 || (r.times[i] as number) < to - LOOKBACK_MS) return -1
+  const stale = r.stale ?? []
+  const marker = lowerBound(stale, to + 1) - 1
+  return marker >= 0 && (stale[marker] as number) > (r.times[i] as number) ? -1 : i
+}
+
 function window(r: Range, from: number, to: number): Range {
   const a = lowerBound(r.times, from)
   const b = lowerBound(r.times, to + 1)
@@ -109,9 +123,8 @@ export class Evaluator {
         const to = this.timeOf(expr, t)
         const samples: Sample[] = []
         for (const r of this.data.get(expr) ?? []) {
-          const i = lowerBound(r.times, to + 1) - 1
-          if (i >= 0 && (r.times[i] as number) >= to - LOOKBACK_MS)
-            samples.push({ labels: r.labels, value: r.values[i] as number })
+          const i = latestSample(r, to)
+          if (i >= 0) samples.push({ labels: r.labels, value: r.values[i] as number })
         }
         return { type: 'vector', samples }
       }
@@ -259,9 +272,8 @@ export class Evaluator {
         const to = this.timeOf(arg, t)
         const samples: Sample[] = []
         for (const r of this.data.get(arg) ?? []) {
-          const i = lowerBound(r.times, to + 1) - 1
-          if (i >= 0 && (r.times[i] as number) >= to - LOOKBACK_MS)
-            samples.push({ labels: withoutName(r.labels), value: (r.times[i] as number) / 1000 })
+          const i = latestSample(r, to)
+          if (i >= 0) samples.push({ labels: withoutName(r.labels), value: (r.times[i] as number) / 1000 })
         }
         return { type: 'vector', samples }
       }

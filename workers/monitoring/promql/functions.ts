@@ -13,6 +13,8 @@ export interface Range {
   labels: Labels
   times: number[]
   values: number[]
+  /** Staleness markers (ascending times): range functions never see them; see `latestSample`. */
+  stale?: number[]
 }
 
 function extrapolatedRate(

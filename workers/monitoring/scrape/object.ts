@@ -5,6 +5,10 @@
  * written through the tenant's ingest path, and the alarm armed for the earliest next due
  * time. A target's samples and its `up` series are written together; a job replaced or
  * deleted during a scrape keeps the new configuration (the scrape's bookkeeping is dropped).
+ *
+ * It also keeps the series each source wrote last (sources.ts), as Prometheus does: a series
+ * gone from a target's scrape, every series of a failed scrape, and a removed target's series
+ * get staleness markers; so do a pushgateway group's series its replacement or deletion drops.
  */
 import { SCRAPE_LIMITS, type ScrapeJobInput } from '../../../schemas/monitoring-scrape'
 import type { Env } from '../../platform/env'
@@ -12,7 +16,8 @@ import { AppError } from '../../platform/errors'
 import { HostedObject } from '../../platform/hosted-object'
 import { objectStub } from '../../platform/tenancy'
 import { writeSeries } from '../ingest'
-import { SampleError, type Series } from '../series'
+import { type Labels, SampleError, type Series } from '../series'
+import { pushSource, SeriesSources, scrapeSource, staleMarkers } from '../sources'
 import { healthSeries, instanceOf, nextDue, scrapedSeries, targetLabels } from './scrape'
 
 declare global {
@@ -56,10 +61,14 @@ export class MonitoringScrapes extends HostedObject<Env> {
   clock: () => number = () => Date.now()
   fetcher: (request: Request) => Promise<Response> = (request) => fetch(request)
 
+  private readonly sources: SeriesSources
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    this.sources = new SeriesSources(ctx.storage.sql)
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of SCHEMA) ctx.storage.sql.exec(statement)
+      this.sources.migrate()
     })
   }
 
@@ -79,7 +88,7 @@ export class MonitoringScrapes extends HostedObject<Env> {
 
   async putJob(tenant: string, name: string, input: ScrapeJobInput) {
     const now = this.clock()
-    this.ctx.storage.transactionSync(() => {
+    const gone = this.ctx.storage.transactionSync(() => {
       const existing = this.row(name)
       const { n } = this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM jobs').one()
       if (!existing && n >= SCRAPE_LIMITS.maxJobs)
@@ -100,17 +109,53 @@ export class MonitoringScrapes extends HostedObject<Env> {
         now,
       )
       const keep = new Set(input.targets)
-      for (const t of this.sql.exec<{ url: string }>('SELECT url FROM targets WHERE job = ?', name).toArray())
-        if (!keep.has(t.url)) this.sql.exec('DELETE FROM targets WHERE job = ? AND url = ?', name, t.url)
+      const removed = this.sql
+        .exec<{ url: string }>('SELECT url FROM targets WHERE job = ?', name)
+        .toArray()
+        .map((t) => t.url)
+        .filter((url) => !keep.has(url))
+      for (const url of removed) this.sql.exec('DELETE FROM targets WHERE job = ? AND url = ?', name, url)
       for (const url of input.targets)
         this.sql.exec(
           `INSERT INTO targets (job, url, health) VALUES (?, ?, 'unknown') ON CONFLICT DO NOTHING`,
           name,
           url,
         )
+      return existing ? this.forgetTargets(name, JSON.parse(existing.config) as ScrapeJobInput, removed) : []
     })
+    await this.markStale(tenant, gone, now)
     await this.arm()
     return this.getJob(name)
+  }
+
+  /** A removed target's series, its `up` and scrape series included, which go stale now. */
+  private forgetTargets(job: string, config: ScrapeJobInput, urls: string[]): Labels[] {
+    return urls.flatMap((url) => [
+      ...this.sources.remove(scrapeSource(job, url)),
+      ...healthSeries(targetLabels(job, url, config.labels), 0, {
+        up: false,
+        durationSeconds: 0,
+        samples: 0,
+      }).map((series) => series.labels),
+    ])
+  }
+
+  private async markStale(tenant: string, gone: Labels[], t: number): Promise<void> {
+    if (gone.length > 0) await writeSeries(this.env, tenant, staleMarkers(gone, t))
+  }
+
+  /**
+   * Records a pushgateway push's series as its group's (PUT: all of them; POST: those of the
+   * pushed metric names) and returns the group's series it dropped, to be marked stale.
+   */
+  async replacePushGroup(grouping: Labels, series: Labels[], method: 'PUT' | 'POST'): Promise<Labels[]> {
+    const names = method === 'POST' ? new Set(series.map((labels) => labels.__name__ ?? '')) : undefined
+    return this.ctx.storage.transactionSync(() => this.sources.replace(pushSource(grouping), series, names))
+  }
+
+  /** Forgets a pushgateway group; returns its series, to be marked stale. */
+  async deletePushGroup(grouping: Labels): Promise<Labels[]> {
+    return this.ctx.storage.transactionSync(() => this.sources.remove(pushSource(grouping)))
   }
 
   async getJob(name: string) {
@@ -127,11 +172,22 @@ export class MonitoringScrapes extends HostedObject<Env> {
   }
 
   async deleteJob(name: string): Promise<void> {
-    const existed = this.ctx.storage.transactionSync(() => {
+    const gone = this.ctx.storage.transactionSync(() => {
+      const existing = this.row(name)
+      if (!existing) return undefined
+      const urls = this.sql
+        .exec<{ url: string }>('SELECT url FROM targets WHERE job = ?', name)
+        .toArray()
+        .map((t) => t.url)
       this.sql.exec('DELETE FROM targets WHERE job = ?', name)
-      return this.sql.exec('DELETE FROM jobs WHERE name = ?', name).rowsWritten > 0
+      this.sql.exec('DELETE FROM jobs WHERE name = ?', name)
+      return this.forgetTargets(name, JSON.parse(existing.config) as ScrapeJobInput, urls)
     })
-    if (!existed) throw new AppError('not_found', `No scrape job named ${name}.`)
+    if (!gone) throw new AppError('not_found', `No scrape job named ${name}.`)
+    const tenant = this.sql
+      .exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`)
+      .toArray()[0]
+    if (tenant) await this.markStale(tenant.value, gone, this.clock())
     await this.arm()
   }
 
@@ -255,13 +311,26 @@ export class MonitoringScrapes extends HostedObject<Env> {
     const durationSeconds = Math.max(0, (Date.now() - started) / 1000)
     const samples = series.reduce((n, s) => n + s.times.length, 0)
     const health = (up: boolean, n: number) => healthSeries(target, now, { up, durationSeconds, samples: n })
+    // What the last scrape had and this one has not (all of it when this one failed) goes stale.
+    const source = scrapeSource(job, url)
+    const gone = this.ctx.storage.transactionSync(() =>
+      this.sources.replace(
+        source,
+        series.map((s) => s.labels),
+      ),
+    )
     try {
-      await writeSeries(this.env, tenant, [...series, ...health(error === null, samples)])
+      await writeSeries(this.env, tenant, [
+        ...series,
+        ...health(error === null, samples),
+        ...staleMarkers(gone, now),
+      ])
     } catch (e) {
       // Series the tenant cannot store (an invalid name, the series limit) fail the scrape.
       if (!(e instanceof SampleError) || series.length === 0) throw e
       error = e.message
-      await writeSeries(this.env, tenant, health(false, 0))
+      const all = [...gone, ...this.ctx.storage.transactionSync(() => this.sources.replace(source, []))]
+      await writeSeries(this.env, tenant, [...health(false, 0), ...staleMarkers(all, now)])
     }
     return { url, up: error === null, error, durationSeconds, samples }
   }
