@@ -11,7 +11,7 @@ export const MONITORING_LIMITS = {
   maxDecodedBytes: 32 * 1024 * 1024,
   /** Series shards per tenant (a series lives in the shard of its key's hash). */
   shards: 4,
-  /** Series per tenant (cardinality), split evenly across its shards. */
+  /** Series per tenant (cardinality), over all its shards together. */
   maxSeries: 20_000,
   /** How far behind a series' newest sample a sample may arrive and still be stored. */
   outOfOrderMs: 10 * 60_000,
@@ -67,21 +67,14 @@ export const RetentionView = v.object({
   rollup1hSeconds: v.number(),
 })
 
-/** A tenant's own series limit: at most the platform's, at least one series per shard. */
+/** A tenant's own series limit: at most the platform's, over all its shards together. */
 export const SeriesLimitInput = v.strictObject({
-  maxSeries: v.pipe(
-    v.number(),
-    v.integer(),
-    v.minValue(MONITORING_LIMITS.shards),
-    v.maxValue(MONITORING_LIMITS.maxSeries),
-  ),
+  maxSeries: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MONITORING_LIMITS.maxSeries)),
 })
 
 export const SeriesLimitView = v.object({
-  /** New series past this many are refused (400). */
+  /** New series past this many (over all shards) are refused (400). */
   maxSeries: v.number(),
-  /** Each shard's share, `ceil(maxSeries / shards)`: a shard refuses new series past it. */
-  perShard: v.number(),
   shards: v.number(),
   /** Series stored now, over all shards. */
   series: v.number(),

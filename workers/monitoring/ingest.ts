@@ -1,13 +1,13 @@
 /**
  * Writing series: validate every series of a batch first (so a bad batch stores nothing),
  * then send each shard its slice in parallel. Each shard stores its slice in one transaction;
- * the series limit is the tenant's limit (the platform's, or a lower one it set) divided
- * evenly across its shards, so a shard refuses new series past its share.
+ * new series need room under the tenant's series limit (the platform's, or a lower one it
+ * set), which the shards share through the ledger of shard 0 (series-ledger.ts).
  */
 import { MONITORING_LIMITS } from '../../schemas/monitoring'
 import type { Env } from '../platform/env'
 import { mergeSeries, SampleError, type Series, shardOfSeries, validateSeries } from './series'
-import { metricShard, seriesShare } from './shard-object'
+import { metricShard } from './shard-object'
 import type { WriteOutcome } from './store'
 
 export interface TenantWriteOutcome extends WriteOutcome {
@@ -25,12 +25,8 @@ export async function writeSeries(env: Env, tenant: string, batch: Series[]): Pr
     const shard = shardOfSeries(s.labels, shards)
     byShard.set(shard, [...(byShard.get(shard) ?? []), s])
   }
-  const limits = {
-    maxSeries: seriesShare(MONITORING_LIMITS.maxSeries),
-    outOfOrderMs: MONITORING_LIMITS.outOfOrderMs,
-  }
   const outcomes = await Promise.all(
-    [...byShard].map(([shard, slice]) => metricShard(env, tenant, shard).write(slice, limits)),
+    [...byShard].map(([shard, slice]) => metricShard(env, tenant, shard).write({ tenant, shard }, slice)),
   )
   const total: TenantWriteOutcome = {
     samples: 0,
@@ -42,7 +38,7 @@ export async function writeSeries(env: Env, tenant: string, batch: Series[]): Pr
     total.samples += o.samples
     total.outOfOrder += o.outOfOrder
     total.limited += o.limited
-    total.seriesLimit = o.seriesLimit
+    if (o.seriesLimit !== undefined) total.seriesLimit = o.seriesLimit
   }
   return total
 }
@@ -51,9 +47,8 @@ export async function writeSeries(env: Env, tenant: string, batch: Series[]): Pr
 export function seriesLimitMessage(outcome: TenantWriteOutcome): string {
   const { limited, seriesLimit, samples } = outcome
   return (
-    `series limit reached: ${limited} new series refused (this tenant's limit is ${seriesLimit} series, ` +
-    `${seriesShare(seriesLimit)} in each of its ${MONITORING_LIMITS.shards} shards; see GET /v1/monitoring/limits); ` +
-    `${samples} samples stored`
+    `series limit reached: ${limited} new series refused (this tenant's limit is ${seriesLimit} series; ` +
+    `see GET /v1/monitoring/limits); ${samples} samples stored`
   )
 }
 

@@ -28,7 +28,7 @@ import { parseDuration } from './promql/parser'
 import type { Retention } from './rollup-store'
 import { rulesRoutes } from './rules/routes'
 import { scrapeRoutes } from './scrape/routes'
-import { metricShard, seriesShare } from './shard-object'
+import { metricShard } from './shard-object'
 
 const tags = ['monitoring']
 
@@ -60,15 +60,12 @@ const shards = (env: Env, tenant: string) =>
   Array.from({ length: MONITORING_LIMITS.shards }, (_, shard) => metricShard(env, tenant, shard))
 
 async function limitView(env: Env, tenant: string) {
-  const all = shards(env, tenant)
   const [maxSeries, stats] = await Promise.all([
-    all[0]?.seriesLimit(),
-    Promise.all(all.map((s) => s.stats())),
+    metricShard(env, tenant, 0).seriesLimit(),
+    Promise.all(shards(env, tenant).map((s) => s.stats())),
   ])
-  const limit = maxSeries ?? MONITORING_LIMITS.maxSeries
   return {
-    maxSeries: limit,
-    perShard: seriesShare(limit),
+    maxSeries,
     shards: MONITORING_LIMITS.shards,
     series: stats.reduce((a, s) => a + s.series, 0),
   }
@@ -190,9 +187,9 @@ export const monitoringRoutes = new Hono<AuthEnv>()
       tags,
       summary: "Set the tenant's series limit",
       description:
-        `\`{maxSeries}\` between ${MONITORING_LIMITS.shards} and ${MONITORING_LIMITS.maxSeries} (the default). ` +
-        'Each shard keeps its share, ceil(maxSeries / shards); writes of new series past it answer 400 ' +
-        '(remote-write, pushes) or a partial success (OTLP) naming the limit. Series already stored stay.',
+        `\`{maxSeries}\` between 1 and ${MONITORING_LIMITS.maxSeries} (the default), over all the tenant's shards ` +
+        'together; writes of new series past it answer 400 (remote-write, pushes) or a partial success (OTLP) ' +
+        'naming the limit. Series already stored stay.',
       scope: 'monitoring:write',
       responses: { 200: { description: 'The limit', schema: SeriesLimitView } },
     }),
@@ -201,7 +198,7 @@ export const monitoringRoutes = new Hono<AuthEnv>()
     async function putLimits(c) {
       const { maxSeries } = c.req.valid('json')
       const tenant = tenantOf(c)
-      await Promise.all(shards(c.env, tenant).map((s) => s.setSeriesLimit(maxSeries)))
+      await metricShard(c.env, tenant, 0).setSeriesLimit(maxSeries)
       return c.json(await limitView(c.env, tenant))
     },
   )

@@ -13,6 +13,7 @@ import { anchored, type Matcher, matches } from './promql/ast'
 import { type Retention, RollupStore } from './rollup-store'
 import type { Bucket } from './rollups'
 import type { Labels, Series } from './series'
+import { SeriesLedger } from './series-ledger'
 import { MetricStore, type StoredSeries, type WriteLimits, type WriteOutcome } from './store'
 
 /** How often a shard with new samples rolls them up and applies retention. */
@@ -30,8 +31,11 @@ export const METRICS_KIND = 'metrics'
 
 const SERIES_LIMIT_KEY = 'seriesLimit'
 
-/** One shard's share of a tenant's series limit (series are spread by hash, evenly on average). */
-export const seriesShare = (tenantLimit: number) => Math.ceil(tenantLimit / MONITORING_LIMITS.shards)
+/** A shard's place: its tenant and index. Shard 0 keeps the tenant's series limit and ledger. */
+export interface ShardAddress {
+  tenant: string
+  shard: number
+}
 
 export function metricShard(env: Env, tenant: string, shard: number): DurableObjectStub<MetricShard> {
   return objectStub(env.METRIC_SHARDS, tenant, METRICS_KIND, 'series', shard)
@@ -46,33 +50,90 @@ export function filterSeries<T extends { labels: Labels }>(all: T[], matchers: M
 export class MetricShard extends HostedObject<Env> {
   private readonly store: MetricStore
   private readonly rollups: RollupStore
+  private readonly ledger: SeriesLedger
+  /** Writes that create series, one at a time: each asks the ledger for room with what it holds. */
+  private seriesWrites: Promise<unknown> = Promise.resolve()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.store = new MetricStore(ctx.storage.sql)
     this.rollups = new RollupStore(ctx.storage.sql)
+    this.ledger = new SeriesLedger(ctx.storage.sql)
     void ctx.blockConcurrencyWhile(async () => {
       this.store.migrate()
       this.rollups.migrate()
+      this.ledger.migrate()
     })
   }
 
   /**
-   * Stores a batch; a tenant limit set with `setSeriesLimit` replaces `limits.maxSeries` by this
-   * shard's share of it. The outcome names the tenant limit applied when series were refused.
+   * Stores a batch. A batch that creates series first gets room for them from the tenant's
+   * ledger (series-ledger.ts, on shard 0), so the tenant's limit holds over all its shards;
+   * new series past it are refused and the outcome names the limit. A batch of known series
+   * is stored at once.
    */
-  async write(batch: Series[], limits: WriteLimits): Promise<WriteOutcome & { seriesLimit: number }> {
-    const tenantLimit = await this.seriesLimit()
-    const share = seriesShare(tenantLimit)
-    const outcome = this.ctx.storage.transactionSync(() =>
-      this.store.write(batch, { ...limits, maxSeries: Math.min(limits.maxSeries, share) }),
-    )
-    if (outcome.samples > 0 && (await this.ctx.storage.getAlarm()) === null)
-      await this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS)
-    return { ...outcome, seriesLimit: tenantLimit }
+  async write(
+    address: ShardAddress,
+    batch: Series[],
+    outOfOrderMs: number = MONITORING_LIMITS.outOfOrderMs,
+  ): Promise<WriteOutcome & { seriesLimit?: number }> {
+    if (this.store.newSeries(batch) === 0)
+      return this.storeBatch(batch, { maxSeries: this.store.seriesCount(), outOfOrderMs })
+    const write = this.seriesWrites.then(() => this.writeWithRoom(address, batch, outOfOrderMs))
+    this.seriesWrites = write.catch(() => undefined)
+    return write
   }
 
-  /** The tenant's series limit (this shard keeps `seriesShare` of it); series above it stay. */
+  private async writeWithRoom(address: ShardAddress, batch: Series[], outOfOrderMs: number) {
+    const held = this.store.seriesCount()
+    const { granted, limit } = await this.room(address, held, this.store.newSeries(batch))
+    try {
+      return {
+        ...(await this.storeBatch(batch, { maxSeries: held + granted, outOfOrderMs })),
+        seriesLimit: limit,
+      }
+    } finally {
+      // Room granted and not used (series repeated in the batch, a failed write) goes back.
+      const now = this.store.seriesCount()
+      if (now !== held + granted) await this.ledgerOf(address).recordSeries(address.shard, now)
+    }
+  }
+
+  private async storeBatch(batch: Series[], limits: WriteLimits): Promise<WriteOutcome> {
+    const outcome = this.ctx.storage.transactionSync(() => this.store.write(batch, limits))
+    if (outcome.samples > 0 && (await this.ctx.storage.getAlarm()) === null)
+      await this.ctx.storage.setAlarm(Date.now() + ROLLUP_EVERY_MS)
+    return outcome
+  }
+
+  /** The shard that keeps the tenant's ledger: shard 0 (this object, when it is shard 0). */
+  private ledgerOf(address: ShardAddress): Pick<MetricShard, 'reserveSeries' | 'recordSeries'> {
+    return address.shard === 0 ? this : metricShard(this.env, address.tenant, 0)
+  }
+
+  private room(address: ShardAddress, held: number, wanted: number) {
+    return this.ledgerOf(address).reserveSeries(address.shard, held, wanted)
+  }
+
+  /** Ledger (shard 0): `shard` holds `held` series and asks room for `wanted` more. */
+  async reserveSeries(
+    shard: number,
+    held: number,
+    wanted: number,
+  ): Promise<{ granted: number; limit: number }> {
+    const limit = await this.seriesLimit()
+    return {
+      granted: this.ctx.storage.transactionSync(() => this.ledger.reserve(shard, held, wanted, limit)),
+      limit,
+    }
+  }
+
+  /** Ledger (shard 0): `shard` holds `held` series now. */
+  async recordSeries(shard: number, held: number): Promise<void> {
+    this.ledger.record(shard, held)
+  }
+
+  /** The tenant's series limit (kept by shard 0); series above it stay, new ones are refused. */
   async setSeriesLimit(maxSeries: number): Promise<void> {
     await this.ctx.storage.put(SERIES_LIMIT_KEY, maxSeries)
   }

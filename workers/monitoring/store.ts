@@ -35,7 +35,7 @@ const SCHEMA = [
 export const CHUNK_SAMPLES = 120
 
 export interface WriteLimits {
-  /** New series this shard may hold. */
+  /** Series this shard may hold (new ones past it are refused). */
   maxSeries: number
   outOfOrderMs: number
 }
@@ -76,6 +76,13 @@ export class MetricStore {
 
   seriesCount(): number {
     return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM series').one().n
+  }
+
+  /** How many of the batch's series are not stored here yet (a staleness marker alone makes none). */
+  newSeries(batch: Series[]): number {
+    const known = (s: Series) =>
+      this.sql.exec('SELECT 1 FROM series WHERE key = ?', seriesKey(s.labels)).toArray().length > 0
+    return batch.filter((s) => s.times.length > 0 && !known(s)).length
   }
 
   write(batch: Series[], limits: WriteLimits): WriteOutcome {
