@@ -88,7 +88,7 @@ describe('series limit per tenant', () => {
     })
     expect(push.status).toBe(400)
     expect(((await push.json()) as { error: string }).error).toMatch(
-      /^series limit reached: 5 new series refused/,
+      /^series limit reached: 6 new series refused/,
     )
     const otlp = await post(
       token,

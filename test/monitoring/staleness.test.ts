@@ -132,7 +132,7 @@ describe('pushgateway groups', () => {
   const group = '/metrics/job/backup/instance/db1'
 
   it('PUT replaces all of the group, POST the pushed names, DELETE all; other groups stay', async () => {
-    const { push, lines } = await setup()
+    const { push, lines, instant } = await setup()
     const now = () => Date.now() + 1_000
     expect(
       await push(
@@ -142,24 +142,31 @@ describe('pushgateway groups', () => {
       ),
     ).toBe(204)
     expect(await push('PUT', '/metrics/job/backup/instance/db2', 'backup_bytes 7\n')).toBe(204)
-    expect(await lines('{job="backup"}', now())).toHaveLength(4)
+    expect(await lines('{job="backup", __name__!="push_time_seconds"}', now())).toHaveLength(4)
+    // Each push sets its group's push_time_seconds, as the pushgateway does.
+    const pushed = await instant('push_time_seconds{job="backup"}', now())
+    expect(pushed.map((r) => r.metric.instance).sort()).toEqual(['db1', 'db2'])
+    for (const r of pushed) expect(Math.abs(Number(r.value?.[1]) - Date.now() / 1000)).toBeLessThan(60)
 
     // POST replaces only backup_files: its "diff" series goes; backup_bytes stays.
     expect(await push('POST', group, 'backup_files{kind="full"} 4\n')).toBe(204)
-    expect(await lines('{job="backup",instance="db1"}', now())).toEqual([
+    expect(await lines('{job="backup",instance="db1",__name__!="push_time_seconds"}', now())).toEqual([
       'backup_bytes{instance="db1",job="backup"} 100',
       'backup_files{instance="db1",job="backup",kind="full"} 4',
     ])
 
     // PUT replaces everything the group had.
     expect(await push('PUT', group, 'backup_seconds 12\n')).toBe(204)
-    expect(await lines('{job="backup",instance="db1"}', now())).toEqual([
+    expect(await lines('{job="backup",instance="db1",__name__!="push_time_seconds"}', now())).toEqual([
       'backup_seconds{instance="db1",job="backup"} 12',
     ])
 
     expect(await push('DELETE', group)).toBe(202)
     expect(await lines('{job="backup",instance="db1"}', now())).toEqual([])
-    expect(await lines('{job="backup"}', now())).toEqual(['backup_bytes{instance="db2",job="backup"} 7'])
+    expect(await lines('{job="backup", __name__!="push_time_seconds"}', now())).toEqual([
+      'backup_bytes{instance="db2",job="backup"} 7',
+    ])
+    expect((await instant('push_time_seconds', now())).map((r) => r.metric.instance)).toEqual(['db2'])
     // Deleting a group nobody pushed is accepted too, as in the pushgateway.
     expect(await push('DELETE', '/metrics/job/never/instance/x')).toBe(202)
   })

@@ -183,7 +183,8 @@ const pushSpec = () =>
       'every series (`/label@base64/<base64url>`, and `/metrics/job@base64/<base64url>`, for a value with ' +
       'a `/`; `=` for an empty one). Samples without a timestamp take the time of the push. As in the ' +
       "pushgateway, PUT replaces all of the group's series and POST those with the pushed metric names: " +
-      'the series a push drops go stale (queries stop finding them at once).',
+      'the series a push drops go stale (queries stop finding them at once); every push also sets the ' +
+      "group's `push_time_seconds`.",
     scope: 'monitoring:write',
     responses: { 204: { description: 'Stored' } },
     problems: [413],
@@ -213,7 +214,11 @@ function pushHandler(jobLabel: 'job' | 'job@base64') {
       const grouping = groupingOf(c, jobLabel)
       const now = Date.now()
       const text = new TextDecoder().decode(await c.req.arrayBuffer())
-      const series = parseExposition(text, now, grouping)
+      // As the pushgateway does, each push also sets its group's push_time_seconds.
+      const series = [
+        ...parseExposition(text, now, grouping),
+        { labels: { ...grouping, __name__: 'push_time_seconds' }, times: [now], values: [now / 1000] },
+      ]
       const dropped = await scrapesObject(c.env, tenantOf(c)).replacePushGroup(
         grouping,
         series.map((s) => s.labels),
