@@ -85,3 +85,4 @@ export const ScrapeJobView = v.object({
   nextScrapeAt: v.number(),
   updatedAt: v.number(),
 })
+export type ScrapeJobView = v.InferOutput<typeof ScrapeJobView>

@@ -140,6 +140,7 @@ export const OtlpMetricsJson = v.object({
                 v.array(
                   v.object({
                     name: v.optional(v.string()),
+                    description: v.optional(v.string()),
                     unit: v.optional(v.string()),
                     gauge: OtlpData,
                     sum: OtlpData,

@@ -37,6 +37,8 @@ beforeAll(async () => {
       '    queue_config:',
       '      batch_send_deadline: 1s',
       '      min_backoff: 100ms',
+      '    metadata_config:',
+      '      send_interval: 1s',
       '',
     ].join('\n'),
   )
@@ -116,4 +118,24 @@ describe('a real Prometheus scraping /metrics and remote-writing into the platfo
       expect(agreed, expr).toBe(true)
     }
   }, 120_000)
+
+  it("receives the peer's metric metadata, as Prometheus's own metadata API has it", async () => {
+    const metadata = async (base: string, auth?: string) => {
+      const response = await fetch(
+        `${base}/api/v1/metadata?metric=edgeblocks_http_requests_total`,
+        auth ? { headers: { authorization: `Bearer ${auth}` } } : {},
+      )
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { data: unknown }).data
+    }
+    const expected = await metadata(promUrl)
+    expect(expected).toMatchObject({ edgeblocks_http_requests_total: [{ type: 'counter' }] })
+    let last: unknown
+    const arrived = await eventually(async () => {
+      last = await metadata(`${platform.url}/v1/monitoring/prometheus`, token)
+      return JSON.stringify(last) === JSON.stringify(expected)
+    })
+    expect(last).toEqual(expected)
+    expect(arrived).toBe(true)
+  }, 60_000)
 })

@@ -23,7 +23,7 @@ describe('remote-write decoding', () => {
         [0x7ff0000000000002n, 3_000], // value.StaleNaN
       ]),
       1 << 20,
-    )
+    ).series
     expect(series?.labels).toEqual({ __name__: 'up' })
     expect(series?.times).toEqual([1_000, 2_000])
     expect(series?.values).toEqual([1, Number.NaN])
@@ -34,8 +34,20 @@ describe('remote-write decoding', () => {
     const body = encodeRemoteWrite([
       { labels: { __name__: 'up' }, times: [1_000], values: [0], stale: [2_000] },
     ])
-    expect(decodeRemoteWrite(body, 1 << 20)).toEqual([
+    expect(decodeRemoteWrite(body, 1 << 20).series).toEqual([
       { labels: { __name__: 'up' }, times: [1_000], values: [0], stale: [2_000] },
     ])
+  })
+
+  it('reads metric metadata (type, family name, help, unit), skipping entries without a valid name', () => {
+    const metadata = [
+      { metric: 'http_requests_total', type: 'counter' as const, help: 'Requests.', unit: '' },
+      { metric: 'latency_seconds', type: 'histogram' as const, help: 'Latency.', unit: 'seconds' },
+      { metric: 'bad name', type: 'gauge' as const, help: '', unit: '' },
+    ]
+    expect(decodeRemoteWrite(encodeRemoteWrite([], metadata), 1 << 20)).toEqual({
+      series: [],
+      metadata: metadata.slice(0, 2),
+    })
   })
 })

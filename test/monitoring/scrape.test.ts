@@ -95,6 +95,40 @@ describe('scrape jobs', () => {
       ['shop.test:9100', '1'],
     ])
     expect((await query('scrape_samples_scraped{instance="shop.test:9100"}', S))[0]?.value[1]).toBe('3')
+
+    // The targets in Prometheus's shape, and the scraped HELP/TYPE lines as metadata.
+    const targets = await call<{
+      data: { activeTargets: Array<Record<string, unknown>>; droppedTargets: unknown[] }
+    }>('/v1/monitoring/prometheus/api/v1/targets', { token })
+    const shop = targets.body.data.activeTargets.find((t) => t.scrapeUrl === 'http://shop.test:9100/metrics')
+    expect(shop).toMatchObject({
+      discoveredLabels: {
+        __address__: 'shop.test:9100',
+        __metrics_path__: '/metrics',
+        __scheme__: 'http',
+        job: 'shop',
+      },
+      labels: { env: 'test', job: 'shop', instance: 'shop.test:9100' },
+      scrapePool: 'shop',
+      health: 'up',
+      lastError: '',
+      lastScrape: new Date(S).toISOString(),
+      scrapeInterval: '30s',
+      scrapeTimeout: '10s',
+    })
+    expect(targets.body.data.activeTargets).toHaveLength(2)
+    expect(targets.body.data.droppedTargets).toEqual([])
+    const dropped = await call<{ data: { activeTargets: unknown[] } }>(
+      '/v1/monitoring/prometheus/api/v1/targets?state=dropped',
+      { token },
+    )
+    expect(dropped.body.data.activeTargets).toEqual([])
+    expect((await call('/v1/monitoring/prometheus/api/v1/targets?state=gone', { token })).status).toBe(400)
+    const metadata = await call<{ data: Record<string, unknown> }>(
+      '/v1/monitoring/prometheus/api/v1/metadata?metric=orders_total',
+      { token },
+    )
+    expect(metadata.body.data).toEqual({ orders_total: [{ type: 'counter', help: 'Orders.', unit: '' }] })
     expect(await query('scrape_duration_seconds >= 0', S)).toHaveLength(2)
     // The platform's own metrics arrived under the job's labels.
     expect((await query('edgeblocks_isolate_start_time_seconds', S))[0]?.metric).toMatchObject({

@@ -1,7 +1,8 @@
 /**
  * Prometheus's wires under `/v1/monitoring/prometheus`: remote-write 1.0 at `/api/v1/write`,
  * the HTTP query API (`/api/v1/query`, `query_range`, `series`, `labels`,
- * `label/{name}/values`, GET or form POST) with Prometheus's JSON answers and its error shape
+ * `label/{name}/values`, GET or form POST; `metadata`, `targets`, `rules`, `alerts`) with
+ * Prometheus's JSON answers and its error shape
  * `{"status":"error","errorType","error"}`, and pushgateway-style text pushes at
  * `/metrics/job/{job}{/label/value}`. Auth: `Authorization: Bearer <token>`, or Basic auth
  * with the token as password (`monitoring:write` to write, `monitoring:read` to query).
@@ -14,11 +15,13 @@ import { describe } from '../platform/openapi'
 import { tenantOf } from '../platform/tenancy'
 import { parseExposition } from './exposition'
 import { writeRefusal, writeSeries } from './ingest'
+import { expositionMetadata } from './metadata'
 import { PromQLError } from './promql/parser'
 import { instantQuery, labelSets, parseStep, parseTime, rangeQuery } from './query'
 import { decodeRemoteWrite } from './remote-write'
 import { rulesObject } from './rules/object'
 import { scrapesObject } from './scrape/object'
+import { prometheusTargets } from './scrape/scrape'
 import { type Labels, SampleError, type Series } from './series'
 import { staleMarkers } from './sources'
 
@@ -133,6 +136,29 @@ const rules: Handler = async (c, p) => {
   return rulesObject(c.env, tenantOf(c)).rules(type)
 }
 const alerts: Handler = (c) => rulesObject(c.env, tenantOf(c)).activeAlerts()
+/** An integer parameter; -1 (no limit) when absent, as in Prometheus. */
+function limitParam(p: URLSearchParams, name: string): number {
+  const text = p.get(name)
+  if (text === null || text === '') return -1
+  const value = Number(text)
+  if (!Number.isSafeInteger(value)) throw new PromQLError(`invalid parameter "${name}": ${text}`)
+  return value
+}
+const metadata: Handler = (c, p) =>
+  scrapesObject(c.env, tenantOf(c)).metadata(
+    p.get('metric') || undefined,
+    limitParam(p, 'limit'),
+    limitParam(p, 'limit_per_metric'),
+  )
+const targets: Handler = async (c, p) => {
+  const state = p.get('state') ?? 'any'
+  if (!['active', 'dropped', 'any'].includes(state))
+    throw new PromQLError(`invalid parameter "state": ${state}`)
+  const active =
+    state === 'dropped' ? [] : prometheusTargets(await scrapesObject(c.env, tenantOf(c)).listJobs())
+  const pool = p.get('scrapePool')
+  return { activeTargets: pool ? active.filter((t) => t.scrapePool === pool) : active, droppedTargets: [] }
+}
 const labelValues: Handler = async (c, p) => {
   const name = c.req.param('name') as string
   const values = new Set<string>()
@@ -219,6 +245,8 @@ function pushHandler(jobLabel: 'job' | 'job@base64') {
         ...parseExposition(text, now, grouping),
         { labels: { ...grouping, __name__: 'push_time_seconds' }, times: [now], values: [now / 1000] },
       ]
+      const metadata = expositionMetadata(text)
+      if (metadata.length > 0) await scrapesObject(c.env, tenantOf(c)).recordMetadata(metadata)
       const dropped = await scrapesObject(c.env, tenantOf(c)).replacePushGroup(
         grouping,
         series.map((s) => s.labels),
@@ -279,7 +307,11 @@ export const prometheusRoutes = new Hono<AuthEnv>()
     async function remoteWrite(c) {
       try {
         const body = new Uint8Array(await c.req.arrayBuffer())
-        return await store(c, decodeRemoteWrite(body, MONITORING_LIMITS.maxDecodedBytes))
+        const request = decodeRemoteWrite(body, MONITORING_LIMITS.maxDecodedBytes)
+        // Prometheus sends metadata in requests of their own, every minute.
+        if (request.metadata.length > 0)
+          await scrapesObject(c.env, tenantOf(c)).recordMetadata(request.metadata)
+        return await store(c, request.series)
       } catch (error) {
         return promError(error)
       }
@@ -290,6 +322,8 @@ export const prometheusRoutes = new Hono<AuthEnv>()
   .on(['GET', 'POST'], '/api/v1/series', ...readRoute('Series matching selectors', series))
   .on(['GET', 'POST'], '/api/v1/labels', ...readRoute('Label names', labels))
   .get('/api/v1/label/:name/values', ...readRoute('Values of one label', labelValues))
+  .get('/api/v1/metadata', ...readRoute('Metric metadata: type, help and unit per metric', metadata))
+  .get('/api/v1/targets', ...readRoute("The scrape jobs' targets with their health", targets))
   .get('/api/v1/rules', ...readRoute('Rule groups with their rules, health and alerts', rules))
   .get('/api/v1/alerts', ...readRoute('Pending and firing alerts', alerts))
   .on(

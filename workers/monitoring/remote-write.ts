@@ -2,8 +2,9 @@
  * Prometheus remote-write 1.0: a snappy block holding a protobuf `prometheus.WriteRequest`
  * (`repeated TimeSeries timeseries = 1`; TimeSeries: `repeated Label labels = 1`,
  * `repeated Sample samples = 2`; Label: name = 1, value = 2; Sample: double value = 1,
- * int64 timestamp = 2). Metadata (field 3) and exemplars/histograms are skipped. A sample whose
- * value has the bits of Prometheus's staleness marker is read as one (`Series.stale`).
+ * int64 timestamp = 2; MetricMetadata, field 3: type = 1, metric_family_name = 2, help = 4,
+ * unit = 5). Exemplars and native histograms are skipped. A sample whose value has the bits of
+ * Prometheus's staleness marker is read as one (`Series.stale`).
  *
  * Guarantees: any malformed body (including a series naming one label twice) throws
  * `SampleError` (400) before anything is stored; the decompressed size is bounded. A label with
@@ -11,6 +12,7 @@
  */
 import { ProtoReader, ProtoWriter, WIRE } from '../platform/protobuf'
 import { SnappyError, snappyCompress, snappyDecompress } from '../platform/snappy'
+import { METRIC_TYPES, type MetricMetadata } from './metadata'
 import { type Labels, SampleError, type Series, STALE_MARKER_BITS } from './series'
 
 function int64(reader: ProtoReader): number {
@@ -64,8 +66,25 @@ function readSeries(reader: ProtoReader): Series {
   return { labels, times, values, ...(stale.length > 0 ? { stale } : {}) }
 }
 
-/** Decodes a remote-write body (snappy block) into series. */
-export function decodeRemoteWrite(body: Uint8Array, maxBytes: number): Series[] {
+function readMetadata(reader: ProtoReader): MetricMetadata {
+  const entry: MetricMetadata = { metric: '', type: 'unknown', help: '', unit: '' }
+  for (let f = reader.next(); f; f = reader.next()) {
+    if (f.field === 1 && f.wire === WIRE.varint) entry.type = METRIC_TYPES[reader.varint()] ?? 'unknown'
+    else if (f.field === 2 && f.wire === WIRE.bytes) entry.metric = reader.string()
+    else if (f.field === 4 && f.wire === WIRE.bytes) entry.help = reader.string()
+    else if (f.field === 5 && f.wire === WIRE.bytes) entry.unit = reader.string()
+    else reader.skip(f.wire)
+  }
+  return entry
+}
+
+export interface WriteRequest {
+  series: Series[]
+  metadata: MetricMetadata[]
+}
+
+/** Decodes a remote-write body (snappy block) into series and metric metadata. */
+export function decodeRemoteWrite(body: Uint8Array, maxBytes: number): WriteRequest {
   let raw: Uint8Array
   try {
     raw = snappyDecompress(body, maxBytes)
@@ -75,10 +94,13 @@ export function decodeRemoteWrite(body: Uint8Array, maxBytes: number): Series[] 
   }
   try {
     const reader = new ProtoReader(raw)
-    const out: Series[] = []
+    const out: WriteRequest = { series: [], metadata: [] }
     for (let f = reader.next(); f; f = reader.next()) {
-      if (f.field === 1 && f.wire === WIRE.bytes) out.push(readSeries(reader.message()))
-      else reader.skip(f.wire)
+      if (f.field === 1 && f.wire === WIRE.bytes) out.series.push(readSeries(reader.message()))
+      else if (f.field === 3 && f.wire === WIRE.bytes) {
+        const entry = readMetadata(reader.message())
+        if (/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(entry.metric)) out.metadata.push(entry)
+      } else reader.skip(f.wire)
     }
     return out
   } catch (error) {
@@ -88,8 +110,17 @@ export function decodeRemoteWrite(body: Uint8Array, maxBytes: number): Series[] 
 }
 
 /** Encodes series as a remote-write body (what a Prometheus server sends); used by tests and the bench. */
-export function encodeRemoteWrite(series: Series[]): Uint8Array {
+export function encodeRemoteWrite(series: Series[], metadata: MetricMetadata[] = []): Uint8Array {
   const w = new ProtoWriter()
+  for (const m of metadata) {
+    w.message(3, (entry) =>
+      entry
+        .int64Field(1, BigInt(METRIC_TYPES.indexOf(m.type)))
+        .stringField(2, m.metric)
+        .stringField(4, m.help)
+        .stringField(5, m.unit),
+    )
+  }
   for (const s of series) {
     w.message(1, (ts) => {
       for (const [name, value] of Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -67,6 +67,7 @@ function metric(m: JsonMetric): Metric {
   const t = data?.aggregationTemporality
   return {
     name: m.name ?? '',
+    description: m.description ?? '',
     unit: m.unit ?? '',
     kind,
     monotonic: data?.isMonotonic ?? false,

@@ -167,10 +167,19 @@ const KINDS: Record<number, MetricKind> = {
 }
 
 function metric(reader: ProtoReader): Metric {
-  const m: Metric = { name: '', unit: '', kind: undefined, monotonic: false, temporality: 0, points: [] }
+  const m: Metric = {
+    name: '',
+    description: '',
+    unit: '',
+    kind: undefined,
+    monotonic: false,
+    temporality: 0,
+    points: [],
+  }
   for (let f = reader.next(); f; f = reader.next()) {
     const kind = KINDS[f.field]
     if (f.field === 1 && f.wire === WIRE.bytes) m.name = reader.string()
+    else if (f.field === 2 && f.wire === WIRE.bytes) m.description = reader.string()
     else if (f.field === 3 && f.wire === WIRE.bytes) m.unit = reader.string()
     else if (kind && f.wire === WIRE.bytes) {
       m.kind = kind

@@ -41,6 +41,7 @@ export const DELTA = 1
 
 export interface Metric {
   name: string
+  description: string
   unit: string
   kind: MetricKind | undefined
   monotonic: boolean

@@ -14,6 +14,7 @@ import { describe } from '../../platform/openapi'
 import { ProtoWriter } from '../../platform/protobuf'
 import { tenantOf } from '../../platform/tenancy'
 import { seriesLimitMessage, writeSeries } from '../ingest'
+import { scrapesObject } from '../scrape/object'
 import { SampleError } from '../series'
 import { decodeOtlpMetricsJson } from './decode-json'
 import { decodeOtlpMetricsProtobuf } from './decode-protobuf'
@@ -78,6 +79,8 @@ export const otlpMetricsRoutes = new Hono<AuthEnv>().post(
         ? decodeOtlpMetricsJson(new TextDecoder().decode(body))
         : decodeOtlpMetricsProtobuf(body)
       const translated = translateOtlp(resources, Date.now())
+      if (translated.metadata.length > 0)
+        await scrapesObject(c.env, tenantOf(c)).recordMetadata(translated.metadata)
       let { rejected, reason } = translated
       if (translated.series.length > 0) {
         const outcome = await writeSeries(c.env, tenantOf(c), translated.series)

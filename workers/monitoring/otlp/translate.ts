@@ -20,6 +20,7 @@
  * partial success). Cost: O(points × buckets).
  */
 import { MONITORING_LIMITS } from '../../../schemas/monitoring'
+import type { MetricMetadata, MetricType } from '../metadata'
 import { type Labels, SampleError, type Series, validateSeries } from '../series'
 import { type Attributes, type DataPoint, DELTA, type Metric, type ResourceMetrics } from './model'
 
@@ -141,15 +142,24 @@ export function exponentialBuckets(p: DataPoint): Array<[number, number]> {
   return out
 }
 
+/** The Prometheus metric type of an OTLP metric (a non-monotonic sum is a gauge). */
+function metricType(metric: Metric): MetricType {
+  if (metric.kind === 'sum') return metric.monotonic ? 'counter' : 'gauge'
+  if (metric.kind === 'histogram' || metric.kind === 'exponential_histogram') return 'histogram'
+  return metric.kind ?? 'unknown'
+}
+
 export interface Translation {
   series: Series[]
+  /** Each named metric's type, description and unit, for `/api/v1/metadata`. */
+  metadata: MetricMetadata[]
   rejected: number
   /** The first rejection's reason (OTLP's `errorMessage`). */
   reason: string
 }
 
 export function translateOtlp(resources: ResourceMetrics[], nowMs: number): Translation {
-  const out: Translation = { series: [], rejected: 0, reason: '' }
+  const out: Translation = { series: [], metadata: [], rejected: 0, reason: '' }
   const reject = (count: number, reason: string) => {
     out.rejected += count
     out.reason ||= reason
@@ -163,6 +173,12 @@ export function translateOtlp(resources: ResourceMetrics[], nowMs: number): Tran
         continue
       }
       const name = prometheusName(metric)
+      out.metadata.push({
+        metric: name,
+        type: metricType(metric),
+        help: metric.description,
+        unit: metric.unit,
+      })
       const delta = metric.temporality === DELTA && metric.kind !== 'gauge' && metric.kind !== 'summary'
       for (const p of metric.points) {
         const t = p.timeNanos > 0n ? Number(p.timeNanos / 1_000_000n) : nowMs

@@ -9,6 +9,7 @@
  * It also keeps the series each source wrote last (sources.ts), as Prometheus does: a series
  * gone from a target's scrape, every series of a failed scrape, and a removed target's series
  * get staleness markers; so do a pushgateway group's series its replacement or deletion drops.
+ * And the tenant's metric metadata from every wire (metadata.ts).
  */
 import { SCRAPE_LIMITS, type ScrapeJobInput } from '../../../schemas/monitoring-scrape'
 import type { Env } from '../../platform/env'
@@ -16,6 +17,7 @@ import { AppError } from '../../platform/errors'
 import { HostedObject } from '../../platform/hosted-object'
 import { objectStub } from '../../platform/tenancy'
 import { writeSeries } from '../ingest'
+import { expositionMetadata, MetadataStore, type MetricMetadata } from '../metadata'
 import { type Labels, SampleError, type Series } from '../series'
 import { pushSource, SeriesSources, scrapeSource, staleMarkers } from '../sources'
 import { healthSeries, instanceOf, nextDue, scrapedSeries, targetLabels } from './scrape'
@@ -62,14 +64,28 @@ export class MonitoringScrapes extends HostedObject<Env> {
   fetcher: (request: Request) => Promise<Response> = (request) => fetch(request)
 
   private readonly sources: SeriesSources
+  private readonly metadataStore: MetadataStore
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sources = new SeriesSources(ctx.storage.sql)
+    this.metadataStore = new MetadataStore(ctx.storage.sql)
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of SCHEMA) ctx.storage.sql.exec(statement)
       this.sources.migrate()
+      this.metadataStore.migrate()
     })
+  }
+
+  /** Records metric metadata written by any wire. */
+  async recordMetadata(entries: MetricMetadata[]): Promise<void> {
+    if (entries.length > 0)
+      this.ctx.storage.transactionSync(() => this.metadataStore.record(entries, this.clock()))
+  }
+
+  /** The tenant's metric metadata in the shape of Prometheus's `/api/v1/metadata`. */
+  async metadata(metric: string | undefined, limit: number, limitPerMetric: number) {
+    return this.metadataStore.query(metric, limit, limitPerMetric)
   }
 
   private get sql() {
@@ -304,6 +320,7 @@ export class MonitoringScrapes extends HostedObject<Env> {
       if (text.length > SCRAPE_LIMITS.maxBodyBytes)
         throw new SampleError(`body over ${SCRAPE_LIMITS.maxBodyBytes} bytes`)
       series = scrapedSeries(text, target, now, SCRAPE_LIMITS.sampleLimit)
+      await this.recordMetadata(expositionMetadata(text))
     } catch (e) {
       error = e instanceof Error ? e.message : String(e)
       series = []

@@ -8,6 +8,7 @@
  * Guarantees: a body over the sample limit, or malformed, fails the whole scrape (up = 0,
  * nothing of it stored), as Prometheus's `sample_limit` does. Cost: O(body bytes).
  */
+import type { ScrapeJobView } from '../../../schemas/monitoring-scrape'
 import { parseExposition } from '../exposition'
 import { type Labels, SampleError, type Series } from '../series'
 
@@ -60,4 +61,38 @@ export function healthSeries(target: Labels, nowMs: number, report: ScrapeReport
 export function nextDue(due: number, intervalMs: number, nowMs: number): number {
   const next = due + intervalMs
   return next > nowMs ? next : nowMs + intervalMs
+}
+
+/** A duration in Prometheus's notation (`1m`, `90s`). */
+function promDuration(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`
+}
+
+/** The tenant's scrape targets in the shape of Prometheus's `/api/v1/targets` (all active). */
+export function prometheusTargets(jobs: ScrapeJobView[]) {
+  return jobs.flatMap((job) =>
+    job.targets.map((target) => {
+      const url = new URL(target.url)
+      return {
+        discoveredLabels: {
+          __address__: target.instance,
+          __metrics_path__: url.pathname,
+          __scheme__: url.protocol.slice(0, -1),
+          job: job.name,
+        },
+        labels: targetLabels(job.name, target.url, job.labels),
+        scrapePool: job.name,
+        scrapeUrl: target.url,
+        globalUrl: target.url,
+        lastError: target.lastError ?? '',
+        // Go's zero time before the first scrape, as Prometheus answers.
+        lastScrape:
+          target.lastScrape === null ? '0001-01-01T00:00:00Z' : new Date(target.lastScrape).toISOString(),
+        lastScrapeDuration: target.lastDurationSeconds ?? 0,
+        health: target.health,
+        scrapeInterval: promDuration(job.intervalSeconds),
+        scrapeTimeout: promDuration(job.timeoutSeconds),
+      }
+    }),
+  )
 }
