@@ -64,7 +64,7 @@ export class MetadataStore {
     for (const e of entries) {
       this.sql.exec(
         `INSERT INTO metadata (metric, type, help, unit, seen_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at`,
+         ON CONFLICT (metric, type, help, unit) DO UPDATE SET seen_at = excluded.seen_at`,
         e.metric,
         e.type,
         e.help.slice(0, MAX_HELP),
